@@ -1,0 +1,26 @@
+// Flat ESLint config. The provider packages must be imported per resource
+// (`@cdktf/provider-aws/lib/<resource>`): the package root loads ~2,200 classes.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["dist/**", "cdktf.out/**", "node_modules/**", "generated/**", "**/*.d.ts", "coverage/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts", "**/*.mjs"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            { name: "@cdktf/provider-aws", message: "Import from @cdktf/provider-aws/lib/<resource> (root import is ~12x slower)." },
+            { name: "@cdktf/provider-kubernetes", message: "Import from @cdktf/provider-kubernetes/lib/<resource>." },
+            { name: "@cdktf/provider-helm", message: "Import from @cdktf/provider-helm/lib/<resource>." },
+          ],
+        },
+      ],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+    },
+  },
+);
