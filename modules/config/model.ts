@@ -63,6 +63,8 @@ export interface StateTableConfig {
   readonly service: "DynamoDB";
   /** Upstream `state_table_config`: SDK retry settings, passed to agents verbatim. */
   readonly sdkConfig: string;
+  /** Table base name (upstream `ddb_state_table`); the table is `<base>-<project>`. */
+  readonly baseName: string;
 }
 
 export interface TaskQueueConfig {
@@ -77,6 +79,10 @@ export interface TaskQueueConfig {
   readonly maxRetries: number;
   /** SQS redrive maxReceiveCount; always > maxRetries + 1 so a retried task never reaches the DLQ. */
   readonly maxReceiveCount: number;
+  /** Queue base name (upstream `sqs_queue`); queues are `<base>-<project>__<priority>`. */
+  readonly baseName: string;
+  /** Dead-letter queue base name (upstream `sqs_dlq`). */
+  readonly dlqBaseName: string;
 }
 
 export interface ControlPlaneConfig {
@@ -154,7 +160,12 @@ export interface AgentConfig {
   readonly gracefulTerminationDelaySec: number;
   /** Registry prefix; undefined = `<account>.dkr.ecr.<region>.<dnsSuffix>`, resolved in Terraform. */
   readonly ecrRegistry?: string;
-  readonly agent: ImageRef & { cpuRequestMilli: number; cpuLimitMilli: number; memoryRequestMi: number; memoryLimitMi: number };
+  readonly agent: ImageRef & {
+    cpuRequestMilli: number;
+    cpuLimitMilli: number;
+    memoryRequestMi: number;
+    memoryLimitMi: number;
+  };
   readonly lambda: {
     readonly image: ImageRef; // tag = runtime
     readonly runtime: string;
@@ -190,7 +201,14 @@ export interface AgentConfig {
 
 export type BackendConfig =
   | { type: "local" }
-  | { type: "s3"; bucket: string; keyPrefix: string; region: string; kmsKeyId?: string; dynamodbTable?: string }
+  | {
+      type: "s3";
+      bucket: string;
+      keyPrefix: string;
+      region: string;
+      kmsKeyId?: string;
+      dynamodbTable?: string;
+    }
   | { type: "cloud"; organization: string; hostname: string; workspacePrefix: string };
 
 export interface GridConfig {
@@ -205,6 +223,8 @@ export interface GridConfig {
   readonly controlPlane: ControlPlaneConfig;
   readonly computePlane: ComputePlaneConfig;
   readonly agent: AgentConfig;
+  /** Data bucket base name (upstream `s3_bucket`). */
+  readonly dataBucketBaseName: string;
   /** Days every CloudWatch log group keeps its events. */
   readonly logRetentionDays: number;
   /** ECR: immutable tags on the grid's repositories. */

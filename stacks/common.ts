@@ -1,0 +1,60 @@
+// What every stack shares: its state backend and the AWS provider with the grid's default tags. Tags are applied
+// here, once, through provider default_tags, never per resource.
+import { TerraformStack, LocalBackend, S3Backend, CloudBackend, NamedCloudWorkspace } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import type { BackendConfig, GridConfig } from "../modules/config/model";
+
+/** Stack names; also the state key / workspace suffix of each stack. Renaming one moves its state. */
+export const STACK_NAMES = {
+  bootstrap: "bootstrap",
+  images: "images",
+  grid: "grid",
+  gridK8s: "grid-k8s",
+} as const;
+
+/** The tags every resource of the grid carries. */
+export function gridTags(config: GridConfig): Record<string, string> {
+  return {
+    ...config.tags,
+    "htc:project": config.projectName,
+    "htc:grid": config.clusterName,
+    "managed-by": "cdktf",
+  };
+}
+
+/** Attach the configured backend (local, S3 or Terraform Cloud) to a stack. */
+export function applyBackend(stack: TerraformStack, backend: BackendConfig, stackName: string): void {
+  switch (backend.type) {
+    case "local":
+      new LocalBackend(stack, { path: `terraform.${stackName}.tfstate` });
+      return;
+    case "s3":
+      new S3Backend(stack, {
+        bucket: backend.bucket,
+        key: `${backend.keyPrefix}/${stackName}.tfstate`,
+        region: backend.region,
+        encrypt: true,
+        kmsKeyId: backend.kmsKeyId,
+        dynamodbTable: backend.dynamodbTable,
+      });
+      // S3 native locking (Terraform >= 1.10) unless a DynamoDB lock table is configured; cdktf 0.21's
+      // S3Backend predates the `use_lockfile` argument.
+      if (!backend.dynamodbTable) stack.addOverride("terraform.backend.s3.use_lockfile", true);
+      return;
+    case "cloud":
+      new CloudBackend(stack, {
+        organization: backend.organization,
+        hostname: backend.hostname,
+        workspaces: new NamedCloudWorkspace(`${backend.workspacePrefix}${stackName}`),
+      });
+      return;
+  }
+}
+
+/** The AWS provider for the grid's region with the grid's default tags. */
+export function gridAwsProvider(stack: TerraformStack, config: GridConfig): AwsProvider {
+  return new AwsProvider(stack, "aws", {
+    region: config.region,
+    defaultTags: [{ tags: gridTags(config) }],
+  });
+}

@@ -1,0 +1,46 @@
+// grid-k8s: everything installed into the cluster (add-ons, the agent chart, the agent configuration). It is a
+// separate stack because the helm and kubernetes providers must point at a cluster that already exists at plan
+// time; they authenticate with `aws eks get-token` for the cluster name from the config (a literal).
+import { Construct } from "constructs";
+import { Fn, TerraformStack } from "cdktf";
+import { DataAwsEksCluster } from "@cdktf/provider-aws/lib/data-aws-eks-cluster";
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import type { GridConfig } from "../modules/config/model";
+import { STACK_NAMES, applyBackend, gridAwsProvider } from "./common";
+import type { GridStack } from "./grid-stack";
+
+export interface GridK8sStackProps {
+  readonly config: GridConfig;
+  /** The AWS-side stack whose cluster this stack installs into. */
+  readonly grid: GridStack;
+}
+
+export class GridK8sStack extends TerraformStack {
+  public readonly cluster: DataAwsEksCluster;
+
+  constructor(scope: Construct, id: string, props: GridK8sStackProps) {
+    super(scope, id);
+    const { config } = props;
+    applyBackend(this, config.backend, STACK_NAMES.gridK8s);
+    gridAwsProvider(this, config);
+    this.addDependency(props.grid);
+
+    // Endpoint and CA are read at plan time from the (already applied) grid stack's cluster, by its literal name.
+    this.cluster = new DataAwsEksCluster(this, "cluster", { name: config.clusterName });
+    const exec = {
+      apiVersion: "client.authentication.k8s.io/v1beta1",
+      command: "aws",
+      args: ["eks", "get-token", "--cluster-name", config.clusterName, "--region", config.region],
+    };
+    const caCertificate = Fn.base64decode(this.cluster.certificateAuthority.get(0).data);
+    new KubernetesProvider(this, "kubernetes", {
+      host: this.cluster.endpoint,
+      clusterCaCertificate: caCertificate,
+      exec: [exec],
+    });
+    new HelmProvider(this, "helm", {
+      kubernetes: { host: this.cluster.endpoint, clusterCaCertificate: caCertificate, exec },
+    });
+  }
+}
