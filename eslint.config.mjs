@@ -14,8 +14,14 @@ export default tseslint.config(
         "error",
         {
           paths: [
-            { name: "@cdktf/provider-aws", message: "Import from @cdktf/provider-aws/lib/<resource> (root import is ~12x slower)." },
-            { name: "@cdktf/provider-kubernetes", message: "Import from @cdktf/provider-kubernetes/lib/<resource>." },
+            {
+              name: "@cdktf/provider-aws",
+              message: "Import from @cdktf/provider-aws/lib/<resource> (root import is ~12x slower).",
+            },
+            {
+              name: "@cdktf/provider-kubernetes",
+              message: "Import from @cdktf/provider-kubernetes/lib/<resource>.",
+            },
             { name: "@cdktf/provider-helm", message: "Import from @cdktf/provider-helm/lib/<resource>." },
           ],
         },

@@ -6,7 +6,9 @@ const cidrString = z.string().describe("IPv4 CIDR, e.g. 10.0.0.0/16");
 /** Upstream writes some numbers as strings ("800"); both are accepted. */
 const numberLike = z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/, "a number or a numeric string")]);
 const flag01 = z.union([z.literal(0), z.literal(1), z.literal("0"), z.literal("1"), z.boolean()]);
-const pullPolicy = z.enum(["Always", "IfNotPresent", "Never"]);
+const pullPolicy = z
+  .enum(["Always", "IfNotPresent", "Never"])
+  .describe("Image pull policy (default IfNotPresent).");
 
 /** One worker node group. Either key set is accepted: the workshop's (seed) or current upstream's. */
 export const workerGroupSchema = z
@@ -100,7 +102,10 @@ export const agentConfigurationSchema = z
         "Worker (Lambda-compatible) container. Default location: the bootstrap workload bucket's lambda.zip.",
       ),
     get_layer: z
-      .strictObject({ ...imageSchema.shape, lambda_layer_type: z.literal("S3").optional() })
+      .strictObject({
+        ...imageSchema.shape,
+        lambda_layer_type: z.literal("S3").optional().describe("Download mode; only S3."),
+      })
       .optional()
       .describe("Init container that downloads the worker zip (`<ecr>/lambda-init:<tag>`)."),
     test: imageSchema.optional().describe("Helm test / submitter image (`<ecr>/submitter:<tag>`)."),
@@ -131,7 +136,9 @@ const backendSchema = z
         .describe("Workspaces are `<prefix><stack>`; default `htc-<project>-`."),
     }),
   ])
-  .describe("Where Terraform state lives for images, grid and grid-k8s (bootstrap is always local).");
+  .describe(
+    'Where Terraform state lives for images, grid and grid-k8s (bootstrap is always local): `{"type": "local" | "s3" | "cloud", ...}`; env HTCGRID_BACKEND overrides.',
+  );
 
 const int = (min: number, max?: number) => {
   const base = z.number().int().min(min);

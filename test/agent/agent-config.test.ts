@@ -99,7 +99,7 @@ describe("buildAgentConfig", () => {
   });
 
   it("writes upstream's switches as the strings 0/1 and the tuning knobs as numbers", () => {
-    expect(doc.public.metrics_are_enabled).toBe("1");
+    expect(doc.public.metrics_are_enabled).toBe("0");
     expect(doc.public.enable_xray).toBe("0");
     expect(doc.public.agent_use_congestion_control).toBe("0");
     expect(doc.public.empty_task_queue_backoff_timeout_sec).toBe(0.5);
@@ -110,7 +110,7 @@ describe("buildAgentConfig", () => {
   it("passes the config strings agents parse unchanged", () => {
     expect(doc.public.grid_storage_service).toBe("REDIS");
     expect(doc.public.task_queue_service).toBe("SQS");
-    expect(doc.public.task_queue_config).toBe('{"priorities": 3}');
+    expect(doc.public.task_queue_config).toBe(seedGridConfig.controlPlane.taskQueue.rawConfig);
     expect(doc.public.state_table_service).toBe("DynamoDB");
     expect(doc.public.metrics_grafana_private_ip).toBe("influxdb.influxdb");
     expect(doc.public.metrics_submit_tasks_lambda_connection_string).toBe(

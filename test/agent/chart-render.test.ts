@@ -106,7 +106,7 @@ describe.skipIf(skip)("htc-agent chart", () => {
       requests: { cpu: "800m", memory: "1200Mi" },
       limits: { cpu: "900m", memory: "1900Mi" },
     });
-    expect(lambda.args).toEqual(["."]);
+    expect(lambda.args).toEqual(["bootstrap.main"]);
     expect(lambda.ports).toEqual([{ name: "runtime-api", containerPort: 8080, protocol: "TCP" }]);
   });
 
@@ -143,8 +143,8 @@ describe.skipIf(skip)("htc-agent chart", () => {
     });
     expect(env(lambda)).toMatchObject({
       AWS_LAMBDA_FUNCTION_TIMEOUT: "86400",
-      AWS_LAMBDA_GRACEFUL_TERMINATION_DELAY: "30",
-      AWS_LAMBDA_FUNCTION_HANDLER: ".",
+      AWS_LAMBDA_GRACEFUL_TERMINATION_DELAY: String(seedGridConfig.agent.gracefulTerminationDelaySec),
+      AWS_LAMBDA_FUNCTION_HANDLER: "bootstrap.main",
       INTRA_VPC: "1",
     });
   });
@@ -209,7 +209,7 @@ describe.skipIf(skip)("htc-agent chart", () => {
   it("shares the process namespace, uses the graceful delay and stays on worker nodes", () => {
     const pod = one(seed, "Deployment").spec.template.spec;
     expect(pod.shareProcessNamespace).toBe(true);
-    expect(pod.terminationGracePeriodSeconds).toBe(30);
+    expect(pod.terminationGracePeriodSeconds).toBe(seedGridConfig.agent.gracefulTerminationDelaySec);
     expect(pod.nodeSelector).toEqual({ "htc/node-type": "worker" });
     expect(pod.serviceAccountName).toBe("htc-agent-sa");
   });

@@ -108,7 +108,7 @@ describe("agentChartValues", () => {
   });
 
   it("uses the graceful termination delay as the pod's grace period", () => {
-    expect(values.terminationGracePeriodSeconds).toBe(30);
+    expect(values.terminationGracePeriodSeconds).toBe(seedGridConfig.agent.gracefulTerminationDelaySec);
   });
 
   it("points the pods at the agent-configmap ConfigMap and the secret fields' Secret", () => {

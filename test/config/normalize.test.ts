@@ -22,13 +22,20 @@ describe("grid configuration", () => {
     expect(c.dataPlane.storage).toBe("REDIS");
     expect(c.agent.maxAgents).toBe(100);
     expect(c.controlPlane.stateTable.readCapacity).toBe(10);
-    expect(c.computePlane.workerGroups.map((g) => [g.name, g.capacityType, g.minSize, g.maxSize, g.desiredSize])).toEqual([
+    expect(
+      c.computePlane.workerGroups.map((g) => [g.name, g.capacityType, g.minSize, g.maxSize, g.desiredSize]),
+    ).toEqual([
       ["worker-small-spot", "SPOT", 0, 3, 1],
       ["worker-medium-spot", "SPOT", 0, 3, 0],
     ]);
     expect(c.network.publicSubnetCidrs).toEqual(["10.0.192.0/24", "10.0.193.0/24", "10.0.194.0/24"]);
     expect(c.network.privateSubnetCidrs).toEqual(["10.0.0.0/18", "10.0.64.0/18", "10.0.128.0/18"]);
-    expect(c.agent.lambda).toMatchObject({ cpuRequestMilli: 800, cpuLimitMilli: 900, memoryRequestMi: 1200, memoryLimitMi: 1900 });
+    expect(c.agent.lambda).toMatchObject({
+      cpuRequestMilli: 800,
+      cpuLimitMilli: 900,
+      memoryRequestMi: 1200,
+      memoryLimitMi: 1900,
+    });
   });
 
   it("normalizes the workshop and the upstream key sets of the same grid to the same model", () => {
@@ -54,8 +61,22 @@ describe("grid configuration", () => {
       vpc_cidr_block_public: 24,
       vpc_cidr_block_private: 18,
       eks_worker_groups: [
-        { node_group_name: "worker-small-spot", instance_types: ["m5.xlarge", "m4.xlarge", "m5d.xlarge", "m5a.xlarge"], capacity_type: "SPOT", min_size: 0, max_size: 3, desired_size: 1 },
-        { node_group_name: "worker-medium-spot", instance_types: ["m5.2xlarge", "m5d.2xlarge", "m5a.2xlarge", "m4.2xlarge"], capacity_type: "SPOT", min_size: 0, max_size: 3, desired_size: 0 },
+        {
+          node_group_name: "worker-small-spot",
+          instance_types: ["m5.xlarge", "m4.xlarge", "m5d.xlarge", "m5a.xlarge"],
+          capacity_type: "SPOT",
+          min_size: 0,
+          max_size: 3,
+          desired_size: 1,
+        },
+        {
+          node_group_name: "worker-medium-spot",
+          instance_types: ["m5.2xlarge", "m5d.2xlarge", "m5a.2xlarge", "m4.2xlarge"],
+          capacity_type: "SPOT",
+          min_size: 0,
+          max_size: 3,
+          desired_size: 0,
+        },
       ],
       agent_configuration: {
         lambda: {
@@ -77,19 +98,28 @@ describe("grid configuration", () => {
   });
 
   it("carves netmask layouts public first, then private, aligned like Terraform's cidrsubnets", () => {
-    const c = parseGridConfig({ ...seed(), vpc_cidr_block_public: 24, vpc_cidr_block_private: 20, availability_zone_count: 2 }, "t");
+    const c = parseGridConfig(
+      { ...seed(), vpc_cidr_block_public: 24, vpc_cidr_block_private: 20, availability_zone_count: 2 },
+      "t",
+    );
     expect(c.network.azCount).toBe(2);
     expect(c.network.publicSubnetCidrs).toEqual(["10.0.0.0/24", "10.0.1.0/24"]);
     expect(c.network.privateSubnetCidrs).toEqual(["10.0.16.0/20", "10.0.32.0/20"]);
   });
 
   it("uses up to three availability zones by default, fewer where the region has fewer", () => {
-    const c = parseGridConfig({ ...seed(), region: "us-west-1", vpc_cidr_block_public: 24, vpc_cidr_block_private: 18 }, "t");
+    const c = parseGridConfig(
+      { ...seed(), region: "us-west-1", vpc_cidr_block_public: 24, vpc_cidr_block_private: 18 },
+      "t",
+    );
     expect(c.network.azCount).toBe(2);
   });
 
   it("turns PrioritySQS with upstream's single-quoted config into that many priorities", () => {
-    const c = parseGridConfig({ ...seed(), task_queue_service: "PrioritySQS", task_queue_config: "{'priorities':3}" }, "t");
+    const c = parseGridConfig(
+      { ...seed(), task_queue_service: "PrioritySQS", task_queue_config: "{'priorities':3}" },
+      "t",
+    );
     expect(c.controlPlane.taskQueue.priorities).toBe(3);
     expect(JSON.parse(c.controlPlane.taskQueue.rawConfig)).toEqual({ priorities: 3 });
   });
@@ -107,16 +137,39 @@ describe("grid configuration", () => {
   });
 
   it("maps on_demand_percentage_above_base_capacity 100 to an on-demand group", () => {
-    const groups = [{ name: "od", override_instance_types: ["m5.large"], asg_min_size: 0, asg_max_size: 2, on_demand_percentage_above_base_capacity: 100 }];
+    const groups = [
+      {
+        name: "od",
+        override_instance_types: ["m5.large"],
+        asg_min_size: 0,
+        asg_max_size: 2,
+        on_demand_percentage_above_base_capacity: 100,
+      },
+    ];
     const c = parseGridConfig({ ...seed(), eks_worker_groups: groups }, "t");
     expect(c.computePlane.workerGroups[0].capacityType).toBe("ON_DEMAND");
   });
 
   it("selects the state backend from the environment without a config change", () => {
-    const s3 = parseGridConfig(seed(), "t", { HTCGRID_BACKEND: "s3", HTCGRID_STATE_BUCKET: "my-state-bucket" });
-    expect(s3.backend).toEqual({ type: "s3", bucket: "my-state-bucket", keyPrefix: "htc-grid/main", region: "eu-west-1", kmsKeyId: undefined, dynamodbTable: undefined });
+    const s3 = parseGridConfig(seed(), "t", {
+      HTCGRID_BACKEND: "s3",
+      HTCGRID_STATE_BUCKET: "my-state-bucket",
+    });
+    expect(s3.backend).toEqual({
+      type: "s3",
+      bucket: "my-state-bucket",
+      keyPrefix: "htc-grid/main",
+      region: "eu-west-1",
+      kmsKeyId: undefined,
+      dynamodbTable: undefined,
+    });
     const cloud = parseGridConfig({ ...seed(), backend: { type: "cloud", organization: "acme" } }, "t");
-    expect(cloud.backend).toEqual({ type: "cloud", organization: "acme", hostname: "app.terraform.io", workspacePrefix: "htc-main-" });
+    expect(cloud.backend).toEqual({
+      type: "cloud",
+      organization: "acme",
+      hostname: "app.terraform.io",
+      workspacePrefix: "htc-main-",
+    });
   });
 
   it("reports each problem on its own line with the JSON path and the bad value", () => {
@@ -126,6 +179,27 @@ describe("grid configuration", () => {
   });
 
   it("reports JSON syntax errors with line and column", () => {
-    expect(() => parseGridConfigText('{\n  "region": "eu-west-1",\n}', "g.json")).toThrow(/not valid JSON at line 3, column 1/);
+    expect(() => parseGridConfigText('{\n  "region": "eu-west-1",\n}', "g.json")).toThrow(
+      /not valid JSON at line 3, column 1/,
+    );
+  });
+});
+
+describe("the built-in default", () => {
+  it("equals the workshop's example except for its two account-specific values", async () => {
+    const { readFileSync } = await import("node:fs");
+    const verbatim = JSON.parse(readFileSync(`${__dirname}/../fixtures/seed-grid-config.json`, "utf8"));
+    const fromSeed = parseGridConfig(verbatim, "seed file");
+    const builtIn = parseGridConfig(SEED_GRID_CONFIG, "built-in");
+    expect(fromSeed.agent.lambda.s3Source).toBe("s3://main-lambda-unit-htc-grid-2b8838c8eecc/lambda.zip");
+    expect(builtIn.agent.lambda.s3Source).toBeUndefined();
+    expect(fromSeed.computePlane.inputRoles[0].roleArn).toBe("arn:aws:iam::021436251583:role/Admin");
+    expect(builtIn.computePlane.inputRoles[0].roleArn).toBe("arn:aws:iam::{{account_id}}:role/Admin");
+    const strip = (c: typeof builtIn) => ({
+      ...c,
+      agent: { ...c.agent, lambda: { ...c.agent.lambda, s3Source: undefined } },
+      computePlane: { ...c.computePlane, inputRoles: [] },
+    });
+    expect(strip(builtIn)).toEqual(strip(fromSeed));
   });
 });

@@ -4,8 +4,12 @@ import * as path from "node:path";
 
 export default function setup(): void {
   const root = path.resolve(__dirname, "..", "..");
-  execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
 }

@@ -1,0 +1,124 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { Job } from "kubernetes-models/batch/v1/Job";
+import { parseGridConfigText } from "../../modules/config/load";
+import { generate, GenerateError } from "../../modules/generate/generate";
+
+const root = path.resolve(__dirname, "..", "..");
+const cli = path.join(root, "dist", "scripts", "generate.js");
+const JOB_FILES = [
+  "single-task-test.yaml",
+  "batch-task-test.yaml",
+  "cancel-many-small-tasks-test.yaml",
+  "cancel-one-long-task-test.yaml",
+];
+
+describe("generate", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "htc-generate-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [cli, ...args], {
+      cwd: dir,
+      env: { ...process.env, TAG: "", REGION: "", ...env },
+      encoding: "utf8",
+    });
+
+  it("writes a grid config the loader accepts, with the tag as project_name and the region", () => {
+    const r = run(["--tag", "demo", "--region", "us-east-2"]);
+    expect(r.status).toBe(0);
+    const text = readFileSync(path.join(dir, "generated", "grid_config.json"), "utf8");
+    const config = parseGridConfigText(text, "generated");
+    expect(config.projectName).toBe("demo");
+    expect(config.region).toBe("us-east-2");
+    expect(JSON.parse(text).$schema).toBe("./grid_config.schema.json");
+    expect(JSON.parse(text).eks_worker_groups[0].name).toBe("worker-small-spot");
+  });
+
+  it("defaults to tag mainline and region eu-west-1, and honors TAG / REGION from the environment", () => {
+    expect(run([]).status).toBe(0);
+    const d = JSON.parse(readFileSync(path.join(dir, "generated", "grid_config.json"), "utf8"));
+    expect([d.project_name, d.region]).toEqual(["mainline", "eu-west-1"]);
+    rmSync(path.join(dir, "generated"), { recursive: true });
+    expect(run([], { TAG: "envtag", REGION: "eu-central-1" }).status).toBe(0);
+    const e = JSON.parse(readFileSync(path.join(dir, "generated", "grid_config.json"), "utf8"));
+    expect([e.project_name, e.region]).toEqual(["envtag", "eu-central-1"]);
+  });
+
+  it("writes hardened submission Jobs that validate against the Kubernetes API schema", () => {
+    expect(run(["--tag", "demo", "--region", "eu-west-1", "--account-id", "123456789012"]).status).toBe(0);
+    for (const file of JOB_FILES) {
+      const job = parse(readFileSync(path.join(dir, "generated", file), "utf8"));
+      expect(() => new Job(job).validate()).not.toThrow();
+      const pod = job.spec.template.spec;
+      const container = pod.containers[0];
+      expect(container.image).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com/submitter:demo");
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      expect(pod.securityContext.seccompProfile.type).toBe("RuntimeDefault");
+      expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+      expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
+      expect(container.securityContext.capabilities.drop).toEqual(["ALL"]);
+      expect(pod.nodeSelector).toEqual({ "htc/node-type": "core" });
+      expect(pod.tolerations).toContainEqual(
+        expect.objectContaining({ key: "htc/node-type", value: "core", effect: "NoSchedule" }),
+      );
+      const volumes = JSON.stringify(pod.volumes);
+      expect(volumes).toContain("agent-configmap");
+    }
+  });
+
+  it("keeps the account id as a placeholder instead of looking it up", () => {
+    expect(run(["--tag", "demo"]).status).toBe(0);
+    const job = parse(readFileSync(path.join(dir, "generated", "single-task-test.yaml"), "utf8"));
+    expect(job.spec.template.spec.containers[0].image).toBe(
+      "{{account_id}}.dkr.ecr.eu-west-1.amazonaws.com/submitter:demo",
+    );
+  });
+
+  it("leaves identical files alone and refuses to overwrite edited ones without --force", () => {
+    expect(run(["--tag", "demo"]).status).toBe(0);
+    const file = path.join(dir, "generated", "grid_config.json");
+    const again = run(["--tag", "demo"]);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain("unchanged generated/grid_config.json");
+    writeFileSync(file, readFileSync(file, "utf8").replace('"max_htc_agents": 100', '"max_htc_agents": 7'));
+    const refused = run(["--tag", "demo"]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("refusing to overwrite");
+    expect(readFileSync(file, "utf8")).toContain('"max_htc_agents": 7');
+    const forced = run(["--tag", "demo", "--force"]);
+    expect(forced.status).toBe(0);
+    expect(readFileSync(file, "utf8")).toContain('"max_htc_agents": 100');
+  });
+
+  it("rejects a bad region or tag and writes nothing", () => {
+    const r = run(["--tag", "Bad_Tag", "--region", "moon-1"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('project_name: "Bad_Tag" is not allowed');
+    expect(r.stderr).toContain('region: unknown region "moon-1"');
+    expect(existsSync(path.join(dir, "generated"))).toBe(false);
+  });
+
+  it("rejects a malformed account id before writing", () => {
+    expect(() =>
+      generate({ tag: "a", region: "eu-west-1", accountId: "12", force: false, outDir: path.join(dir, "g") }),
+    ).toThrow(GenerateError);
+    expect(existsSync(path.join(dir, "g"))).toBe(false);
+  });
+
+  it("prints usage for --help and fails on unknown flags", () => {
+    const help = run(["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("--tag TAG");
+    const bad = run(["--tga", "x"]);
+    expect(bad.status).toBe(2);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});

@@ -1,0 +1,85 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { configFrom, synthApp, type TfJson } from "../support/synth";
+
+describe("the app's stacks", () => {
+  let stacks: Record<string, TfJson>;
+  beforeAll(() => {
+    stacks = synthApp(configFrom());
+  });
+
+  it("synthesizes the four stacks", () => {
+    expect(Object.keys(stacks).sort()).toEqual(["bootstrap", "grid", "grid-k8s", "images"]);
+  });
+
+  it("keeps local state by default, bootstrap always", () => {
+    for (const name of ["bootstrap", "images", "grid", "grid-k8s"]) {
+      expect(stacks[name].terraform.backend).toEqual({ local: { path: `terraform.${name}.tfstate` } });
+    }
+  });
+
+  it("tags every resource through the AWS provider's default tags", () => {
+    for (const stack of Object.values(stacks)) {
+      const tags = stack.provider.aws[0].default_tags[0].tags;
+      expect(tags).toMatchObject({ "htc:project": "main", "htc:grid": "htc-main", "managed-by": "cdktf" });
+      expect(stack.provider.aws[0].region).toBe("eu-west-1");
+    }
+  });
+
+  it("points the in-cluster providers at the cluster by its literal name with exec auth", () => {
+    const k8s = stacks["grid-k8s"];
+    const exec = k8s.provider.kubernetes[0].exec[0];
+    expect(exec.command).toBe("aws");
+    expect(exec.args).toEqual(["eks", "get-token", "--cluster-name", "htc-main", "--region", "eu-west-1"]);
+    expect(k8s.provider.helm[0].kubernetes.exec.args).toEqual(exec.args);
+    expect(k8s.data.aws_eks_cluster.cluster.name).toBe("htc-main");
+    // No stored token: aws_eks_cluster_auth tokens expire after 15 minutes and would land in the plan.
+    expect(k8s.provider.kubernetes[0].token).toBeUndefined();
+    expect(k8s.data.aws_eks_cluster_auth).toBeUndefined();
+  });
+
+  it("pins every provider version exactly", () => {
+    for (const stack of Object.values(stacks)) {
+      for (const p of Object.values(stack.terraform.required_providers) as { version: string }[]) {
+        expect(p.version).toMatch(/^\d+\.\d+\.\d+$/);
+      }
+    }
+  });
+});
+
+describe("state backends", () => {
+  it("uses S3 with encryption and the native lockfile when selected from the environment", () => {
+    const stacks = synthApp(
+      configFrom(
+        {},
+        { HTCGRID_BACKEND: "s3", HTCGRID_STATE_BUCKET: "my-state", HTCGRID_STATE_KMS_KEY: "alias/state" },
+      ),
+    );
+    expect(stacks.grid.terraform.backend.s3).toMatchObject({
+      bucket: "my-state",
+      key: "htc-grid/main/grid.tfstate",
+      encrypt: true,
+      kms_key_id: "alias/state",
+      use_lockfile: true,
+    });
+    expect(stacks["grid-k8s"].terraform.backend.s3.key).toBe("htc-grid/main/grid-k8s.tfstate");
+    expect(stacks.bootstrap.terraform.backend).toEqual({ local: { path: "terraform.bootstrap.tfstate" } });
+  });
+
+  it("uses a DynamoDB lock table instead of the lockfile when one is configured", () => {
+    const stacks = synthApp(
+      configFrom({ backend: { type: "s3", bucket: "my-state", dynamodb_table: "locks" } }),
+    );
+    expect(stacks.images.terraform.backend.s3.dynamodb_table).toBe("locks");
+    expect(stacks.images.terraform.backend.s3.use_lockfile).toBeUndefined();
+  });
+
+  it("uses one Terraform Cloud workspace per stack", () => {
+    const stacks = synthApp(configFrom({ backend: { type: "cloud", organization: "acme" } }));
+    expect(stacks.grid.terraform.cloud).toEqual({
+      hostname: "app.terraform.io",
+      organization: "acme",
+      workspaces: { name: "htc-main-grid" },
+    });
+    expect(stacks["grid-k8s"].terraform.cloud.workspaces.name).toBe("htc-main-grid-k8s");
+  });
+});
