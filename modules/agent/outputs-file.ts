@@ -1,0 +1,52 @@
+// Turns the deployment's outputs (the file `cdktf deploy --outputs-file` writes) into generated/agent_config.json,
+// the file local clients read through AGENT_CONFIG_FILE. Secrets are included only when the grid config opted
+// in AND the outputs file carries them (they are sensitive outputs, written only with
+// `--outputs-file-include-sensitive-outputs`).
+import { AGENT_SECRET_FIELDS } from "./agent-config";
+
+/** Names of the grid stack outputs this command reads. */
+export const AGENT_CONFIG_OUTPUT = "agent_config";
+export const SECRET_OUTPUTS: Record<(typeof AGENT_SECRET_FIELDS)[number], string> = {
+  redis_password: "agent_secret_redis_password",
+  api_gateway_key: "agent_secret_api_gateway_key",
+};
+
+export class OutputsError extends Error {}
+
+type Outputs = Record<string, Record<string, unknown>>;
+
+/** Build the agent configuration document from a parsed outputs file. */
+export function agentConfigFromOutputs(
+  outputs: Outputs,
+  stack: string,
+  includeSecrets: boolean,
+): Record<string, unknown> {
+  const stackOutputs = outputs[stack];
+  if (!stackOutputs) {
+    throw new OutputsError(
+      `the outputs file has no "${stack}" stack; deploy it with \`cdktf deploy ${stack} --outputs-file generated/outputs.json\``,
+    );
+  }
+  const raw = stackOutputs[AGENT_CONFIG_OUTPUT];
+  if (raw === undefined) throw new OutputsError(`stack "${stack}" has no "${AGENT_CONFIG_OUTPUT}" output`);
+  const doc =
+    typeof raw === "string"
+      ? (JSON.parse(raw) as Record<string, unknown>)
+      : { ...(raw as Record<string, unknown>) };
+  for (const field of AGENT_SECRET_FIELDS) {
+    if (field in doc)
+      throw new OutputsError(
+        `the "${AGENT_CONFIG_OUTPUT}" output unexpectedly contains the secret field "${field}"`,
+      );
+  }
+  if (includeSecrets) {
+    const missing = AGENT_SECRET_FIELDS.filter((f) => stackOutputs[SECRET_OUTPUTS[f]] === undefined);
+    if (missing.length > 0) {
+      throw new OutputsError(
+        `agent_config_include_secrets is true but the outputs file lacks ${missing.map((f) => SECRET_OUTPUTS[f]).join(", ")}; deploy with --outputs-file-include-sensitive-outputs`,
+      );
+    }
+    for (const field of AGENT_SECRET_FIELDS) doc[field] = stackOutputs[SECRET_OUTPUTS[field]];
+  }
+  return doc;
+}
