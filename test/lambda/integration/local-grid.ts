@@ -1,7 +1,9 @@
 // Starts the grid's backing services for real on 127.0.0.1 (dynalite, local-aws-sqs, s3rver,
-// Debian's redis-server, and a recorder for the CloudWatch/Logs JSON APIs, which have no local
-// emulator here; s3rver only accepts the S3RVER/S3RVER key pair), creates the table/queues/bucket like the infrastructure does, and returns the
-// environment the handlers read. Every test file starts its own grid on free ports.
+// Debian's redis-server) plus a small recorder speaking the AWS JSON protocol for CloudWatch,
+// CloudWatch Logs and Secrets Manager, which have no local emulator here. Creates the table,
+// queues (with DLQs) and bucket like the infrastructure does and returns the environment the
+// handlers read. Every test file starts its own grid on free ports. (s3rver only accepts the
+// S3RVER/S3RVER key pair, so every client uses it.)
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,6 +14,7 @@ import { join } from "node:path";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import {
+  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ReceiveMessageCommand,
@@ -50,10 +53,18 @@ export interface LocalGrid {
   readonly recorded: RecordedCall[];
   /** Sum returned for GetMetricStatistics (DynamoDB ThrottledRequests). */
   setThrottledRequests(sum: number): void;
+  /** SecretString returned for Secrets Manager GetSecretValue (AWS_ENDPOINT_URL_SECRETS_MANAGER). */
+  setSecretString(value: string): void;
   queueUrl(priority: number, dlq?: boolean): Promise<string>;
   /** Receives every currently visible message of a queue (visibility timeout `hideSec`). */
   drain(priority: number, options?: { dlq?: boolean; hideSec?: number }): Promise<Message[]>;
+  /**
+   * Messages in a queue per ApproximateNumberOfMessages. local-aws-sqs counts in-flight messages
+   * there too (real SQS does not), so tests delete what they drained with `purge`.
+   */
   visibleCount(priority: number, dlq?: boolean): Promise<number>;
+  /** Receives and deletes every visible message of a queue. */
+  purge(priority: number, dlq?: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -94,13 +105,13 @@ export function redisServerAvailable(): boolean {
 }
 
 /** Starts redis-server on a free port without persistence; resolves once it accepts connections. */
-export async function startRedisServer(): Promise<{ port: number; process: ChildProcess }> {
+export async function startRedisServer(
+  requirePass?: string,
+): Promise<{ port: number; process: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  if (requirePass) args.push("--requirepass", requirePass);
+  const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("redis-server did not start within 10 s")), 10_000);
     child.stdout?.on("data", (chunk: Buffer) => {
@@ -115,6 +126,14 @@ export async function startRedisServer(): Promise<{ port: number; process: Child
     });
   });
   return { port, process: child };
+}
+
+/** Stops a redis-server started by startRedisServer and waits for it to exit. */
+export async function stopRedisServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -165,12 +184,19 @@ export async function startLocalGrid(options: LocalGridOptions = {}): Promise<Lo
 
   const recorded: RecordedCall[] = [];
   let throttled = 0;
+  let secretString = "";
   const recorder = createServer((req, res) => {
     void readBody(req).then((text) => {
       const target = String(req.headers["x-amz-target"] ?? "");
       recorded.push({ target, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
       let reply: unknown = {};
-      if (target.endsWith(".GetMetricStatistics"))
+      if (target.endsWith(".GetSecretValue"))
+        reply = {
+          ARN: String(recorded.at(-1)?.body.SecretId),
+          Name: "redis-auth",
+          SecretString: secretString,
+        };
+      else if (target.endsWith(".GetMetricStatistics"))
         reply = {
           Label: "ThrottledRequests",
           Datapoints: [{ Timestamp: Math.floor(Date.now() / 1000), Sum: throttled, Unit: "Count" }],
@@ -253,6 +279,7 @@ export async function startLocalGrid(options: LocalGridOptions = {}): Promise<Lo
     AWS_ENDPOINT_URL_S3: endpoint(s3Port),
     AWS_ENDPOINT_URL_CLOUDWATCH: endpoint(recorderPort),
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: endpoint(recorderPort),
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint(recorderPort),
     S3_FORCE_PATH_STYLE: "1",
     STATE_TABLE_NAME: TABLE,
     STATE_TABLE_CONFIG: '{"retries":{"max_attempts":3,"mode":"standard"}}',
@@ -293,6 +320,7 @@ export async function startLocalGrid(options: LocalGridOptions = {}): Promise<Lo
     redisUrl,
     recorded,
     setThrottledRequests: (sum) => (throttled = sum),
+    setSecretString: (value) => (secretString = value),
     queueUrl,
     async drain(priority, opts = {}) {
       const url = await queueUrl(priority, opts.dlq);
@@ -320,16 +348,25 @@ export async function startLocalGrid(options: LocalGridOptions = {}): Promise<Lo
       );
       return Number(out.Attributes?.ApproximateNumberOfMessages ?? "0");
     },
+    async purge(priority, dlq = false) {
+      const url = await queueUrl(priority, dlq);
+      for (;;) {
+        const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
+        if (!out.Messages?.length) return;
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: url,
+            Entries: out.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+      }
+    },
     async stop() {
       ddb.destroy();
       sqs.destroy();
       s3.destroy();
       if (redis) redis.disconnect();
-      if (redisProcess && redisProcess.exitCode === null) {
-        const exited = new Promise((resolve) => redisProcess?.once("exit", resolve));
-        redisProcess.kill("SIGTERM");
-        await exited;
-      }
+      if (redisProcess) await stopRedisServer(redisProcess);
       await Promise.all([closeServer(dynamo), closeServer(sqsServer), closeServer(recorder), s3rver.close()]);
       rmSync(s3Dir, { recursive: true, force: true });
     },
