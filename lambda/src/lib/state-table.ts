@@ -88,6 +88,8 @@ export class StateTable {
     readonly tableName: string,
     /** Attempts per 25-row batch before a submission is reported failed. */
     private readonly batchWriteAttempts = BATCH_WRITE_ATTEMPTS,
+    /** Items per session-index page; undefined = DynamoDB's 1 MB pages. Tests set it to force paging. */
+    private readonly queryPageLimit?: number,
   ) {}
 
   /**
@@ -149,6 +151,7 @@ export class StateTable {
         ":t": { S: stateKey(state, partitionOfSession(sessionId)) },
       },
       ProjectionExpression: "task_id",
+      Limit: this.queryPageLimit,
     };
     do {
       const out = await retryOnThrottling(() => this.ddb.send(new QueryCommand(input)));

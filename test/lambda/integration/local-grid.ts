@@ -5,6 +5,10 @@
 // handlers read. Every test file starts its own grid on free ports. (s3rver only accepts the
 // S3RVER/S3RVER key pair, so every client uses it.)
 
+// The typings of dynalite/s3rver must come along into any program that imports this file (the
+// benchmark is compiled by the root tsconfig, which does not include test/).
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./local-servers.d.ts" />
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
