@@ -1,0 +1,63 @@
+// Small concurrency and back-off helpers shared by the state table and the task queue.
+
+export const THROTTLING_ERRORS = new Set([
+  "ThrottlingException",
+  "ProvisionedThroughputExceededException",
+  "RequestLimitExceeded",
+  "Throttling",
+  "ThrottledException",
+  "TooManyRequestsException",
+]);
+
+export function errorName(error: unknown): string {
+  return typeof error === "object" && error !== null && "name" in error
+    ? String((error as { name: unknown }).name)
+    : "";
+}
+
+export function isThrottling(error: unknown): boolean {
+  return THROTTLING_ERRORS.has(errorName(error));
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Full-jitter exponential back-off: attempt 0 waits up to `baseMs`, capped at `capMs`. */
+export function backoffMs(attempt: number, baseMs = 20, capMs = 1_000): number {
+  return Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
+}
+
+/** Retries `fn` while it throws a throttling error, up to `attempts` tries in all. */
+export async function retryOnThrottling<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isThrottling(error) || attempt + 1 >= attempts) throw error;
+      await sleep(backoffMs(attempt));
+    }
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index], index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
