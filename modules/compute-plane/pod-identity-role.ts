@@ -45,6 +45,8 @@ export class PodIdentityRole extends Construct {
   public readonly association?: EksPodIdentityAssociation;
   public readonly namespace: string;
   public readonly serviceAccount: string;
+  /** Inline policies attached so far (releases depend on them). */
+  public readonly policies: IamRolePolicy[] = [];
 
   constructor(scope: Construct, id: string, props: PodIdentityRoleProps) {
     super(scope, id);
@@ -76,11 +78,13 @@ export class PodIdentityRole extends Construct {
    * built by whoever owns the tables, queues and buckets). Returns the policy so releases can depend on it.
    */
   addPolicy(name: string, document: PolicyDocument | string): IamRolePolicy {
-    return new IamRolePolicy(this, `policy-${name}`, {
+    const policy = new IamRolePolicy(this, `policy-${name}`, {
       name,
       role: this.role.name,
       policy: typeof document === "string" ? document : JSON.stringify(document),
     });
+    this.policies.push(policy);
+    return policy;
   }
 }
 
