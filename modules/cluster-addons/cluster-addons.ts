@@ -2,6 +2,7 @@
 // No aws-load-balancer-controller: nothing in the grid needs an ALB; Grafana, when exposed, uses a Service of type
 // LoadBalancer (NLB) restricted to grafana_allowed_cidrs, otherwise `kubectl port-forward`.
 import { Construct } from "constructs";
+import type { AccountContext } from "../account/account-context";
 import type { ComputePlaneConfig } from "../config/model";
 import type { GridNames } from "../naming/names";
 import { ClusterAutoscaler } from "./cluster-autoscaler";
@@ -19,6 +20,7 @@ export interface ClusterAddonsProps {
   readonly taskQueueArns: string[];
   /** KMS key for the Grafana admin secret (keys.secrets). @default aws/secretsmanager */
   readonly secretsKmsKeyArn?: string;
+  readonly account: AccountContext;
   readonly names: GridNames;
 }
 
@@ -37,6 +39,7 @@ export class ClusterAddons extends Construct {
       kubernetesVersion: compute.kubernetesVersion,
       imageTagOverride: compute.clusterAutoscalerImageTag,
       maxGracefulTerminationSec: props.agentGracefulTerminationSec,
+      account: props.account,
       names: props.names,
     });
     this.keda = new Keda(this, "keda", {

@@ -5,6 +5,7 @@ import { Construct } from "constructs";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { CORE_PLACEMENT } from "../compute-plane/node-groups";
 import { type PolicyDocument, PodIdentityRole } from "../compute-plane/pod-identity-role";
+import type { AccountContext } from "../account/account-context";
 import type { GridNames } from "../naming/names";
 import { RELEASE_DEFAULTS } from "./release-defaults";
 import { helmValues } from "./values";
@@ -42,6 +43,7 @@ export interface ClusterAutoscalerProps {
   readonly imageTagOverride?: string;
   /** Longest termination grace the autoscaler grants a pod when draining (the agents' grace). */
   readonly maxGracefulTerminationSec: number;
+  readonly account: AccountContext;
   readonly names: GridNames;
 }
 
@@ -59,7 +61,7 @@ export class ClusterAutoscaler extends Construct {
       serviceAccount: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
       roleName: props.names.name("iamRole", "cluster-autoscaler"),
       description: `cluster-autoscaler of ${props.clusterName}`,
-      inlinePolicies: { "cluster-autoscaler": clusterAutoscalerPolicy(props.clusterName) },
+      inlinePolicies: { "cluster-autoscaler": clusterAutoscalerPolicy(props.clusterName, props.account) },
     });
     const chart = ADDON_VERSIONS.clusterAutoscaler;
     this.release = new Release(this, "release", {
@@ -91,7 +93,7 @@ export class ClusterAutoscaler extends Construct {
 }
 
 /** Least privilege for the AWS cloud provider of cluster-autoscaler. */
-export function clusterAutoscalerPolicy(clusterName: string): PolicyDocument {
+export function clusterAutoscalerPolicy(clusterName: string, account: AccountContext): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -118,7 +120,8 @@ export function clusterAutoscalerPolicy(clusterName: string): PolicyDocument {
         Sid: "ScaleOwnedGroupsOnly",
         Effect: "Allow",
         Action: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
-        Resource: "*",
+        // Auto Scaling groups of this account and region; the tag condition narrows it to this cluster's groups.
+        Resource: `arn:${account.partition}:autoscaling:${account.region}:${account.accountId}:autoScalingGroup:*:autoScalingGroupName/*`,
         Condition: {
           StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned" },
         },

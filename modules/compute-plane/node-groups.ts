@@ -174,7 +174,6 @@ export class NodeGroups extends Construct {
       tagSpecifications: [
         { resourceType: "instance", tags: instanceTags },
         { resourceType: "volume", tags: instanceTags },
-        { resourceType: "network-interface", tags: instanceTags },
       ],
     });
     const labels = { [NODE_TYPE_LABEL]: spec.kind };

@@ -151,6 +151,9 @@ describe("cluster-autoscaler", () => {
       "autoscaling:SetDesiredCapacity",
       "autoscaling:TerminateInstanceInAutoScalingGroup",
     ]);
+    expect(scale.Resource).toMatch(
+      /^arn:\$\{data\.aws_partition\.[\w-]+\.partition\}:autoscaling:eu-west-1:\$\{data\.aws_caller_identity\.[\w-]+\.account_id\}:autoScalingGroup:\*:autoScalingGroupName\/\*$/,
+    );
     expect(scale.Condition).toEqual({
       StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${r.config.clusterName}`]: "owned" },
     });
