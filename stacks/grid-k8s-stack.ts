@@ -6,7 +6,10 @@ import { Fn, TerraformStack } from "cdktf";
 import { DataAwsEksCluster } from "@cdktf/provider-aws/lib/data-aws-eks-cluster";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { AccountContext } from "../modules/account/account-context";
+import { ClusterAddons } from "../modules/cluster-addons/cluster-addons";
 import type { GridConfig } from "../modules/config/model";
+import { GridNames } from "../modules/naming/names";
 import { STACK_NAMES, applyBackend, gridAwsProvider } from "./common";
 import type { GridStack } from "./grid-stack";
 
@@ -18,6 +21,9 @@ export interface GridK8sStackProps {
 
 export class GridK8sStack extends TerraformStack {
   public readonly cluster: DataAwsEksCluster;
+  public readonly account: AccountContext;
+  /** cluster-autoscaler, KEDA and optional monitoring. */
+  public readonly addons: ClusterAddons;
 
   constructor(scope: Construct, id: string, props: GridK8sStackProps) {
     super(scope, id);
@@ -25,6 +31,7 @@ export class GridK8sStack extends TerraformStack {
     applyBackend(this, config.backend, STACK_NAMES.gridK8s);
     gridAwsProvider(this, config);
     this.addDependency(props.grid);
+    this.account = new AccountContext(this, "account", { region: config.region });
 
     // Endpoint and CA are read at plan time from the (already applied) grid stack's cluster, by its literal name.
     this.cluster = new DataAwsEksCluster(this, "cluster", { name: config.clusterName });
@@ -41,6 +48,18 @@ export class GridK8sStack extends TerraformStack {
     });
     new HelmProvider(this, "helm", {
       kubernetes: { host: this.cluster.endpoint, clusterCaCertificate: caCertificate, exec },
+    });
+
+    this.addons = new ClusterAddons(this, "addons", {
+      clusterName: config.clusterName,
+      region: config.region,
+      compute: config.computePlane,
+      agentGracefulTerminationSec: config.agent.gracefulTerminationDelaySec,
+      // Wiring: pass the control plane's task queue ARNs (props.grid.<controlPlane>.taskQueues) once GridStack
+      // exposes them; until then KEDA reads only the CloudWatch scaling metric.
+      taskQueueArns: [],
+      account: this.account,
+      names: new GridNames(config.projectName),
     });
   }
 }
