@@ -3,7 +3,11 @@ import { Construct } from "constructs";
 import { TerraformStack } from "cdktf";
 import type { GridConfig } from "../modules/config/model";
 import { AccountContext } from "../modules/account/account-context";
+import { GridDataPlane } from "../modules/data-plane/grid-data-plane";
+import { GridKeys } from "../modules/kms/grid-keys";
 import { GridNames } from "../modules/naming/names";
+import { GridNetwork } from "../modules/network/grid-network";
+import { defaultWorkerZipLocation, workloadBucketName } from "../modules/state-bootstrap/workload";
 import { STACK_NAMES, applyBackend, gridAwsProvider } from "./common";
 
 export interface GridStackProps {
@@ -13,6 +17,13 @@ export interface GridStackProps {
 export class GridStack extends TerraformStack {
   public readonly account: AccountContext;
   public readonly names: GridNames;
+  public readonly keys: GridKeys;
+  public readonly network: GridNetwork;
+  public readonly dataPlane: GridDataPlane;
+  /** The bootstrap stack's workload bucket (same derivation as the bootstrap stack; its state is never read). */
+  public readonly workloadBucketName: string;
+  /** Where agents fetch the worker zip: the configured location, else `s3://<workload bucket>/lambda.zip`. */
+  public readonly workerZipLocation: string;
 
   constructor(scope: Construct, id: string, props: GridStackProps) {
     super(scope, id);
@@ -21,5 +32,29 @@ export class GridStack extends TerraformStack {
     gridAwsProvider(this, config);
     this.names = new GridNames(config.projectName);
     this.account = new AccountContext(this, "account", { region: config.region });
+    const { names, account } = this;
+    this.keys = new GridKeys(this, "keys", { kms: config.kms, account, names });
+    this.network = new GridNetwork(this, "network", {
+      network: config.network,
+      clusterName: config.clusterName,
+      logRetentionDays: config.logRetentionDays,
+      names,
+      account,
+      logsKey: this.keys.logs,
+    });
+    this.dataPlane = new GridDataPlane(this, "data-plane", {
+      dataPlane: config.dataPlane,
+      dataBucketBaseName: config.dataBucketBaseName,
+      allowedAccessCidrBlocks: config.network.allowedAccessCidrBlocks,
+      network: this.network,
+      names,
+      account,
+      dataBucketKey: this.keys.dataBucket,
+      redisKey: this.keys.redis,
+      secretsKey: this.keys.secrets,
+    });
+    this.workloadBucketName = workloadBucketName(names, account);
+    this.workerZipLocation =
+      config.agent.lambda.s3Source ?? defaultWorkerZipLocation(this.workloadBucketName);
   }
 }
