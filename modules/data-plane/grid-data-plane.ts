@@ -159,30 +159,38 @@ export class GridDataPlane extends Construct implements DataPlaneHandoff {
     });
     const port = { ipProtocol: "tcp", fromPort: REDIS_PORT, toPort: REDIS_PORT };
     const sources = [
-      { id: "from-vpc", cidr: network.vpc.cidrBlock },
-      ...props.allowedAccessCidrBlocks.map((cidr, i) => ({ id: `from-allowed-${i}`, cidr })),
+      { id: "from-vpc", cidr: network.vpc.cidrBlock, description: "Redis from the grid VPC" },
+      ...props.allowedAccessCidrBlocks.map((cidr, i) => ({
+        id: `from-allowed-${i}`,
+        cidr,
+        description: `Redis from allowed_access_cidr_blocks[${i}]`,
+      })),
     ];
     for (const source of sources) {
       new VpcSecurityGroupIngressRule(scope, source.id, {
         securityGroupId: securityGroup.id,
         cidrIpv4: source.cidr,
+        description: source.description,
         ...port,
       });
     }
     new VpcSecurityGroupIngressRule(scope, "from-clients", {
       securityGroupId: securityGroup.id,
       referencedSecurityGroupId: clientSecurityGroup.id,
+      description: "Redis from members of the client security group",
       ...port,
     });
     // Egress only for replication between the group's own nodes (no allow-all default).
     new VpcSecurityGroupEgressRule(scope, "to-vpc", {
       securityGroupId: securityGroup.id,
       cidrIpv4: network.vpc.cidrBlock,
+      description: "Replication between the group's nodes",
       ...port,
     });
     new VpcSecurityGroupEgressRule(scope, "clients-to-redis", {
       securityGroupId: clientSecurityGroup.id,
       referencedSecurityGroupId: securityGroup.id,
+      description: "Clients to Redis",
       ...port,
     });
 

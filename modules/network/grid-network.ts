@@ -236,8 +236,12 @@ export class GridNetwork extends Construct implements NetworkHandoff {
       tags: { Name: names.name("securityGroup", "htc-vpc-endpoints") },
     });
     const httpsSources = [
-      { id: "https-from-vpc", cidr: this.vpc.cidrBlock },
-      ...network.allowedAccessCidrBlocks.map((cidr, i) => ({ id: `https-from-allowed-${i}`, cidr })),
+      { id: "https-from-vpc", cidr: this.vpc.cidrBlock, description: "HTTPS from the grid VPC" },
+      ...network.allowedAccessCidrBlocks.map((cidr, i) => ({
+        id: `https-from-allowed-${i}`,
+        cidr,
+        description: `HTTPS from allowed_access_cidr_blocks[${i}]`,
+      })),
     ];
     for (const source of httpsSources) {
       new VpcSecurityGroupIngressRule(endpoints, source.id, {
@@ -246,6 +250,7 @@ export class GridNetwork extends Construct implements NetworkHandoff {
         fromPort: HTTPS,
         toPort: HTTPS,
         cidrIpv4: source.cidr,
+        description: source.description,
       });
     }
     // No egress rules: Terraform removes AWS's allow-all default, and endpoints never initiate connections.

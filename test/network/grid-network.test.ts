@@ -181,6 +181,15 @@ describe("private grid (seed default: explicit subnet lists, enable_private_subn
     expect(sg.ingress).toBeUndefined();
   });
 
+  it("describes every security group rule of the stack", () => {
+    const rules = [
+      ...Object.values(resourcesOf(s.json, "aws_vpc_security_group_ingress_rule")),
+      ...Object.values(resourcesOf(s.json, "aws_vpc_security_group_egress_rule")),
+    ];
+    expect(rules.length).toBeGreaterThan(0);
+    for (const rule of rules) expect(rule.description).toMatch(/\w/);
+  });
+
   it("locks down the default security group (no rules)", () => {
     const sg = oneResource(s.json, "aws_default_security_group");
     expect(sg.ingress).toBeUndefined();
