@@ -5,6 +5,7 @@ import { LocalBackend, TerraformStack } from "cdktf";
 import type { GridConfig } from "../modules/config/model";
 import { AccountContext } from "../modules/account/account-context";
 import { GridNames } from "../modules/naming/names";
+import { StateBootstrap } from "../modules/state-bootstrap/state-bootstrap";
 import { STACK_NAMES, gridAwsProvider } from "./common";
 
 export interface BootstrapStackProps {
@@ -14,6 +15,7 @@ export interface BootstrapStackProps {
 export class BootstrapStack extends TerraformStack {
   public readonly account: AccountContext;
   public readonly names: GridNames;
+  public readonly state: StateBootstrap;
 
   constructor(scope: Construct, id: string, props: BootstrapStackProps) {
     super(scope, id);
@@ -22,5 +24,11 @@ export class BootstrapStack extends TerraformStack {
     gridAwsProvider(this, config);
     this.names = new GridNames(config.projectName);
     this.account = new AccountContext(this, "account", { region: config.region });
+    this.state = new StateBootstrap(this, "state", {
+      names: this.names,
+      account: this.account,
+      kms: config.kms,
+      stateLocking: config.stateLocking,
+    });
   }
 }

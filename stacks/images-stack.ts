@@ -3,6 +3,7 @@ import { Construct } from "constructs";
 import { TerraformStack } from "cdktf";
 import type { GridConfig } from "../modules/config/model";
 import { AccountContext } from "../modules/account/account-context";
+import { GridImages } from "../modules/images/grid-images";
 import { GridNames } from "../modules/naming/names";
 import { STACK_NAMES, applyBackend, gridAwsProvider } from "./common";
 
@@ -13,6 +14,7 @@ export interface ImagesStackProps {
 export class ImagesStack extends TerraformStack {
   public readonly account: AccountContext;
   public readonly names: GridNames;
+  public readonly images: GridImages;
 
   constructor(scope: Construct, id: string, props: ImagesStackProps) {
     super(scope, id);
@@ -21,5 +23,11 @@ export class ImagesStack extends TerraformStack {
     gridAwsProvider(this, config);
     this.names = new GridNames(config.projectName);
     this.account = new AccountContext(this, "account", { region: config.region });
+    this.images = new GridImages(this, "images", {
+      names: this.names,
+      account: this.account,
+      kms: config.kms,
+      immutableTags: config.ecrImmutableTags,
+    });
   }
 }

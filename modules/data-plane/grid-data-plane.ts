@@ -1,0 +1,233 @@
+// Where task payloads live (upstream `grid_storage_service`): an S3 bucket, an ElastiCache Redis/Valkey
+// replication group, or both. Only what the configured mode needs is synthesized.
+import { Construct } from "constructs";
+import { DataAwsSecretsmanagerRandomPassword } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-random-password";
+import { ElasticacheParameterGroup } from "@cdktf/provider-aws/lib/elasticache-parameter-group";
+import { ElasticacheReplicationGroup } from "@cdktf/provider-aws/lib/elasticache-replication-group";
+import { ElasticacheSubnetGroup } from "@cdktf/provider-aws/lib/elasticache-subnet-group";
+import type { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
+import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import type { AccountContext } from "../account/account-context";
+import type { DataPlaneConfig, GridStorageService, RedisConfig } from "../config/model";
+import type { GridKey } from "../kms/grid-key";
+import type { GridNames } from "../naming/names";
+import type { NetworkHandoff } from "../network/handoff";
+import { GridBucket } from "../s3/grid-bucket";
+import type { DataPlaneHandoff } from "./handoff";
+
+export const REDIS_PORT = 6379;
+
+const REDIS_DEFAULTS = {
+  /** AUTH token length: alphanumerics only (ElastiCache refuses some punctuation), 32 chars = 190 bits. */
+  authTokenLength: 32,
+  /** Daily snapshot kept one day, as upstream: the cache is rebuildable, the snapshot is a convenience. */
+  snapshotRetentionDays: 1,
+  /**
+   * The secret has a fixed name; a recovery window would block re-creating the grid under the same name for
+   * that many days. The token is regenerated with the replication group anyway, so nothing is lost.
+   */
+  secretRecoveryWindowDays: 0,
+} as const;
+
+/**
+ * ElastiCache parameter-group family for an engine and version: redis 6.x -> "redis6.x", redis 7.x ->
+ * "redis7", valkey 7.x/8.x -> "valkey7"/"valkey8".
+ */
+export function parameterGroupFamily(redis: Pick<RedisConfig, "engine" | "engineVersion">): string {
+  const major = Number(/^(\d+)(\.|$)/.exec(redis.engineVersion)?.[1]);
+  if (redis.engine === "valkey" && major >= 7) return `valkey${major}`;
+  if (redis.engine === "redis" && major === 6) return "redis6.x";
+  if (redis.engine === "redis" && major >= 7) return `redis${major}`;
+  throw new Error(
+    `redis_engine_version "${redis.engineVersion}" is not supported for ${redis.engine}; allowed: redis 6.x or 7.x, valkey 7.x or 8.x`,
+  );
+}
+
+/** true when the storage mode keeps payloads in S3. */
+export function usesS3(storage: GridStorageService): boolean {
+  return storage === "S3" || storage === "S3+REDIS";
+}
+
+/** true when the storage mode keeps payloads in Redis. */
+export function usesRedis(storage: GridStorageService): boolean {
+  return storage === "REDIS" || storage === "S3+REDIS";
+}
+
+export interface GridDataPlaneProps {
+  /** The data-plane slice of the grid config. */
+  readonly dataPlane: DataPlaneConfig;
+  /** Data bucket base name (upstream `s3_bucket`). */
+  readonly dataBucketBaseName: string;
+  /** Extra CIDRs allowed to reach Redis besides the VPC (`allowed_access_cidr_blocks`). */
+  readonly allowedAccessCidrBlocks: string[];
+  readonly network: NetworkHandoff;
+  readonly names: GridNames;
+  readonly account: AccountContext;
+  /** `GridKeys.dataBucket`: the data bucket's objects. */
+  readonly dataBucketKey: GridKey;
+  /** `GridKeys.redis`: Redis at rest. */
+  readonly redisKey: GridKey;
+  /** `GridKeys.secrets`: the AUTH token secret. */
+  readonly secretsKey: GridKey;
+}
+
+/** The grid's payload stores. */
+export class GridDataPlane extends Construct implements DataPlaneHandoff {
+  public readonly storage: GridStorageService;
+  public readonly dataBucket?: S3Bucket;
+  /** The data bucket with its policy and encryption (S3 and S3+REDIS). */
+  public readonly dataBucketStore?: GridBucket;
+  public readonly redis?: ElasticacheReplicationGroup;
+  public readonly redisAuthSecret?: SecretsmanagerSecret;
+  public readonly redisSecurityGroup?: SecurityGroup;
+  public readonly redisClientSecurityGroup?: SecurityGroup;
+  /** Primary endpoint host of Redis (token), clients connect with TLS on REDIS_PORT. */
+  public readonly redisEndpoint?: string;
+
+  constructor(scope: Construct, id: string, props: GridDataPlaneProps) {
+    super(scope, id);
+    const { dataPlane, names, account } = props;
+    this.storage = dataPlane.storage;
+
+    if (usesS3(dataPlane.storage)) {
+      this.dataBucketStore = new GridBucket(this, "data-bucket", {
+        bucketName: names.bucketName(props.dataBucketBaseName, account.accountId, account.region),
+        key: props.dataBucketKey,
+        // Task payloads are transient working data (upstream also force-destroys this bucket).
+        forceDestroy: true,
+        expirationDays: dataPlane.payloadExpirationDays,
+      });
+      this.dataBucket = this.dataBucketStore.bucket;
+    }
+
+    if (usesRedis(dataPlane.storage)) {
+      const redis = this.redisCache(props);
+      this.redis = redis.group;
+      this.redisAuthSecret = redis.secret;
+      this.redisSecurityGroup = redis.securityGroup;
+      this.redisClientSecurityGroup = redis.clientSecurityGroup;
+      this.redisEndpoint = redis.group.primaryEndpointAddress;
+    }
+  }
+
+  private redisCache(props: GridDataPlaneProps) {
+    const { names, network } = props;
+    const config = props.dataPlane.redis;
+    if (config.multiAz && config.replicas < 1) {
+      throw new Error(
+        `redis_multi_az true needs redis_replicas >= 1 (got ${config.replicas}): failover needs a replica in another zone`,
+      );
+    }
+    const family = parameterGroupFamily(config);
+    const scope = new Construct(this, "redis");
+    const cacheId = names.name("elasticacheId", "htc-data-cache");
+
+    // The AUTH token is generated inside AWS (no random provider) and stored once: ignore_changes keeps the
+    // first value although the data source yields a new one every plan. It is never a Terraform output.
+    const authSecret = new SecretsmanagerSecret(scope, "auth-secret", {
+      name: names.name("secret", "htc-redis-auth-token"),
+      description: `AUTH token of the ${cacheId} ElastiCache replication group`,
+      kmsKeyId: props.secretsKey.arn,
+      recoveryWindowInDays: REDIS_DEFAULTS.secretRecoveryWindowDays,
+    });
+    const generated = new DataAwsSecretsmanagerRandomPassword(scope, "auth-token", {
+      passwordLength: REDIS_DEFAULTS.authTokenLength,
+      excludePunctuation: true,
+      includeSpace: false,
+    });
+    const authVersion = new SecretsmanagerSecretVersion(scope, "auth-secret-value", {
+      secretId: authSecret.id,
+      secretString: generated.randomPassword,
+      lifecycle: { ignoreChanges: ["secret_string"] },
+    });
+
+    const securityGroup = new SecurityGroup(scope, "security-group", {
+      name: names.name("securityGroup", "htc-redis"),
+      description: "Redis (TLS) from the grid VPC and allowed CIDRs",
+      vpcId: network.vpc.id,
+      tags: { Name: names.name("securityGroup", "htc-redis") },
+    });
+    const clientSecurityGroup = new SecurityGroup(scope, "client-security-group", {
+      name: names.name("securityGroup", "htc-redis-clients"),
+      description: "Clients of the grid's Redis: may open connections to it",
+      vpcId: network.vpc.id,
+      tags: { Name: names.name("securityGroup", "htc-redis-clients") },
+    });
+    const port = { ipProtocol: "tcp", fromPort: REDIS_PORT, toPort: REDIS_PORT };
+    const sources = [
+      { id: "from-vpc", cidr: network.vpc.cidrBlock, description: "Redis from the grid VPC" },
+      ...props.allowedAccessCidrBlocks.map((cidr, i) => ({
+        id: `from-allowed-${i}`,
+        cidr,
+        description: `Redis from allowed_access_cidr_blocks[${i}]`,
+      })),
+    ];
+    for (const source of sources) {
+      new VpcSecurityGroupIngressRule(scope, source.id, {
+        securityGroupId: securityGroup.id,
+        cidrIpv4: source.cidr,
+        description: source.description,
+        ...port,
+      });
+    }
+    new VpcSecurityGroupIngressRule(scope, "from-clients", {
+      securityGroupId: securityGroup.id,
+      referencedSecurityGroupId: clientSecurityGroup.id,
+      description: "Redis from members of the client security group",
+      ...port,
+    });
+    // Egress only for replication between the group's own nodes (no allow-all default).
+    new VpcSecurityGroupEgressRule(scope, "to-vpc", {
+      securityGroupId: securityGroup.id,
+      cidrIpv4: network.vpc.cidrBlock,
+      description: "Replication between the group's nodes",
+      ...port,
+    });
+    new VpcSecurityGroupEgressRule(scope, "clients-to-redis", {
+      securityGroupId: clientSecurityGroup.id,
+      referencedSecurityGroupId: securityGroup.id,
+      description: "Clients to Redis",
+      ...port,
+    });
+
+    const subnetGroup = new ElasticacheSubnetGroup(scope, "subnet-group", {
+      name: cacheId,
+      description: "Private subnets of the grid",
+      subnetIds: network.privateSubnets.map((s) => s.id),
+    });
+    const parameterGroup = new ElasticacheParameterGroup(scope, "parameter-group", {
+      // The family is part of the name so an engine upgrade creates the new group before dropping the old.
+      name: names.name("generic", `htc-data-cache-${family.replace(/\./g, "-")}`).toLowerCase(),
+      family,
+      description: "HTC-Grid data cache: evict least recently used keys when full",
+      parameter: [{ name: "maxmemory-policy", value: "allkeys-lru" }],
+      lifecycle: { createBeforeDestroy: true },
+    });
+
+    const group = new ElasticacheReplicationGroup(scope, "replication-group", {
+      replicationGroupId: cacheId,
+      description: `HTC-Grid ${names.projectName} task payload cache`,
+      engine: config.engine,
+      engineVersion: config.engineVersion,
+      nodeType: config.nodeType,
+      port: REDIS_PORT,
+      numCacheClusters: 1 + config.replicas,
+      automaticFailoverEnabled: config.multiAz,
+      multiAzEnabled: config.multiAz,
+      parameterGroupName: parameterGroup.name,
+      subnetGroupName: subnetGroup.name,
+      securityGroupIds: [securityGroup.id],
+      atRestEncryptionEnabled: "true",
+      kmsKeyId: props.redisKey.arn,
+      transitEncryptionEnabled: true,
+      transitEncryptionMode: "required",
+      authToken: authVersion.secretString,
+      snapshotRetentionLimit: REDIS_DEFAULTS.snapshotRetentionDays,
+    });
+    return { group, secret: authSecret, securityGroup, clientSecurityGroup };
+  }
+}

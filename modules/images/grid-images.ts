@@ -1,0 +1,160 @@
+// ECR repositories for the grid's own images and pull-through cache rules for the public registries its
+// add-ons come from, plus the policy that lets nodes fill the cache on first pull.
+import { Construct } from "constructs";
+import { TerraformOutput } from "cdktf";
+import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";
+import { EcrPullThroughCacheRule } from "@cdktf/provider-aws/lib/ecr-pull-through-cache-rule";
+import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
+import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
+import type { AccountContext } from "../account/account-context";
+import type { KmsConfig } from "../config/model";
+import { GridKey } from "../kms/grid-key";
+import type { GridNames } from "../naming/names";
+
+/**
+ * The grid's repositories, named as upstream so upstream's images and Makefiles work unchanged. ECR names are
+ * per account and region, not per grid: two grids in one account and region share these repositories (and the
+ * second images stack fails to create them; deploy the images stack once per account and region).
+ */
+export const GRID_REPOSITORIES = {
+  /** The agent (`awshpc-lambda`). */
+  agent: "awshpc-lambda",
+  /** Lambda-compatible worker runtimes, tag = runtime (`lambda:provided`, ...). */
+  lambdaRuntime: "lambda",
+  /** Init container that downloads the worker zip. */
+  lambdaInit: "lambda-init",
+  /** Example submission jobs. */
+  submitter: "submitter",
+} as const;
+
+export type GridRepository = keyof typeof GRID_REPOSITORIES;
+
+/** Pull-through cache rules: images are pulled as `<registry>/<prefix>/<upstream path>`. quay.io is left out: no default add-on needs it. */
+export const PULL_THROUGH_CACHES = [
+  { id: "ecr-public", prefix: "ecr-public", upstream: "public.ecr.aws" },
+  { id: "registry-k8s-io", prefix: "registry-k8s-io", upstream: "registry.k8s.io" },
+] as const;
+
+/**
+ * Name of the node policy. The grid stack (another state) can find the policy by this name with a data source
+ * instead of rebuilding its ARN.
+ */
+export function pullThroughCachePolicyName(names: GridNames): string {
+  return names.name("iamPolicy", "htc-ecr-pull-through-cache");
+}
+
+const DEFAULTS = {
+  /** Untagged images are leftovers of re-pushed tags; two weeks leaves time to roll back. */
+  untaggedExpirationDays: 14,
+} as const;
+
+export interface GridImagesProps {
+  readonly names: GridNames;
+  readonly account: AccountContext;
+  /** Deletion window and extra administrators of the repositories' key. */
+  readonly kms: KmsConfig;
+  /** Make tags immutable (`ecr_immutable_tags`). */
+  readonly immutableTags: boolean;
+  /** Days an untagged image is kept. @default 14 */
+  readonly untaggedExpirationDays?: number;
+}
+
+/** Repositories, cache rules and the node policy for the cache. */
+export class GridImages extends Construct {
+  public readonly key: GridKey;
+  public readonly repositories: Record<GridRepository, EcrRepository>;
+  public readonly pullThroughCacheRules: EcrPullThroughCacheRule[] = [];
+  /** Attach to node roles: lets a pull create and fill a cache repository under the rules' prefixes. */
+  public readonly pullThroughCachePolicy: IamPolicy;
+
+  constructor(scope: Construct, id: string, props: GridImagesProps) {
+    super(scope, id);
+    const { names, account, kms } = props;
+    const untaggedDays = props.untaggedExpirationDays ?? DEFAULTS.untaggedExpirationDays;
+    if (!Number.isInteger(untaggedDays) || untaggedDays < 1) {
+      throw new Error(
+        `GridImages: untaggedExpirationDays ${untaggedDays} is not allowed; use 1 or more days`,
+      );
+    }
+
+    this.key = new GridKey(this, "key", {
+      alias: names.kmsAlias("ecr"),
+      description: `HTC-Grid ${names.projectName}: ECR repositories`,
+      account,
+      deletionWindowDays: kms.deletionWindowDays,
+      adminRoleArns: kms.adminRoleArns,
+      viaServices: ["ecr"],
+    });
+
+    const lifecyclePolicy = JSON.stringify({
+      rules: [
+        {
+          rulePriority: 1,
+          description: `Expire untagged images after ${untaggedDays} days`,
+          selection: {
+            tagStatus: "untagged",
+            countType: "sinceImagePushed",
+            countUnit: "days",
+            countNumber: untaggedDays,
+          },
+          action: { type: "expire" },
+        },
+      ],
+    });
+    const repositories = new Construct(this, "repositories");
+    const made = {} as Record<GridRepository, EcrRepository>;
+    for (const [role, name] of Object.entries(GRID_REPOSITORIES) as [GridRepository, string][]) {
+      const repository = new EcrRepository(repositories, name, {
+        name,
+        imageTagMutability: props.immutableTags ? "IMMUTABLE" : "MUTABLE",
+        imageScanningConfiguration: { scanOnPush: true },
+        encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: this.key.arn }],
+        // Images are rebuilt from source; a leftover image must not block tearing the grid down (as upstream).
+        forceDelete: true,
+      });
+      new EcrLifecyclePolicy(repositories, `${name}-lifecycle`, {
+        repository: repository.name,
+        policy: lifecyclePolicy,
+      });
+      made[role] = repository;
+    }
+    this.repositories = made;
+
+    const caches = new Construct(this, "pull-through-cache");
+    for (const cache of PULL_THROUGH_CACHES) {
+      this.pullThroughCacheRules.push(
+        new EcrPullThroughCacheRule(caches, cache.id, {
+          ecrRepositoryPrefix: cache.prefix,
+          upstreamRegistryUrl: cache.upstream,
+        }),
+      );
+    }
+    this.pullThroughCachePolicy = new IamPolicy(caches, "node-policy", {
+      name: pullThroughCachePolicyName(names),
+      description: "Lets EKS nodes create and fill ECR pull-through cache repositories on first pull",
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "FillPullThroughCache",
+            Effect: "Allow",
+            Action: ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"],
+            Resource: PULL_THROUGH_CACHES.map(
+              (c) =>
+                `arn:${account.partition}:ecr:${account.region}:${account.accountId}:repository/${c.prefix}/*`,
+            ),
+          },
+        ],
+      }),
+    });
+
+    new TerraformOutput(this, "pull_through_cache_policy_arn", {
+      value: this.pullThroughCachePolicy.arn,
+      description: "Policy to attach to node roles so pulls through the ECR cache work",
+    }).overrideLogicalId("pull_through_cache_policy_arn");
+    for (const [role, repository] of Object.entries(this.repositories)) {
+      const name = `${role.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_repository_url`;
+      new TerraformOutput(this, name, { value: repository.repositoryUrl }).overrideLogicalId(name);
+    }
+  }
+}

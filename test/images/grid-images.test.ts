@@ -1,0 +1,117 @@
+// The images stack: the grid's ECR repositories, the pull-through cache rules and the node policy for them.
+import { beforeAll, describe, expect, it } from "vitest";
+import type { GridConfig } from "../../modules/config/model";
+import { ImagesStack } from "../../stacks/images-stack";
+import {
+  gridConfig,
+  oneResource,
+  referenceOf,
+  resourcesOf,
+  synthStack,
+  type TfJson,
+} from "../support/grid-synth";
+
+interface Scenario {
+  config: GridConfig;
+  stack: ImagesStack;
+  json: TfJson;
+}
+
+function scenario(overrides: Record<string, unknown>): Scenario {
+  const config = gridConfig(overrides);
+  let stack: ImagesStack | undefined;
+  const { json } = synthStack((app) => (stack = new ImagesStack(app, "images", { config })));
+  return { config, stack: stack!, json };
+}
+
+describe("images stack (default: mutable tags)", () => {
+  let s: Scenario;
+  beforeAll(() => {
+    s = scenario({});
+  });
+
+  it("creates upstream's repository names so upstream images push unchanged", () => {
+    const names = Object.values(resourcesOf(s.json, "aws_ecr_repository")).map((r) => r.name);
+    expect(names.sort()).toEqual(["awshpc-lambda", "lambda", "lambda-init", "submitter"]);
+  });
+
+  it("scans on push and encrypts every repository with the images stack's rotating key", () => {
+    const key = oneResource(s.json, "aws_kms_key");
+    expect(key.enable_key_rotation).toBe(true);
+    const sids = JSON.parse(key.policy).Statement.map((st: { Sid: string }) => st.Sid);
+    expect(sids).toContain("UseViaecr");
+    const keyName = Object.keys(resourcesOf(s.json, "aws_kms_key"))[0];
+    for (const repository of Object.values(resourcesOf(s.json, "aws_ecr_repository"))) {
+      expect(repository.image_scanning_configuration).toEqual({ scan_on_push: true });
+      expect(repository.encryption_configuration).toEqual([
+        { encryption_type: "KMS", kms_key: `\${aws_kms_key.${keyName}.arn}` },
+      ]);
+      expect(repository.image_tag_mutability).toBe("MUTABLE");
+    }
+  });
+
+  it("expires untagged images of every repository", () => {
+    const policies = Object.values(resourcesOf(s.json, "aws_ecr_lifecycle_policy"));
+    const repositories = resourcesOf(s.json, "aws_ecr_repository");
+    expect(policies.map((p) => repositories[referenceOf(p.repository)![1]].name).sort()).toEqual([
+      "awshpc-lambda",
+      "lambda",
+      "lambda-init",
+      "submitter",
+    ]);
+    for (const policy of policies) {
+      const [rule] = JSON.parse(policy.policy).rules;
+      expect(rule.selection).toMatchObject({
+        tagStatus: "untagged",
+        countType: "sinceImagePushed",
+        countNumber: 14,
+      });
+      expect(rule.action).toEqual({ type: "expire" });
+    }
+  });
+
+  it("caches public.ecr.aws and registry.k8s.io under their prefixes (no quay.io by default)", () => {
+    const rules = Object.values(resourcesOf(s.json, "aws_ecr_pull_through_cache_rule")).map((r) => [
+      r.ecr_repository_prefix,
+      r.upstream_registry_url,
+    ]);
+    expect(rules.sort()).toEqual([
+      ["ecr-public", "public.ecr.aws"],
+      ["registry-k8s-io", "registry.k8s.io"],
+    ]);
+  });
+
+  it("grants nodes cache creation and import only on the cache prefixes' repositories", () => {
+    const policy = oneResource(s.json, "aws_iam_policy");
+    expect(policy.name).toBe("htc-ecr-pull-through-cache-main");
+    const [statement, ...rest] = JSON.parse(policy.policy).Statement;
+    expect(rest).toEqual([]);
+    expect(statement.Action.sort()).toEqual(["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]);
+    expect(statement.Resource).toHaveLength(2);
+    for (const [i, prefix] of ["ecr-public", "registry-k8s-io"].entries()) {
+      expect(statement.Resource[i]).toMatch(
+        new RegExp(
+          `^arn:\\$\\{data\\.aws_partition\\.[^}]+\\}:ecr:eu-west-1:\\$\\{data\\.aws_caller_identity\\.[^}]+\\}:repository/${prefix}/\\*$`,
+        ),
+      );
+    }
+  });
+
+  it("outputs the policy ARN and exposes the policy object", () => {
+    const policyName = Object.keys(resourcesOf(s.json, "aws_iam_policy"))[0];
+    expect(s.json.output.pull_through_cache_policy_arn.value).toBe(`\${aws_iam_policy.${policyName}.arn}`);
+    expect(s.stack.images.pullThroughCachePolicy).toBeDefined();
+    expect(s.json.output.agent_repository_url.value).toMatch(
+      /^\$\{aws_ecr_repository\.images_repositories_awshpc-lambda_/,
+    );
+  });
+});
+
+describe("images stack with ecr_immutable_tags", () => {
+  it("makes every repository's tags immutable", () => {
+    const s = scenario({ ecr_immutable_tags: true });
+    const repositories = Object.values(resourcesOf(s.json, "aws_ecr_repository"));
+    expect(repositories).toHaveLength(4);
+    for (const repository of repositories) expect(repository.image_tag_mutability).toBe("IMMUTABLE");
+  });
+});
