@@ -57,7 +57,8 @@ export class GridStack extends TerraformStack {
       secretsKey: this.keys.secrets,
     });
     this.workloadBucketName = workloadBucketName(names, account);
-    this.workerZipLocation = config.agent.lambda.s3Source ?? defaultWorkerZipLocation(this.workloadBucketName);
+    this.workerZipLocation =
+      config.agent.lambda.s3Source ?? defaultWorkerZipLocation(this.workloadBucketName);
     this.compute = new ComputePlane(this, "compute", {
       clusterName: config.clusterName,
       compute: config.computePlane,
