@@ -87,6 +87,8 @@ export class GridDataPlane extends Construct implements DataPlaneHandoff {
   public readonly redisClientSecurityGroup?: SecurityGroup;
   /** Primary endpoint host of Redis (token), clients connect with TLS on REDIS_PORT. */
   public readonly redisEndpoint?: string;
+  /** The AUTH token (a reference to the secret version's value): only for opt-in sensitive outputs. */
+  public readonly redisAuthToken?: string;
 
   constructor(scope: Construct, id: string, props: GridDataPlaneProps) {
     super(scope, id);
@@ -111,6 +113,7 @@ export class GridDataPlane extends Construct implements DataPlaneHandoff {
       this.redisSecurityGroup = redis.securityGroup;
       this.redisClientSecurityGroup = redis.clientSecurityGroup;
       this.redisEndpoint = redis.group.primaryEndpointAddress;
+      this.redisAuthToken = redis.authVersion.secretString;
     }
   }
 
@@ -228,6 +231,6 @@ export class GridDataPlane extends Construct implements DataPlaneHandoff {
       authToken: authVersion.secretString,
       snapshotRetentionLimit: REDIS_DEFAULTS.snapshotRetentionDays,
     });
-    return { group, secret: authSecret, securityGroup, clientSecurityGroup };
+    return { group, secret: authSecret, authVersion, securityGroup, clientSecurityGroup };
   }
 }
