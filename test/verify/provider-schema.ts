@@ -1,7 +1,7 @@
 // Terraform provider schemas derived from the prebuilt cdktf binding packages' jsii assemblies, so the
 // synthesized JSON can be checked offline (the Terraform registry, and so `terraform providers schema`,
 // is unreachable here). Shared by the schema checker and the plugin-protocol schema server.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -249,7 +249,10 @@ export function loadProviderSchema(
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8")) as ProviderSchema;
   const schema = schemaFromAssembly(readAssembly(dir));
   mkdirSync(cacheDir, { recursive: true });
-  writeFileSync(cacheFile, JSON.stringify(schema));
+  // Write then rename: Terraform starts several provider processes at once, which may race here.
+  const partial = `${cacheFile}.${process.pid}.tmp`;
+  writeFileSync(partial, JSON.stringify(schema));
+  renameSync(partial, cacheFile);
   return schema;
 }
 

@@ -84,4 +84,15 @@ describe.skipIf(!terraform && !process.env.CI)("terraform validate against the j
       ],
     ]);
   });
+
+  it("validates a cross-stack remote-state lookup on the s3 backend", async () => {
+    const infra = fixture.stack("infra");
+    infra.data.terraform_remote_state = {
+      base: { backend: "s3", config: { bucket: "b", key: "k", region: "eu-west-1" } },
+    };
+    infra.output.remote = { value: "${data.terraform_remote_state.base.outputs.name}" };
+    const [result] = await validateSynthOutput(fixture.writeVariant({ infra }), terraform ?? "terraform");
+    expect(result.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
 });
