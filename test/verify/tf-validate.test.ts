@@ -59,7 +59,7 @@ describe.skipIf(!terraform && !process.env.CI)("terraform validate against the j
       ["cluster", true, []],
       ["infra", true, []],
     ]);
-  });
+  }, 240_000);
 
   it("reports Terraform's own errors for broken stacks", async () => {
     const infra = fixture.stack("infra");
@@ -83,7 +83,7 @@ describe.skipIf(!terraform && !process.env.CI)("terraform validate against the j
         ["Incorrect attribute value type", "Too many metadata_options blocks", "Unsupported attribute"],
       ],
     ]);
-  });
+  }, 240_000);
 
   it("validates a cross-stack remote-state lookup on the s3 backend", async () => {
     const infra = fixture.stack("infra");
@@ -94,5 +94,5 @@ describe.skipIf(!terraform && !process.env.CI)("terraform validate against the j
     const [result] = await validateSynthOutput(fixture.writeVariant({ infra }), terraform ?? "terraform");
     expect(result.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
     expect(result.valid).toBe(true);
-  });
+  }, 240_000);
 });
