@@ -116,6 +116,21 @@ describe("IAM wildcards", () => {
     ]);
   });
 
+  it("reads Resource \"*\" in a KMS key policy as the key itself, but still flags every-action grants", () => {
+    const keyPolicy = (statement: Record<string, unknown>) =>
+      broken((s) => {
+        s.resource.aws_kms_key = {
+          grid: { enable_key_rotation: true, policy: JSON.stringify({ Version: "2012-10-17", Statement: [statement] }) },
+        };
+      });
+    const use = { Sid: "Use", Effect: "Allow", Principal: { AWS: "arn:aws:iam::1:root" }, Action: ["kms:Encrypt"], Resource: "*" };
+    expect(iamWildcards(keyPolicy(use))).toEqual([]);
+    const all = { ...use, Sid: "All", Action: "kms:*" };
+    expect(iamWildcards(keyPolicy(all)).map((v) => v.rule)).toEqual([]);
+    const star = { ...use, Sid: "Star", Action: "*" };
+    expect(iamWildcards(keyPolicy(star)).map((v) => v.rule)).toEqual(["iam-wildcard-action"]);
+  });
+
   it("accepts an allow-listed sid and demands a reason for it", () => {
     const doc = broken((s) =>
       s.data.aws_iam_policy_document.access.statement.push({
@@ -142,11 +157,11 @@ describe("IAM wildcards", () => {
         },
       };
       s.resource.aws_kms_key.key.policy =
-        '${jsonencode({"Statement" = [{"Sid" = "Root", "Effect" = "Allow", "Action" = "kms:*", "Resource" = "*"}]})}';
+        '${jsonencode({"Statement" = [{"Sid" = "Root", "Effect" = "Allow", "Action" = "*", "Resource" = "*"}]})}';
     });
     expect(rules(iamWildcards(doc))).toEqual([
       "iam-wildcard-action aws_iam_policy.admin.policy",
-      "iam-wildcard-resource aws_kms_key.key.policy",
+      "iam-wildcard-action aws_kms_key.key.policy",
     ]);
   });
 

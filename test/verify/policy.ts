@@ -202,6 +202,11 @@ export function isWriteAction(action: string): boolean {
   return !READ_ACTION.test(name);
 }
 
+/** A statement that comes from a KMS key policy (`aws_kms_key.*.policy` or `aws_kms_key_policy.*.policy`). */
+export function isKeyPolicy(source: string): boolean {
+  return /^aws_kms_key(_policy)?\.[^.]+\.policy$/.test(source);
+}
+
 /** Statement ids allowed to break the wildcard rule, each with the reason it is acceptable. */
 export type WildcardAllowList = Readonly<Record<string, string>>;
 
@@ -231,6 +236,8 @@ export function iamWildcards(doc: StackDoc, allow: WildcardAllowList = {}): Viol
         address: s.source,
         message: `${label} allows everything but ${s.notActions.join(", ")} (NotAction)`,
       });
+    // In a key policy, Resource "*" means the key the policy is attached to, not every resource.
+    else if (isKeyPolicy(s.source)) continue;
     else if (s.resources.includes("*") || s.resources.includes("<NotResource>")) {
       const writes = s.actions.filter(isWriteAction);
       if (writes.length > 0)
