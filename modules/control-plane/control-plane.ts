@@ -320,7 +320,6 @@ export class ControlPlane extends Construct {
         name: names.name("securityGroup", "htc-control-plane-lambdas"),
         description: "HTC-Grid control-plane Lambdas (egress only)",
         vpcId: network.vpc.id,
-        lifecycle: { createBeforeDestroy: true },
       });
       new VpcSecurityGroupEgressRule(this, "lambda-egress-https", {
         securityGroupId: this.lambdaSecurityGroup.id,

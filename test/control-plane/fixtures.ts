@@ -46,28 +46,31 @@ export interface Synthesized {
   readonly config: GridConfig;
 }
 
-/** Synthesize the control plane over real prerequisite resources. */
-export function synthControlPlane(
-  overrides: Record<string, unknown> = {},
-  extra: Partial<Pick<ControlPlaneProps, "bundle" | "manageApiGatewayAccount">> = {},
-): Synthesized {
-  const config = gridConfig(overrides);
-  const app = Testing.app();
-  const stack = new TerraformStack(app, "grid");
-  new AwsProvider(stack, "aws", { region: config.region });
-  const names = new GridNames(config.projectName);
-  const account = new AccountContext(stack, "account", { region: config.region });
-  const keys = new GridKeys(stack, "keys", { kms: config.kms, account, names });
+/** What the grid stack provides before the control plane: names, account, keys, network and data plane. */
+export interface Prerequisites {
+  readonly names: GridNames;
+  readonly account: AccountContext;
+  readonly keys: GridKeys;
+  readonly network: NetworkHandoff;
+  readonly dataPlane: DataPlaneHandoff;
+}
 
-  const vpc = new Vpc(stack, "vpc", { cidrBlock: config.network.vpcCidr });
+/** Minimal real resources satisfying the network and data-plane hand-offs (their own helpers build the real ones). */
+export function buildPrerequisites(stack: TerraformStack, config: GridConfig, prefix = ""): Prerequisites {
+  const id = (name: string) => `${prefix}${name}`;
+  const names = new GridNames(config.projectName);
+  const account = new AccountContext(stack, id("account"), { region: config.region });
+  const keys = new GridKeys(stack, id("keys"), { kms: config.kms, account, names });
+
+  const vpc = new Vpc(stack, id("vpc"), { cidrBlock: config.network.vpcCidr });
   const privateSubnets = config.network.privateSubnetCidrs.map(
-    (cidr, i) => new Subnet(stack, `private-${i}`, { vpcId: vpc.id, cidrBlock: cidr }),
+    (cidr, i) => new Subnet(stack, id(`private-${i}`), { vpcId: vpc.id, cidrBlock: cidr }),
   );
   const publicSubnets = config.network.publicSubnetCidrs.map(
-    (cidr, i) => new Subnet(stack, `public-${i}`, { vpcId: vpc.id, cidrBlock: cidr }),
+    (cidr, i) => new Subnet(stack, id(`public-${i}`), { vpcId: vpc.id, cidrBlock: cidr }),
   );
-  const endpointSecurityGroup = new SecurityGroup(stack, "endpoints-sg", { vpcId: vpc.id });
-  const executeApiEndpoint = new VpcEndpoint(stack, "execute-api", {
+  const endpointSecurityGroup = new SecurityGroup(stack, id("endpoints-sg"), { vpcId: vpc.id });
+  const executeApiEndpoint = new VpcEndpoint(stack, id("execute-api"), {
     vpcId: vpc.id,
     serviceName: `com.amazonaws.${config.region}.execute-api`,
     vpcEndpointType: "Interface",
@@ -85,12 +88,12 @@ export function synthControlPlane(
 
   const storage = config.dataPlane.storage;
   const dataBucket =
-    storage !== "REDIS" ? new S3Bucket(stack, "data", { bucket: "htc-data-test" }) : undefined;
+    storage !== "REDIS" ? new S3Bucket(stack, id("data"), { bucket: "htc-data-test" }) : undefined;
   const redisClientSecurityGroup =
-    storage !== "S3" ? new SecurityGroup(stack, "redis-clients", { vpcId: vpc.id }) : undefined;
+    storage !== "S3" ? new SecurityGroup(stack, id("redis-clients"), { vpcId: vpc.id }) : undefined;
   const redis =
     storage !== "S3"
-      ? new ElasticacheReplicationGroup(stack, "redis", {
+      ? new ElasticacheReplicationGroup(stack, id("redis"), {
           replicationGroupId: "htc-data-cache-test",
           description: "test",
           nodeType: config.dataPlane.redis.nodeType,
@@ -98,7 +101,7 @@ export function synthControlPlane(
         })
       : undefined;
   const redisAuthSecret =
-    storage !== "S3" ? new SecretsmanagerSecret(stack, "redis-auth", { name: "redis-auth" }) : undefined;
+    storage !== "S3" ? new SecretsmanagerSecret(stack, id("redis-auth"), { name: "redis-auth" }) : undefined;
   const dataPlane: DataPlaneHandoff = {
     storage,
     dataBucket,
@@ -107,6 +110,19 @@ export function synthControlPlane(
     redisClientSecurityGroup,
   };
 
+  return { names, account, keys, network, dataPlane };
+}
+
+/** Synthesize the control plane over real prerequisite resources. */
+export function synthControlPlane(
+  overrides: Record<string, unknown> = {},
+  extra: Partial<Pick<ControlPlaneProps, "bundle" | "manageApiGatewayAccount">> = {},
+): Synthesized {
+  const config = gridConfig(overrides);
+  const app = Testing.app();
+  const stack = new TerraformStack(app, "grid");
+  new AwsProvider(stack, "aws", { region: config.region });
+  const { names, account, keys, network, dataPlane } = buildPrerequisites(stack, config);
   const plane = new ControlPlane(stack, "control-plane", {
     config: config.controlPlane,
     clusterName: config.clusterName,
