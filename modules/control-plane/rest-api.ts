@@ -93,6 +93,8 @@ export class GridRestApi extends Construct {
           ? { types: ["REGIONAL"] }
           : { types: ["PRIVATE"], vpcEndpointIds: [access.vpcEndpoint.id] },
       ...(access.kind === "private" ? { apiKeySource: "HEADER" } : {}),
+      // A replaced API (new id, new URL) is up before the old one goes; names need not be unique.
+      lifecycle: { createBeforeDestroy: true },
     });
 
     // Hash of the API's own body attribute: any change to the document (routes, Lambda ARNs, authorizer) gives

@@ -112,6 +112,9 @@ describe("REST APIs", () => {
         `\${sha256(aws_api_gateway_rest_api.${apiId}.body)}`,
       );
       expect(deployment.lifecycle).toEqual({ create_before_destroy: true });
+      expect(one(s, "aws_api_gateway_rest_api", `${api}-api_`).lifecycle).toEqual({
+        create_before_destroy: true,
+      });
       expect(one(s, "aws_api_gateway_stage", `${api}-api_stage`).deployment_id).toBe(
         ref(s, "aws_api_gateway_deployment", `${api}-api_deployment`, "id"),
       );
