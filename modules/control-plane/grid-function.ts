@@ -70,6 +70,20 @@ export const XRAY_STATEMENT: PolicyStatement = {
   Resource: "*",
 };
 
+const bundleDirectories: string[] = [];
+
+/** A fresh directory for one bundle, removed when the process exits (the asset has copied it by then). */
+function bundleDirectory(handlerName: string): string {
+  if (bundleDirectories.length === 0) {
+    process.once("exit", () => {
+      for (const dir of bundleDirectories) fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `htc-grid-${handlerName}-`));
+  bundleDirectories.push(dir);
+  return dir;
+}
+
 /** A control-plane Lambda function with its role, log group and code asset. */
 export class GridFunction extends Construct {
   public readonly function: LambdaFunction;
@@ -82,7 +96,7 @@ export class GridFunction extends Construct {
     super(scope, id);
     // The bundle goes to a fresh directory outside the project; the asset copies and zips it into the stack's
     // own folder at synth time, so cdktf.out/stacks/<stack> is self-contained and the hash depends on content only.
-    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), `htc-grid-${props.handlerName}-`));
+    const outDir = bundleDirectory(props.handlerName);
     props.bundle(props.handlerName, outDir);
     if (!fs.existsSync(path.join(outDir, "index.js"))) {
       throw new Error(`bundler wrote no index.js for handler "${props.handlerName}" into ${outDir}`);

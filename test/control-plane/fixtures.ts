@@ -2,6 +2,7 @@
 // a data bucket, Redis and its secret) and synthesizes it; parsed JSON helpers for the assertions.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { afterAll } from "vitest";
 import { Testing, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { ElasticacheReplicationGroup } from "@cdktf/provider-aws/lib/elasticache-replication-group";
@@ -21,8 +22,15 @@ import { GridNames } from "../../modules/naming/names";
 import type { NetworkHandoff } from "../../modules/network/handoff";
 import { ControlPlane, type ControlPlaneProps } from "../../modules/control-plane/control-plane";
 
+const bundleDirs = new Set<string>();
+// The construct removes its bundle directories at process exit; test workers are stopped without one.
+afterAll(() => {
+  for (const dir of bundleDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** Stand-in for lambda-bundle.ts's bundleHandler: a real, loadable index.js that names its handler. */
 export function tinyBundler(name: string, outDir: string): void {
+  bundleDirs.add(outDir);
   fs.writeFileSync(
     path.join(outDir, "index.js"),
     `exports.handler = async () => ({ statusCode: 200, body: ${JSON.stringify(name)} });\n`,

@@ -279,8 +279,8 @@ describe("code assets", () => {
   });
 
   it("fail synthesis clearly when the bundler writes no index.js", () => {
-    expect(() => synthControlPlane({}, { bundle: () => undefined })).toThrow(
-      /wrote no index.js for handler "submit_tasks"/,
-    );
+    expect(() =>
+      synthControlPlane({}, { bundle: (_name, outDir) => fs.rmSync(outDir, { recursive: true }) }),
+    ).toThrow(/wrote no index.js for handler "submit_tasks"/);
   });
 });
