@@ -4,7 +4,17 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "cdktf.out/**", ".tmp/**", "node_modules/**", "generated/**", "**/*.d.ts", "coverage/**"] },
+  {
+    ignores: [
+      "dist/**",
+      "cdktf.out/**",
+      ".tmp/**",
+      "node_modules/**",
+      "generated/**",
+      "**/*.d.ts",
+      "coverage/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

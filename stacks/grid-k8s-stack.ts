@@ -7,6 +7,7 @@ import { DataAwsEksCluster } from "@cdktf/provider-aws/lib/data-aws-eks-cluster"
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { AccountContext } from "../modules/account/account-context";
+import { AgentRelease } from "../modules/agent/agent-release";
 import { ClusterAddons } from "../modules/cluster-addons/cluster-addons";
 import type { GridConfig } from "../modules/config/model";
 import { GridNames } from "../modules/naming/names";
@@ -24,10 +25,12 @@ export class GridK8sStack extends TerraformStack {
   public readonly account: AccountContext;
   /** cluster-autoscaler, KEDA and optional monitoring. */
   public readonly addons: ClusterAddons;
+  /** The agents: ConfigMap, Secret and the htc-agent chart. */
+  public readonly agents: AgentRelease;
 
   constructor(scope: Construct, id: string, props: GridK8sStackProps) {
     super(scope, id);
-    const { config } = props;
+    const { config, grid } = props;
     applyBackend(this, config.backend, STACK_NAMES.gridK8s);
     gridAwsProvider(this, config);
     this.addDependency(props.grid);
@@ -55,11 +58,22 @@ export class GridK8sStack extends TerraformStack {
       region: config.region,
       compute: config.computePlane,
       agentGracefulTerminationSec: config.agent.gracefulTerminationDelaySec,
-      // Wiring: pass the control plane's task queue ARNs (props.grid.<controlPlane>.taskQueues) once GridStack
-      // exposes them; until then KEDA reads only the CloudWatch scaling metric.
-      taskQueueArns: [],
+      taskQueueArns: grid.controlPlane.taskQueues.map((q) => q.arn),
+      secretsKmsKeyArn: grid.keys.secrets.arn,
       account: this.account,
       names: new GridNames(config.projectName),
+    });
+
+    // The agents, after KEDA (its CRDs back the chart's ScaledObject). Values come from the grid stack's objects.
+    this.agents = new AgentRelease(this, "agents", {
+      config,
+      agentConfigJson: grid.agentConfiguration.publicJson,
+      redisAuthSecretArn: grid.dataPlane.redisAuthSecret?.arn,
+      apiKeySecretArn: grid.agentConfiguration.apiKeySecret.arn,
+      defaultImageRegistry: `${this.account.accountId}.dkr.ecr.${config.region}.${this.account.dnsSuffix}`,
+      workerZipLocation: grid.workerZipLocation,
+      scalingMetricName: grid.controlPlane.scalingMetric.name,
+      dependsOn: [this.addons.keda.release],
     });
   }
 }

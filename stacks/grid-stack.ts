@@ -1,9 +1,13 @@
-// Grid: the AWS side of the grid: network, data plane, control plane, EKS cluster and node groups.
+// Grid: the AWS side of the grid: network, data plane, control plane, EKS cluster and node groups, the agents'
+// configuration and permissions, and the dashboard.
 import { Construct } from "constructs";
 import { TerraformStack } from "cdktf";
 import type { GridConfig } from "../modules/config/model";
 import { AccountContext } from "../modules/account/account-context";
+import { AgentConfiguration } from "../modules/agent/agent-configuration";
 import { ComputePlane } from "../modules/compute-plane/compute-plane";
+import { ControlPlane } from "../modules/control-plane/control-plane";
+import { GridDashboard } from "../modules/dashboard/grid-dashboard";
 import { GridDataPlane } from "../modules/data-plane/grid-data-plane";
 import { GridKeys } from "../modules/kms/grid-keys";
 import { GridNames } from "../modules/naming/names";
@@ -21,8 +25,10 @@ export class GridStack extends TerraformStack {
   public readonly keys: GridKeys;
   public readonly network: GridNetwork;
   public readonly dataPlane: GridDataPlane;
+  public readonly controlPlane: ControlPlane;
   /** EKS cluster, node groups and the agents' role. */
   public readonly compute: ComputePlane;
+  public readonly agentConfiguration: AgentConfiguration;
   /** The bootstrap stack's workload bucket (same derivation as the bootstrap stack; its state is never read). */
   public readonly workloadBucketName: string;
   /** Where agents fetch the worker zip: the configured location, else `s3://<workload bucket>/lambda.zip`. */
@@ -56,6 +62,16 @@ export class GridStack extends TerraformStack {
       redisKey: this.keys.redis,
       secretsKey: this.keys.secrets,
     });
+    this.controlPlane = new ControlPlane(this, "control-plane", {
+      config: config.controlPlane,
+      clusterName: config.clusterName,
+      logRetentionDays: config.logRetentionDays,
+      account,
+      names,
+      keys: this.keys,
+      network: this.network,
+      dataPlane: this.dataPlane,
+    });
     this.workloadBucketName = workloadBucketName(names, account);
     this.workerZipLocation =
       config.agent.lambda.s3Source ?? defaultWorkerZipLocation(this.workloadBucketName);
@@ -68,6 +84,26 @@ export class GridStack extends TerraformStack {
       keys: this.keys,
       account,
       names,
+    });
+    this.agentConfiguration = new AgentConfiguration(this, "agent", {
+      config,
+      account,
+      names,
+      keys: this.keys,
+      controlPlane: this.controlPlane,
+      dataPlane: this.dataPlane,
+      compute: this.compute,
+      workerZipLocation: this.workerZipLocation,
+    });
+    const cp = this.controlPlane;
+    new GridDashboard(this, "dashboard", {
+      dashboardName: names.name("generic", "htc-grid"),
+      region: config.region,
+      clusterName: config.clusterName,
+      taskQueueNames: cp.taskQueues.map((q) => q.name),
+      lambdaFunctionNames: Object.values(cp.functions).map((f) => f.function.functionName),
+      apiNames: [cp.publicApi.restApi.name, cp.privateApi.restApi.name],
+      scalingMetric: cp.scalingMetric,
     });
   }
 }

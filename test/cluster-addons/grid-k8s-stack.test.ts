@@ -16,7 +16,8 @@ function synthK8s(overrides: Record<string, unknown> = {}) {
     resource: Record<string, Record<string, Body>>;
     provider: Record<string, Body[]>;
   };
-  const releases = ofType(parsed.resource, "helm_release");
+  // The add-on releases (the agents' release is tested in test/agent).
+  const releases = ofType(parsed.resource, "helm_release").filter((x) => x.name !== config.agent.name);
   const release = (name: string) => releases.find((r) => r.name === name)!;
   const values = (name: string) => parse((release(name).values as string[])[0]) as Body;
   return { config, json, parsed, releases, release, values };
@@ -212,15 +213,19 @@ describe("KEDA", () => {
     expect(deps.some((d) => d.startsWith("aws_eks_pod_identity_association."))).toBe(true);
   });
 
-  it("may read CloudWatch metrics, and no queue before queue ARNs are given", () => {
+  it("may read CloudWatch metrics and the depth of the grid's own task queues only", () => {
     const policy = ofType(r.parsed.resource, "aws_iam_role_policy").find((p) => p.name === "keda")!;
     const doc = JSON.parse(policy.policy as string) as { Statement: Body[] };
-    expect(doc.Statement).toHaveLength(1);
+    expect(doc.Statement).toHaveLength(2);
     expect(doc.Statement[0].Action).toEqual([
       "cloudwatch:GetMetricData",
       "cloudwatch:GetMetricStatistics",
       "cloudwatch:ListMetrics",
     ]);
+    expect(doc.Statement[1].Action).toEqual(["sqs:GetQueueAttributes"]);
+    const resources = [doc.Statement[1].Resource].flat() as string[];
+    expect(resources).toHaveLength(1);
+    expect(resources[0]).toMatch(/task-queues_priority-0_queue_[0-9A-F]+.*arn/);
   });
 });
 

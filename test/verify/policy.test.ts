@@ -116,14 +116,23 @@ describe("IAM wildcards", () => {
     ]);
   });
 
-  it("reads Resource \"*\" in a KMS key policy as the key itself, but still flags every-action grants", () => {
+  it('reads Resource "*" in a KMS key policy as the key itself, but still flags every-action grants', () => {
     const keyPolicy = (statement: Record<string, unknown>) =>
       broken((s) => {
         s.resource.aws_kms_key = {
-          grid: { enable_key_rotation: true, policy: JSON.stringify({ Version: "2012-10-17", Statement: [statement] }) },
+          grid: {
+            enable_key_rotation: true,
+            policy: JSON.stringify({ Version: "2012-10-17", Statement: [statement] }),
+          },
         };
       });
-    const use = { Sid: "Use", Effect: "Allow", Principal: { AWS: "arn:aws:iam::1:root" }, Action: ["kms:Encrypt"], Resource: "*" };
+    const use = {
+      Sid: "Use",
+      Effect: "Allow",
+      Principal: { AWS: "arn:aws:iam::1:root" },
+      Action: ["kms:Encrypt"],
+      Resource: "*",
+    };
     expect(iamWildcards(keyPolicy(use))).toEqual([]);
     const all = { ...use, Sid: "All", Action: "kms:*" };
     expect(iamWildcards(keyPolicy(all)).map((v) => v.rule)).toEqual([]);

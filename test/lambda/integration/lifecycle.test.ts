@@ -308,20 +308,39 @@ describe("ttl_checker", () => {
 });
 
 describe("scaling_metrics", () => {
+  // A local grid of its own: local-aws-sqs counts in-flight messages, and messages other tests left in flight
+  // come back (or move to the DLQ) at times the test does not control.
+  let fresh: LocalGrid;
+  beforeAll(async () => {
+    fresh = await startLocalGrid({ priorities: 2, maxReceiveCount: 10 });
+  });
+  afterAll(async () => {
+    await fresh?.stop();
+  });
+  beforeEach(async () => {
+    await resetSubmit();
+    resetScaling();
+    applyEnv(fresh.env);
+  });
+
   it("publishes the backlog summed over all priority queues", async () => {
-    // local-aws-sqs also counts messages earlier tests hold in flight: measure the difference.
-    const before = (await scalingMetrics()).pending_tasks;
-    await submitSession(3, 0);
-    await submitSession(4, 1);
-    expect(await scalingMetrics()).toEqual({ pending_tasks: before + 7 });
-    const put = grid.recorded.filter((c) => c.target.endsWith("PutMetricData")).at(-1);
+    for (const [count, priority] of [
+      [3, 0],
+      [4, 1],
+    ]) {
+      const sessionId = newSessionId();
+      await putPayloadS3(fresh.s3, sessionId, submissionPayload(sessionId, count, priority));
+      expect((await submit(apiEvent(sessionId))).statusCode).toBe(200);
+    }
+    expect(await scalingMetrics()).toEqual({ pending_tasks: 7 });
+    const put = fresh.recorded.filter((c) => c.target.endsWith("PutMetricData")).at(-1);
     expect(put?.body.Namespace).toBe("CloudGrid/HTC/Scaling/");
     expect(put?.body.MetricData).toEqual([
       expect.objectContaining({
         MetricName: "pending_tasks_ddb-test",
         Dimensions: [{ Name: "cluster_name", Value: "htc-test" }],
         Unit: "Count",
-        Value: before + 7,
+        Value: 7,
         StorageResolution: 1,
       }),
     ]);

@@ -1,0 +1,202 @@
+// Grid-stack side of the agents: the agent configuration document built from this deployment's own resources
+// (output `agent_config`, no secrets), the private API key copied into Secrets Manager so the in-cluster stack
+// can read it without a sensitive cross-stack output, and the agents' least-privilege IAM policy.
+import { Construct } from "constructs";
+import { TerraformOutput } from "cdktf";
+import { DataAwsKmsAlias } from "@cdktf/provider-aws/lib/data-aws-kms-alias";
+import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
+import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import type { AccountContext } from "../account/account-context";
+import type { GridConfig } from "../config/model";
+import type { ComputePlane } from "../compute-plane/compute-plane";
+import type { ControlPlane } from "../control-plane/control-plane";
+import type { GridDataPlane } from "../data-plane/grid-data-plane";
+import type { GridKeys } from "../kms/grid-keys";
+import type { GridNames } from "../naming/names";
+import { workloadKeyAlias } from "../state-bootstrap/workload";
+import { buildAgentConfig, type AgentConfigDocument } from "./agent-config";
+import { AGENT_CONFIG_OUTPUT, SECRET_OUTPUTS } from "./outputs-file";
+
+export interface AgentConfigurationProps {
+  readonly config: GridConfig;
+  readonly account: AccountContext;
+  readonly names: GridNames;
+  readonly keys: GridKeys;
+  readonly controlPlane: ControlPlane;
+  readonly dataPlane: GridDataPlane;
+  readonly compute: ComputePlane;
+  /** `s3://bucket/key` of the worker zip (configured, or the bootstrap workload bucket's lambda.zip). */
+  readonly workerZipLocation: string;
+}
+
+/** Splits `s3://bucket/key` (the bucket may be a token) into bucket and key. */
+function splitS3Url(url: string): { bucket: string; key: string } {
+  const rest = url.slice("s3://".length);
+  const slash = rest.indexOf("/");
+  return { bucket: rest.slice(0, slash), key: rest.slice(slash + 1) };
+}
+
+export class AgentConfiguration extends Construct {
+  /** The document; `public` is what the ConfigMap and the `agent_config` output carry. */
+  public readonly document: AgentConfigDocument;
+  /**
+   * The public document in SSM (`/htc/<project>/agent_config`, as upstream's EC2 backend): one resource the
+   * in-cluster stack references, instead of one cross-stack output per field.
+   */
+  public readonly parameter: SsmParameter;
+  /** JSON text of the public part, read from the parameter (use this across stacks). */
+  public readonly publicJson: string;
+  /** Secrets Manager copy of the private API key (read by the in-cluster stack). */
+  public readonly apiKeySecret: SecretsmanagerSecret;
+
+  constructor(scope: Construct, id: string, props: AgentConfigurationProps) {
+    super(scope, id);
+    const { config, account, names, keys, controlPlane: cp, dataPlane: dp, compute } = props;
+
+    this.apiKeySecret = new SecretsmanagerSecret(this, "api-key-secret", {
+      name: names.name("secret", "htc-private-api-key"),
+      description: "Private REST API key of the HTC grid (read by the agents' Kubernetes Secret)",
+      kmsKeyId: keys.secrets.arn,
+      recoveryWindowInDays: 0,
+    });
+    new SecretsmanagerSecretVersion(this, "api-key-secret-value", {
+      secretId: this.apiKeySecret.id,
+      secretString: cp.privateApiKey.value,
+    });
+
+    const redisUrl = dp.redisEndpoint ?? "";
+    this.document = buildAgentConfig({
+      controlPlane: config.controlPlane,
+      dataPlane: config.dataPlane,
+      agent: config.agent,
+      resources: {
+        region: config.region,
+        sqsEndpoint: `https://sqs.${config.region}.${account.dnsSuffix}`,
+        taskQueueBaseName: cp.taskQueueBaseName,
+        taskDlqBaseName: cp.deadLetterQueueBaseName,
+        tasksQueueName: cp.taskQueues[0].name,
+        redisUrl,
+        redisPassword: "",
+        clusterName: compute.clusterName,
+        stateTableName: cp.stateTable.name,
+        lambdaNames: {
+          ttlChecker: cp.functions.ttlChecker.function.functionName,
+          submitTasks: cp.functions.submitTasks.function.functionName,
+          getResults: cp.functions.getResults.function.functionName,
+          cancelTasks: cp.functions.cancelTasks.function.functionName,
+        },
+        dataBucketName: dp.dataBucket?.bucket ?? "",
+        dataBucketKmsKeyArn: dp.dataBucket ? keys.dataBucket.arn : "",
+        errorLogGroupName: cp.errorLogGroup.name,
+        errorLogStreamName: cp.errorLogStream.name,
+        userPoolId: cp.userPool.id,
+        userPoolClientId: cp.userPoolClient.id,
+        publicApiUrl: cp.publicApiUrl,
+        privateApiUrl: cp.privateApiUrl,
+        privateApiKey: "",
+      },
+    });
+    // JSON.stringify, not Fn.jsonencode: values such as task_queue_config are themselves JSON strings, which
+    // cdktf's HCL object rendering does not escape (terraform validate rejects the result).
+    this.parameter = new SsmParameter(this, "parameter", {
+      name: `/htc/${names.projectName}/agent_config`,
+      description: "HTC-Grid agent configuration without secrets (Agent_config.tfvars.json)",
+      type: "String",
+      tier: "Intelligent-Tiering",
+      insecureValue: JSON.stringify(this.document.public),
+    });
+    this.publicJson = this.parameter.insecureValue;
+    new TerraformOutput(scope, AGENT_CONFIG_OUTPUT, {
+      value: this.publicJson,
+      description:
+        "Agent configuration (no secrets); `npm run outputs` writes it to generated/agent_config.json",
+    });
+    if (config.agent.includeSecretsInGeneratedConfig) {
+      // Opt-in only: sensitive outputs, written to the outputs file only with --outputs-file-include-sensitive-outputs.
+      new TerraformOutput(scope, SECRET_OUTPUTS.api_gateway_key, {
+        value: cp.privateApiKey.value,
+        sensitive: true,
+      });
+      new TerraformOutput(scope, SECRET_OUTPUTS.redis_password, {
+        value: dp.redisAuthToken ?? "",
+        sensitive: true,
+      });
+    }
+
+    // The agents' permissions: exactly the grid's own table, queues, data plane, keys and error log.
+    const zip = splitS3Url(props.workerZipLocation);
+    const zipKeyArns: string[] = [];
+    if (config.agent.lambda.s3SourceKmsKeyArn) zipKeyArns.push(config.agent.lambda.s3SourceKmsKeyArn);
+    else if (config.agent.lambda.s3Source === undefined) {
+      zipKeyArns.push(
+        new DataAwsKmsAlias(this, "workload-key", { name: workloadKeyAlias(names) }).targetKeyArn,
+      );
+    }
+    const queueArns = [...cp.taskQueues, ...cp.deadLetterQueues].map((q) => q.arn);
+    const statements: Record<string, unknown>[] = [
+      {
+        Sid: "StateTable",
+        Effect: "Allow",
+        Action: [
+          "dynamodb:GetItem",
+          "dynamodb:BatchGetItem",
+          "dynamodb:Query",
+          "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
+          "dynamodb:BatchWriteItem",
+          "dynamodb:DescribeTable",
+        ],
+        Resource: [cp.stateTable.arn, `${cp.stateTable.arn}/index/*`],
+      },
+      {
+        Sid: "TaskQueues",
+        Effect: "Allow",
+        Action: [
+          "sqs:GetQueueUrl",
+          "sqs:GetQueueAttributes",
+          "sqs:ReceiveMessage",
+          "sqs:SendMessage",
+          "sqs:DeleteMessage",
+          "sqs:ChangeMessageVisibility",
+        ],
+        Resource: queueArns,
+      },
+      {
+        Sid: "ErrorLog",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        Resource: [cp.errorLogGroup.arn, `${cp.errorLogGroup.arn}:*`],
+      },
+      {
+        Sid: "WorkerZip",
+        Effect: "Allow",
+        Action: ["s3:GetObject"],
+        Resource: [`arn:${account.partition}:s3:::${zip.bucket}/${zip.key}`],
+      },
+      {
+        Sid: "GridKeys",
+        Effect: "Allow",
+        Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+        Resource: [
+          keys.stateTable.arn,
+          keys.taskQueues.arn,
+          ...(dp.dataBucket ? [keys.dataBucket.arn] : []),
+          ...zipKeyArns,
+        ],
+      },
+    ];
+    if (dp.dataBucket) {
+      statements.push(
+        {
+          Sid: "DataBucketObjects",
+          Effect: "Allow",
+          Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+          Resource: [`${dp.dataBucket.arn}/*`],
+        },
+        { Sid: "DataBucketList", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [dp.dataBucket.arn] },
+      );
+    }
+    compute.agentRole.addPolicy("grid-access", { Version: "2012-10-17", Statement: statements });
+  }
+}

@@ -1,0 +1,147 @@
+// The agents across both stacks: configuration document and permissions in `grid`, ConfigMap, Secret and the
+// chart release in `grid-k8s`.
+import { beforeAll, describe, expect, it } from "vitest";
+import { AGENT_SECRET_FIELDS } from "../../modules/agent/agent-config";
+import { configFrom, resources, synthApp, type TfJson } from "../support/synth";
+
+/** Replace each Terraform interpolation `${...}` (balanced braces) with TOKEN, so the rest parses as JSON. */
+function withoutInterpolations(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "$" && text[i + 1] === "{") {
+      let depth = 0;
+      let j = i + 1;
+      for (; j < text.length; j++) {
+        if (text[j] === "{") depth++;
+        else if (text[j] === "}" && --depth === 0) break;
+      }
+      out += "TOKEN";
+      i = j;
+    } else out += text[i];
+  }
+  return out;
+}
+
+const only = (stack: TfJson, type: string) => {
+  const all = Object.values(resources(stack, type));
+  expect(all, type).toHaveLength(1);
+  return all[0];
+};
+
+describe("agent wiring (seed config)", () => {
+  let stacks: Record<string, TfJson>;
+  beforeAll(() => {
+    stacks = synthApp(configFrom());
+  });
+
+  it("publishes the agent configuration without secret fields", () => {
+    const grid = stacks.grid;
+    const param = only(grid, "aws_ssm_parameter");
+    expect(param.name).toBe("/htc/main/agent_config");
+    expect(param.type).toBe("String");
+    const doc = JSON.parse(param.insecure_value);
+    for (const field of AGENT_SECRET_FIELDS) expect(doc).not.toHaveProperty(field);
+    expect(Object.keys(doc)).toHaveLength(43);
+    expect(doc).toMatchObject({
+      region: "eu-west-1",
+      grid_storage_service: "REDIS",
+      sqs_queue: "htc_task_queue-main",
+      cluster_name: "htc-main",
+    });
+    expect(grid.output.agent_config.value).toMatch(
+      /aws_ssm_parameter\.agent_parameter_[0-9A-F]+\.insecure_value/,
+    );
+    expect(grid.output.agent_config.sensitive).toBeUndefined();
+    for (const name of Object.keys(grid.output)) expect(name).not.toMatch(/agent_secret/);
+  });
+
+  it("adds the secret outputs, marked sensitive, only when the config opts in", () => {
+    const opted = synthApp(configFrom({ agent_config_include_secrets: true })).grid.output;
+    expect(opted.agent_secret_redis_password.sensitive).toBe(true);
+    expect(opted.agent_secret_api_gateway_key.sensitive).toBe(true);
+  });
+
+  it("copies the private API key into a KMS-encrypted Secrets Manager secret", () => {
+    const secrets = resources(stacks.grid, "aws_secretsmanager_secret");
+    const apiKey = Object.entries(secrets).find(([name]) => name.startsWith("agent_api-key-secret"))![1];
+    expect(apiKey.name).toBe("htc-private-api-key-main");
+    expect(apiKey.kms_key_id).toMatch(/aws_kms_key\.keys_secrets_key/);
+  });
+
+  it("gives the agents access to the grid's own table, queues, error log, worker zip and keys only", () => {
+    const policy = Object.entries(resources(stacks.grid, "aws_iam_role_policy")).find(([name]) =>
+      name.includes("agent"),
+    )![1];
+    const doc = JSON.parse(policy.policy);
+    const sids = doc.Statement.map((s: { Sid: string }) => s.Sid);
+    expect(sids).toEqual(["StateTable", "TaskQueues", "ErrorLog", "WorkerZip", "GridKeys"]);
+    for (const s of doc.Statement) {
+      expect(s.Action).not.toContain("*");
+      for (const r of [s.Resource].flat()) expect(r).not.toBe("*");
+    }
+    // The default worker zip is the bootstrap workload bucket's lambda.zip; its key is looked up by alias.
+    const zip = doc.Statement.find((s: { Sid: string }) => s.Sid === "WorkerZip");
+    expect(zip.Resource[0]).toMatch(/:s3:::htc-workload-main-\$\{.*\}-eu-west-1\/lambda\.zip$/);
+    expect(resources(stacks.grid, "aws_kms_alias")).toBeDefined();
+    expect(Object.values(stacks.grid.data.aws_kms_alias)[0]).toMatchObject({
+      name: "alias/htc/main/workload",
+    });
+  });
+
+  it("stores the non-secret document in agent-configmap and the two secrets in a Secret", () => {
+    const k8s = stacks["grid-k8s"];
+    const cm = only(k8s, "kubernetes_config_map_v1");
+    expect(cm.metadata.name).toBe("agent-configmap");
+    expect(cm.data["Agent_config.tfvars.json"]).toMatch(/terraform_remote_state\..*insecure_value/);
+    const secret = only(k8s, "kubernetes_secret_v1");
+    expect(secret.metadata.name).toBe("htc-agent-secrets");
+    expect(Object.keys(secret.data).sort()).toEqual(["api_gateway_key", "redis_password"]);
+    expect(secret.data.redis_password).toMatch(/data\.aws_secretsmanager_secret_version\..*secret_string/);
+    expect(JSON.stringify(cm)).not.toMatch(/secret_string|api_gateway_key/);
+  });
+
+  it("installs the chart from an asset inside the stack folder, after KEDA, with values from the config", () => {
+    const k8s = stacks["grid-k8s"];
+    const release = Object.values(resources(k8s, "helm_release")).find((r) => r.name === "htc-agent")!;
+    expect(release.chart).toMatch(/^assets\//);
+    expect(release.namespace).toBe("default");
+    expect(release.atomic).toBe(true);
+    expect(release.depends_on.some((d: string) => d.startsWith("helm_release.addons_keda"))).toBe(true);
+    const values = JSON.parse(withoutInterpolations(release.values[0]));
+    expect(values.scaling).toMatchObject({ minAgents: 1, maxAgents: 100, region: "eu-west-1" });
+    expect(values.lambda.resources).toEqual({
+      requests: { cpu: "800m", memory: "1200Mi" },
+      limits: { cpu: "900m", memory: "1900Mi" },
+    });
+    expect(values.lambda.s3Source).toBe("s3://htc-workload-main-TOKEN-eu-west-1/lambda.zip");
+    expect(values.agentConfig.revision).toBe("TOKEN");
+    expect(release.values[0]).toMatch(/"revision":"\$\{sha256\(/);
+  });
+});
+
+describe("agent wiring (S3 data plane, own worker zip)", () => {
+  it("grants the data bucket and the configured zip, and no Redis secret", () => {
+    const stacks = synthApp(
+      configFrom({
+        grid_storage_service: "S3",
+        agent_configuration: {
+          lambda: {
+            s3_source: "s3://my-zips/w/lambda.zip",
+            s3_source_kms_key_arn: "arn:aws:kms:eu-west-1:111122223333:key/abc",
+          },
+        },
+      }),
+    );
+    const policy = Object.entries(resources(stacks.grid, "aws_iam_role_policy")).find(([name]) =>
+      name.includes("agent"),
+    )![1];
+    const doc = JSON.parse(policy.policy);
+    const byId = Object.fromEntries(doc.Statement.map((s: { Sid: string }) => [s.Sid, s]));
+    expect(byId.WorkerZip.Resource[0]).toMatch(/:s3:::my-zips\/w\/lambda\.zip$/);
+    expect(byId.GridKeys.Resource).toContain("arn:aws:kms:eu-west-1:111122223333:key/abc");
+    expect(byId.DataBucketObjects).toBeDefined();
+    expect(stacks.grid.data.aws_kms_alias).toBeUndefined();
+    const secret = only(stacks["grid-k8s"], "kubernetes_secret_v1");
+    expect(secret.data.redis_password).toBe("");
+  });
+});
