@@ -27,6 +27,11 @@ export interface ConfigEnvironment {
   readonly [name: string]: string | undefined;
 }
 
+const KEY_ID = "(?:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|mrk-[0-9a-f]{32})";
+/** What Terraform's S3 backend accepts as kms_key_id (it checks key ids are UUID v4 or multi-Region). */
+const KMS_KEY_REF = new RegExp(
+  `^(?:arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:\\d{12}:(?:key/${KEY_ID}|alias/.+)|alias/.+|${KEY_ID})$`,
+);
 const STORAGE: readonly GridStorageService[] = ["S3", "REDIS", "S3+REDIS"];
 const DEFAULT_CORE_GROUP = { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 6, desiredSize: 2 };
 
@@ -746,6 +751,8 @@ function normalizeBackend(
   issue: (path: string, message: string) => void,
 ): BackendConfig | undefined {
   // The environment overrides the file so CI systems can switch state backends without editing the config.
+  // An empty variable counts as unset.
+  env = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const type = env.HTCGRID_BACKEND ?? raw.backend.type;
   const fromFile = raw.backend;
   if (type === "local") return { type: "local" };
@@ -758,12 +765,19 @@ function normalizeBackend(
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
       issue("backend.bucket", `${show(bucket)} is not a valid S3 bucket name`);
     const f = fromFile.type === "s3" ? fromFile : undefined;
+    const kmsKeyId = env.HTCGRID_STATE_KMS_KEY ?? f?.kms_key_id;
+    if (kmsKeyId !== undefined && !KMS_KEY_REF.test(kmsKeyId)) {
+      issue(
+        "backend.kms_key_id",
+        `${show(kmsKeyId)} is not a KMS key reference Terraform's S3 backend accepts; allowed: a key ARN or id (UUID v4 or mrk-...), an alias ARN, or alias/<name>`,
+      );
+    }
     return {
       type: "s3",
       bucket,
       keyPrefix: env.HTCGRID_STATE_KEY_PREFIX ?? f?.key_prefix ?? `htc-grid/${raw.project_name}`,
       region: env.HTCGRID_STATE_REGION ?? f?.region ?? raw.region,
-      kmsKeyId: env.HTCGRID_STATE_KMS_KEY ?? f?.kms_key_id,
+      kmsKeyId,
       dynamodbTable: env.HTCGRID_STATE_LOCK_TABLE ?? f?.dynamodb_table,
     };
   }

@@ -71,6 +71,8 @@ export const XRAY_STATEMENT: PolicyStatement = {
 };
 
 const bundleDirectories: string[] = [];
+/** Fixed modification time of bundled files, for reproducible zips. */
+const ZIP_ENTRY_TIME = new Date("2020-01-01T00:00:00Z");
 
 /** A fresh directory for one bundle, removed when the process exits (the asset has copied it by then). */
 function bundleDirectory(handlerName: string): string {
@@ -101,6 +103,9 @@ export class GridFunction extends Construct {
     if (!fs.existsSync(path.join(outDir, "index.js"))) {
       throw new Error(`bundler wrote no index.js for handler "${props.handlerName}" into ${outDir}`);
     }
+    // cdktf zips with each file's mtime: pin it so two synths write byte-identical archives.
+    for (const entry of fs.readdirSync(outDir))
+      fs.utimesSync(path.join(outDir, entry), ZIP_ENTRY_TIME, ZIP_ENTRY_TIME);
     const code = new TerraformAsset(this, "code", { path: outDir, type: AssetType.ARCHIVE });
 
     this.logGroup = new CloudwatchLogGroup(this, "logs", {
