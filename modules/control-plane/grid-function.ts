@@ -1,5 +1,6 @@
 // One control-plane Lambda: esbuild bundle -> TerraformAsset (zip) -> function, with its own KMS-encrypted log
 // group, X-Ray tracing and a role that holds only the statements its handler needs.
+import { cachedZip } from "./zip";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -71,8 +72,6 @@ export const XRAY_STATEMENT: PolicyStatement = {
 };
 
 const bundleDirectories: string[] = [];
-/** Fixed modification time of bundled files, for reproducible zips. */
-const ZIP_ENTRY_TIME = new Date("2020-01-01T00:00:00Z");
 
 /** A fresh directory for one bundle, removed when the process exits (the asset has copied it by then). */
 function bundleDirectory(handlerName: string): string {
@@ -103,10 +102,11 @@ export class GridFunction extends Construct {
     if (!fs.existsSync(path.join(outDir, "index.js"))) {
       throw new Error(`bundler wrote no index.js for handler "${props.handlerName}" into ${outDir}`);
     }
-    // cdktf zips with each file's mtime: pin it so two synths write byte-identical archives.
-    for (const entry of fs.readdirSync(outDir))
-      fs.utimesSync(path.join(outDir, entry), ZIP_ENTRY_TIME, ZIP_ENTRY_TIME);
-    const code = new TerraformAsset(this, "code", { path: outDir, type: AssetType.ARCHIVE });
+    // Zipped here (reproducible, in-process) rather than as an ARCHIVE asset, which spawns a process per archive
+    // and stamps entries with file mtimes.
+    const zipFile = path.join(bundleDirectory(`${props.handlerName}-zip`), "code.zip");
+    fs.writeFileSync(zipFile, cachedZip(outDir));
+    const code = new TerraformAsset(this, "code", { path: zipFile, type: AssetType.FILE });
 
     this.logGroup = new CloudwatchLogGroup(this, "logs", {
       name: `/aws/lambda/${props.functionName}`,

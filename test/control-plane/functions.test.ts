@@ -72,7 +72,7 @@ describe("control-plane functions, REDIS storage (seed)", () => {
   it("ships each function as a zipped asset whose hash is the source_code_hash", () => {
     for (const name of Object.values(FUNCTIONS)) {
       const fn = fnByName(s, name);
-      expect(fn.filename).toMatch(/^assets\/[^/]+\/([0-9A-F]+)\/archive\.zip$/);
+      expect(fn.filename).toMatch(/^assets\/[^/]+\/([0-9A-F]+)\/code\.zip$/);
       const hash = (fn.filename as string).split("/")[2];
       expect(fn.source_code_hash).toBe(hash);
     }
