@@ -2,7 +2,10 @@
 // written to generated/<template>.yaml by the generate command. They read the same assembled agent
 // configuration as the agents (ConfigMap + Secret merged in an init container), run on core nodes
 // and are hardened the same way as the chart's pods.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { stringify } from "yaml";
+import { findRepoRoot } from "../control-plane/lambda-bundle";
 import {
   AGENT_CONFIG_FILE_NAME,
   AGENT_CONFIG_MAP_NAME,
@@ -12,20 +15,13 @@ import {
 } from "./agent-config";
 
 /**
- * Merges the public JSON with one file per secret field into the target file (mode 0440). Identical to
- * charts/htc-agent/files/assemble-config.py (a test keeps them equal).
+ * Merges the public JSON with one file per secret field into the target file (mode 0440): the chart's own
+ * script (charts/htc-agent/files/assemble-config.py), so agents and jobs assemble the file the same way.
  */
-export const ASSEMBLE_CONFIG_SCRIPT = `import json, os, sys
-public_file, secret_dir, target = sys.argv[1:4]
-with open(public_file) as f:
-    config = json.load(f)
-for key in sys.argv[4:]:
-    with open(os.path.join(secret_dir, key)) as f:
-        config[key] = f.read()
-fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o440)
-with os.fdopen(fd, "w") as f:
-    json.dump(config, f)
-`;
+export const ASSEMBLE_CONFIG_SCRIPT = readFileSync(
+  join(findRepoRoot(), "charts", "htc-agent", "files", "assemble-config.py"),
+  "utf8",
+);
 
 /** Inputs of the job templates; the generate command passes literals or `{{placeholders}}`. */
 export interface SubmissionJobInputs {

@@ -131,7 +131,8 @@ describe("submission job templates", () => {
 
 describe("configuration assembly script", () => {
   it("is the same script the chart runs", () => {
-    expect(readFileSync(join(CHART_DIR, "files/assemble-config.py"), "utf8")).toBe(ASSEMBLE_CONFIG_SCRIPT);
+    expect(ASSEMBLE_CONFIG_SCRIPT).toBe(readFileSync(join(CHART_DIR, "files/assemble-config.py"), "utf8"));
+    expect(ASSEMBLE_CONFIG_SCRIPT).toContain("json.dump(config, f)");
   });
 
   it("merges the ConfigMap JSON with one file per secret field into a file only its owner and group read", () => {
