@@ -35,19 +35,29 @@ export type ControlPlaneFunction =
 
 /**
  * Per-function settings: the bundled handler, timeout (upstream's), and whether the handler reads task payloads
- * from the data plane (only submit_tasks does: with external storage the submission is fetched from
- * `<session>-payload`). Data-plane functions run in the VPC when Redis is used; the others stay outside it.
+ * from the data plane. Only submit_tasks does, and only with external storage (the submission is fetched from
+ * `<session>-payload`); get_results returns placeholders and the agents read outputs themselves. Functions that
+ * read the data plane run in the VPC when Redis is used; the others stay outside it.
+ * test/control-plane/iam-coverage.test.ts checks the policies below against the calls the handlers make.
  */
 export const CONTROL_PLANE_FUNCTIONS: Record<
   ControlPlaneFunction,
-  { readonly handler: string; readonly timeoutSec: number; readonly readsDataPlane: boolean }
+  {
+    readonly handler: string;
+    readonly timeoutSec: number;
+    readonly readsDataPlane: (config: ControlPlaneConfig) => boolean;
+  }
 > = {
-  submitTasks: { handler: "submit_tasks", timeoutSec: 300, readsDataPlane: true },
-  getResults: { handler: "get_results", timeoutSec: 300, readsDataPlane: false },
-  cancelTasks: { handler: "cancel_tasks", timeoutSec: 300, readsDataPlane: false },
+  submitTasks: {
+    handler: "submit_tasks",
+    timeoutSec: 300,
+    readsDataPlane: (config) => config.taskInputPassedViaExternalStorage === 1,
+  },
+  getResults: { handler: "get_results", timeoutSec: 300, readsDataPlane: () => false },
+  cancelTasks: { handler: "cancel_tasks", timeoutSec: 300, readsDataPlane: () => false },
   // Under the 1-minute schedule so two runs never overlap (reserved concurrency 1 enforces it).
-  ttlChecker: { handler: "ttl_checker", timeoutSec: 55, readsDataPlane: false },
-  scalingMetrics: { handler: "scaling_metrics", timeoutSec: 60, readsDataPlane: false },
+  ttlChecker: { handler: "ttl_checker", timeoutSec: 55, readsDataPlane: () => false },
+  scalingMetrics: { handler: "scaling_metrics", timeoutSec: 60, readsDataPlane: () => false },
 };
 
 /** Schedule of the TTL checker (upstream's; heartbeats are checked every minute). */
@@ -109,7 +119,7 @@ export class ControlPlane extends Construct {
   public readonly scalingMetric: ScalingMetric;
   public readonly publicApi: GridRestApi;
   public readonly privateApi: GridRestApi;
-  /** Present when the functions that read the data plane run in the VPC (REDIS, S3+REDIS). */
+  /** Present when a function reads a Redis data plane, so runs in the VPC (Redis storage, external task input). */
   public readonly lambdaSecurityGroup?: SecurityGroup;
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
@@ -179,6 +189,8 @@ export class ControlPlane extends Construct {
     };
 
     // --- IAM building blocks -------------------------------------------------------------------------------
+    // Each statement names the handler code that needs it; iam-coverage.test.ts records the calls the handlers
+    // make against local servers and fails when a policy grants more or less than that.
     const tableArn = state.table.arn;
     const indexArn = (index: string) => `${tableArn}/index/${index}`;
     const queueArns = queues.taskQueues.map((q) => q.arn);
@@ -194,22 +206,33 @@ export class ControlPlane extends Construct {
       "kms:GenerateDataKey",
       "kms:DescribeKey",
     ]);
+    // Sending to an SSE-KMS queue needs a data key (GenerateDataKey) and Decrypt of the cached one.
+    const queueKey = useKey("UseTaskQueueKey", keys.taskQueues.arn, ["kms:Decrypt", "kms:GenerateDataKey"]);
+    // ErrorLogger only calls PutLogEvents, on the stream Terraform creates (lib/error-log.ts).
     const writeErrorLog: PolicyStatement = {
       Sid: "WriteGridErrorLog",
       Effect: "Allow",
-      Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-      Resource: `${this.errorLogGroup.arn}:*`,
+      Action: ["logs:PutLogEvents"],
+      Resource: this.errorLogStream.arn,
     };
+    // submit_tasks only reads `<session>-payload` (lib/data-plane.ts get; the S3+REDIS back-fill writes Redis).
     const dataPlaneStatements: PolicyStatement[] = [];
     if (dataPlane.dataBucket) {
       dataPlaneStatements.push(
         {
-          Sid: "ReadWriteTaskPayloads",
+          Sid: "ReadTaskPayloads",
           Effect: "Allow",
-          Action: ["s3:GetObject", "s3:PutObject"],
+          Action: ["s3:GetObject"],
           Resource: `${dataPlane.dataBucket.arn}/*`,
         },
-        useKey("UseDataBucketKey", keys.dataBucket.arn, ["kms:Decrypt", "kms:GenerateDataKey"]),
+        {
+          // Without ListBucket a missing payload is AccessDenied instead of NoSuchKey ("Unknown session").
+          Sid: "MissingPayloadIsNoSuchKey",
+          Effect: "Allow",
+          Action: ["s3:ListBucket"],
+          Resource: dataPlane.dataBucket.arn,
+        },
+        useKey("UseDataBucketKey", keys.dataBucket.arn, ["kms:Decrypt"]),
       );
     }
     if (dataPlane.redisAuthSecret) {
@@ -226,19 +249,22 @@ export class ControlPlane extends Construct {
     const statements: Record<ControlPlaneFunction, PolicyStatement[]> = {
       submitTasks: [
         {
+          // BatchWriteItem for new rows; DeleteItem removes them when the batch write failed; UpdateItem marks
+          // a task failed when its message could not be queued.
           Sid: "WriteNewTasks",
           Effect: "Allow",
-          Action: ["dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+          Action: ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"],
           Resource: tableArn,
         },
         tableKey,
         {
+          // SendMessageBatch is authorized as sqs:SendMessage.
           Sid: "EnqueueTasks",
           Effect: "Allow",
-          Action: ["sqs:SendMessage", "sqs:GetQueueUrl"],
+          Action: ["sqs:GetQueueUrl", "sqs:SendMessage"],
           Resource: queueArns,
         },
-        useKey("UseTaskQueueKey", keys.taskQueues.arn, ["kms:Decrypt", "kms:GenerateDataKey"]),
+        queueKey,
         writeErrorLog,
       ],
       getResults: [
@@ -246,7 +272,7 @@ export class ControlPlane extends Construct {
           Sid: "QuerySessionTasks",
           Effect: "Allow",
           Action: ["dynamodb:Query"],
-          Resource: [tableArn, indexArn(SESSION_INDEX)],
+          Resource: indexArn(SESSION_INDEX),
         },
         tableKey,
         writeErrorLog,
@@ -259,9 +285,10 @@ export class ControlPlane extends Construct {
           Resource: indexArn(SESSION_INDEX),
         },
         {
+          // Conditional UpdateItem only: a task that finished meanwhile stays finished.
           Sid: "CancelTasks",
           Effect: "Allow",
-          Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+          Action: ["dynamodb:UpdateItem"],
           Resource: tableArn,
         },
         tableKey,
@@ -277,16 +304,18 @@ export class ControlPlane extends Construct {
         {
           Sid: "RetryOrFailTasks",
           Effect: "Allow",
-          Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+          Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
           Resource: tableArn,
         },
         tableKey,
         {
+          // SendMessage re-queues a retried task whose message is gone (ChangeMessageVisibility failed).
           Sid: "RequeueOrDropMessages",
           Effect: "Allow",
-          Action: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl"],
+          Action: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:SendMessage"],
           Resource: queueArns,
         },
+        queueKey,
         {
           // Read-only; GetMetricStatistics has no resource-level permissions. Used to skip a cycle while the
           // state table is throttling (upstream defect 2: the table name is now the grid's own).
@@ -297,6 +326,7 @@ export class ControlPlane extends Construct {
         },
         writeErrorLog,
       ],
+      // No error logger here: a failed run surfaces as a failed invocation in its own log.
       scalingMetrics: [
         {
           Sid: "ReadBacklog",
@@ -312,14 +342,18 @@ export class ControlPlane extends Construct {
           Resource: "*",
           Condition: { StringEquals: { "cloudwatch:namespace": config.metrics.namespace } },
         },
-        writeErrorLog,
       ],
     };
+    const readsDataPlane = (key: ControlPlaneFunction) => CONTROL_PLANE_FUNCTIONS[key].readsDataPlane(config);
 
     // --- Functions -----------------------------------------------------------------------------------------
+    // VPC attachment follows Redis access: only functions that read a Redis data plane run in the VPC.
     const usesRedis = dataPlane.storage !== "S3";
+    const anyReadsDataPlane = (Object.keys(CONTROL_PLANE_FUNCTIONS) as ControlPlaneFunction[]).some(
+      readsDataPlane,
+    );
     let vpc: ConstructorParameters<typeof GridFunction>[2]["vpc"];
-    if (usesRedis) {
+    if (usesRedis && anyReadsDataPlane) {
       this.lambdaSecurityGroup = new SecurityGroup(this, "lambda-sg", {
         name: names.name("securityGroup", "htc-control-plane-lambdas"),
         description: "HTC-Grid control-plane Lambdas (egress only)",
@@ -368,10 +402,10 @@ export class ControlPlane extends Construct {
         bundle: props.bundle ?? bundleHandler,
         timeoutSec: spec.timeoutSec,
         environment: { ...environment, ...extraEnv },
-        statements: [...statements[key], ...(spec.readsDataPlane ? dataPlaneStatements : [])],
+        statements: [...statements[key], ...(readsDataPlane(key) ? dataPlaneStatements : [])],
         logKey: keys.logs,
         logRetentionDays: retention,
-        vpc: spec.readsDataPlane ? vpc : undefined,
+        vpc: readsDataPlane(key) ? vpc : undefined,
         reservedConcurrency,
       });
     };

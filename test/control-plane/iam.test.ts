@@ -72,15 +72,21 @@ describe("function roles, REDIS storage", () => {
     }
   });
 
-  it("lets every function trace and write its own logs and the grid error log", () => {
+  it("lets every function trace and write its own logs, and the error-logging ones the grid error stream", () => {
     for (const handler of HANDLERS) {
       const statements = statementsOf(s, handler);
       expect(statements.find((x) => x.Sid === "XRayWritesHaveNoResourceScope")?.Action).toEqual([
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
       ]);
-      expect(statements.find((x) => x.Sid === "WriteGridErrorLog")?.Resource).toBe(
-        `${ref(s, "aws_cloudwatch_log_group", "error-logs", "arn")}:*`,
+      // scaling_metrics has no error logger.
+      expect(statements.find((x) => x.Sid === "WriteGridErrorLog")).toEqual(
+        handler === "scaling-metrics"
+          ? undefined
+          : expect.objectContaining({
+              Action: ["logs:PutLogEvents"],
+              Resource: ref(s, "aws_cloudwatch_log_stream", "error-log-stream", "arn"),
+            }),
       );
       expect(statements.find((x) => x.Sid === "WriteOwnLogs")?.Resource).toBe(
         `${ref(s, "aws_cloudwatch_log_group", `functions_${handler}_logs`, "arn")}:*`,
@@ -88,11 +94,14 @@ describe("function roles, REDIS storage", () => {
     }
   });
 
-  it("lets submit_tasks write rows, enqueue on every priority queue, and read the Redis token", () => {
+  it("lets submit_tasks write and clean up rows, enqueue on every priority queue, and read the Redis token", () => {
     const statements = statementsOf(s, "submit-tasks");
     const table = ref(s, "aws_dynamodb_table", "state-table", "arn");
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: ["dynamodb:BatchWriteItem", "dynamodb:PutItem"], Resource: table }),
+      expect.objectContaining({
+        Action: ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+        Resource: table,
+      }),
     );
     const enqueue = statements.find((x) => x.Action.includes("sqs:SendMessage"))!;
     expect(enqueue.Resource).toEqual([
@@ -128,7 +137,7 @@ describe("function roles, REDIS storage", () => {
     }
   });
 
-  it("lets ttl_checker query the TTL index, update rows and requeue messages, but not send new ones", () => {
+  it("lets ttl_checker query the TTL index, update rows, requeue messages and re-send lost ones", () => {
     const statements = statementsOf(s, "ttl-checker");
     expect(statements).toContainEqual(
       expect.objectContaining({
@@ -139,7 +148,8 @@ describe("function roles, REDIS storage", () => {
     const actions = actionsOf(statements);
     expect(actions).toContain("sqs:ChangeMessageVisibility");
     expect(actions).toContain("sqs:DeleteMessage");
-    expect(actions).not.toContain("sqs:SendMessage");
+    expect(actions).toContain("sqs:SendMessage");
+    expect(actions).not.toContain("dynamodb:PutItem");
     expect(actions).toContain("cloudwatch:GetMetricStatistics");
   });
 
@@ -162,14 +172,17 @@ describe("function roles, REDIS storage", () => {
 });
 
 describe("function roles, S3 storage", () => {
-  it("grant object access on the data bucket and no secret access", () => {
+  it("grant payload reads on the data bucket and no secret access", () => {
     const s = synthControlPlane({ grid_storage_service: "S3" });
     const statements = statementsOf(s, "submit-tasks");
     expect(statements).toContainEqual(
       expect.objectContaining({
-        Action: ["s3:GetObject", "s3:PutObject"],
+        Action: ["s3:GetObject"],
         Resource: "${aws_s3_bucket.data.arn}/*",
       }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: ["s3:ListBucket"], Resource: "${aws_s3_bucket.data.arn}" }),
     );
     for (const handler of HANDLERS) {
       const actions = actionsOf(statementsOf(s, handler));
