@@ -2,6 +2,8 @@
 // configuration and permissions, and the dashboard.
 import { Construct } from "constructs";
 import { TerraformStack } from "cdktf";
+import { DataAwsIamPolicy } from "@cdktf/provider-aws/lib/data-aws-iam-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import type { GridConfig } from "../modules/config/model";
 import { AccountContext } from "../modules/account/account-context";
 import { AgentConfiguration } from "../modules/agent/agent-configuration";
@@ -9,6 +11,7 @@ import { ComputePlane } from "../modules/compute-plane/compute-plane";
 import { ControlPlane } from "../modules/control-plane/control-plane";
 import { GridDashboard } from "../modules/dashboard/grid-dashboard";
 import { GridDataPlane } from "../modules/data-plane/grid-data-plane";
+import { pullThroughCachePolicyName } from "../modules/images/grid-images";
 import { GridKeys } from "../modules/kms/grid-keys";
 import { GridNames } from "../modules/naming/names";
 import { GridNetwork } from "../modules/network/grid-network";
@@ -84,6 +87,14 @@ export class GridStack extends TerraformStack {
       keys: this.keys,
       account,
       names,
+    });
+    // Nodes pull add-on images through the images stack's pull-through cache (deployed before this stack).
+    const pullThroughCache = new DataAwsIamPolicy(this, "pull-through-cache-policy", {
+      name: pullThroughCachePolicyName(names),
+    });
+    new IamRolePolicyAttachment(this, "node-pull-through-cache", {
+      role: this.compute.nodeGroups.nodeRole.name,
+      policyArn: pullThroughCache.arn,
     });
     this.agentConfiguration = new AgentConfiguration(this, "agent", {
       config,

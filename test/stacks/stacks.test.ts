@@ -83,3 +83,18 @@ describe("state backends", () => {
     expect(stacks["grid-k8s"].terraform.cloud.workspaces.name).toBe("htc-main-grid-k8s");
   });
 });
+
+describe("stack wiring", () => {
+  it("lets the nodes use the images stack's pull-through cache policy, found by the same name helper", () => {
+    const stacks = synthApp(configFrom());
+    const policyName =
+      stacks.images.resource.aws_iam_policy && Object.values(stacks.images.resource.aws_iam_policy)[0];
+    const lookup = Object.values(stacks.grid.data.aws_iam_policy)[0] as { name: string };
+    expect(lookup.name).toBe((policyName as { name: string }).name);
+    const attachment = Object.entries(stacks.grid.resource.aws_iam_role_policy_attachment).find(([id]) =>
+      id.startsWith("node-pull-through-cache"),
+    )![1] as { role: string; policy_arn: string };
+    expect(attachment.policy_arn).toMatch(/^\$\{data\.aws_iam_policy\.pull-through-cache-policy.*\.arn\}$/);
+    expect(attachment.role).toMatch(/aws_iam_role\.compute_node-groups_.*\.name/);
+  });
+});
