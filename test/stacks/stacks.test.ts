@@ -98,3 +98,12 @@ describe("stack wiring", () => {
     expect(attachment.role).toMatch(/aws_iam_role\.compute_node-groups_.*\.name/);
   });
 });
+
+describe("no dependency on the region's default VPC (upstream defect)", () => {
+  it("looks up no default VPC in any stack", () => {
+    for (const stack of Object.values(synthApp(configFrom()))) {
+      const vpcs = Object.values(stack.data?.aws_vpc ?? {}) as { default?: boolean }[];
+      expect(vpcs.filter((v) => v.default === true)).toEqual([]);
+    }
+  });
+});
