@@ -27,11 +27,14 @@ import {
   applyEnv,
   b64,
   claimAsAgent,
+  collisionFreeSessionId,
+  dynaliteIndexCollisions,
   finishAsAgent,
   getRow,
   newSessionId,
   putPayloadS3,
   submissionPayload,
+  taskIds,
 } from "./fixtures";
 import { TABLE, startLocalGrid, type LocalGrid } from "./local-grid";
 
@@ -57,7 +60,8 @@ beforeEach(async () => {
 });
 
 async function submitSession(count: number, priority = 0): Promise<string> {
-  const sessionId = newSessionId();
+  // dynalite loses a session-index entry when two task ids share a 24-bit hash (see dynaliteIndexCollisions).
+  const sessionId = collisionFreeSessionId(count);
   await putPayloadS3(grid.s3, sessionId, submissionPayload(sessionId, count, priority));
   const response = await submit(apiEvent(sessionId));
   expect(response.statusCode).toBe(200);
@@ -103,19 +107,19 @@ describe("get_results", () => {
 
   it("pages through the session index until every task is listed", async () => {
     const sessionId = await submitSession(1500);
+    const all = new Set(taskIds(sessionId, 1500));
     // 1,500 rows fit one 1 MB page: a 100-item page limit forces 15 pages through the same code.
     const paged = new StateTable(dynamoClient(process.env), TABLE, undefined, 100);
-    const ids = await paged.sessionTaskIds(sessionId, "pending");
-    expect(new Set(ids).size).toBe(1500);
-    // get_results pages the same way and reports exactly what cancel_tasks says it cancelled. (Under heavy load
-    // dynalite has once cancelled 1,498 of 1,500 in this test; the cause is not established, so the two handlers
-    // are checked against each other rather than against a fixed count.)
-    const cancelled = JSON.parse((await cancel(apiEvent(b64({ session_ids_to_cancel: [sessionId] })))).body);
-    const total = cancelled[sessionId].total_cancelled_tasks as number;
-    expect(total).toBeGreaterThan(1400);
+    expect(new Set(await paged.sessionTaskIds(sessionId, "pending"))).toEqual(all);
+    const response = await cancel(apiEvent(b64({ session_ids_to_cancel: [sessionId] })));
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({
+      [sessionId]: { cancelled_pending: 1500, cancelled_processing: 0, total_cancelled_tasks: 1500 },
+    });
+    expect(new Set(await paged.sessionTaskIds(sessionId, "cancelled"))).toEqual(all);
     const body = JSON.parse((await getResults(apiEvent(b64({ session_id: sessionId })))).body) as ResultsBody;
-    expect(body.metadata.tasks_in_response).toBe(total);
-    expect(new Set(body.cancelled).size).toBe(total);
+    expect(body.metadata.tasks_in_response).toBe(1500);
+    expect(new Set(body.cancelled)).toEqual(all);
   });
 
   it("answers an empty result for a running session and 542 for an unknown one", async () => {
@@ -128,6 +132,27 @@ describe("get_results", () => {
     expect(unknown.statusCode).toBe(542);
     expect(unknown.body).toMatch(/Unknown session/);
     expect((await getResults(apiEvent("%%%"))).statusCode).toBe(542);
+  });
+});
+
+describe("dynalite's session index (test emulator defect the fixtures avoid)", () => {
+  it("loses one of two task ids whose 24-bit index hashes collide, so sessions are drawn collision-free", async () => {
+    // If this starts failing, dynalite keys GSI entries by the whole table key: collisionFreeSessionId can go.
+    const sessionId = newSessionId();
+    let pair: [string, string] | undefined;
+    for (let count = 4096; !pair; count *= 2) pair = dynaliteIndexCollisions(taskIds(sessionId, count))[0];
+    await putPayloadS3(grid.s3, sessionId, {
+      ...submissionPayload(sessionId, 1),
+      tasks_list: { tasks: pair },
+    });
+    expect((await submit(apiEvent(sessionId))).statusCode).toBe(200);
+    // Both rows are in the table, pending...
+    for (const taskId of pair)
+      expect((await getRow(grid.ddb, taskId))?.task_status).toBe(stateKeyForSession("pending", sessionId));
+    // ...but the session index lists only one, so cancel (correctly, for what it can see) cancels only that one.
+    expect(await stateTable(process.env).sessionTaskIds(sessionId, "pending")).toHaveLength(1);
+    const cancelled = JSON.parse((await cancel(apiEvent(b64({ session_ids_to_cancel: [sessionId] })))).body);
+    expect(cancelled[sessionId].total_cancelled_tasks).toBe(1);
   });
 });
 

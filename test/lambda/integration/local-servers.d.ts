@@ -10,6 +10,11 @@ declare module "dynalite" {
   export = dynalite;
 }
 
+declare module "dynalite/db" {
+  /** The 6-hex-digit md5 prefix dynalite uses for a hash key (and, in a GSI key, for the table key). */
+  export function hashPrefix(hashKey: string, hashType: "S" | "N" | "B"): string;
+}
+
 declare module "s3rver" {
   class S3rver {
     constructor(options: {
