@@ -1,6 +1,7 @@
 // The DynamoDB state table: batch writes of new tasks, session/TTL index queries and the
 // conditional state transitions the control plane owns (cancel, retry, fail).
 
+import { randomUUID } from "node:crypto";
 import {
   BatchWriteItemCommand,
   DeleteItemCommand,
@@ -27,6 +28,12 @@ const BATCH_WRITE_CONCURRENCY = 8;
 const BATCH_WRITE_ATTEMPTS = 12;
 /** Parallel single-item transitions (cancel, TTL). */
 export const UPDATE_CONCURRENCY = 16;
+/**
+ * Attribute each control-plane transition stamps with a fresh id. When the SDK retries an UpdateItem whose first
+ * attempt was applied but whose response was lost, the retry fails its condition; the id in the old item
+ * (ReturnValuesOnConditionCheckFailure) tells that apart from a change made by someone else.
+ */
+export const TRANSITION_ID_ATTRIBUTE = "last_transition_id";
 
 type Item = Record<string, AttributeValue>;
 
@@ -263,26 +270,33 @@ export class StateTable {
     });
   }
 
+  /**
+   * One conditional UpdateItem. True when this call's update was applied, including when a retry of it failed its
+   * condition because an earlier attempt had already been applied (the old item carries this call's id).
+   */
   private async transition(
     taskId: string,
     update: { UpdateExpression: string; ConditionExpression: string; values: Item },
   ): Promise<boolean> {
+    const transitionId = randomUUID();
     try {
       await retryOnThrottling(() =>
         this.ddb.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: { task_id: { S: taskId } },
-            UpdateExpression: update.UpdateExpression,
+            UpdateExpression: `${update.UpdateExpression}, ${TRANSITION_ID_ATTRIBUTE} = :transition_id`,
             ConditionExpression: update.ConditionExpression,
-            ExpressionAttributeValues: update.values,
+            ExpressionAttributeValues: { ...update.values, ":transition_id": { S: transitionId } },
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           }),
         ),
       );
       return true;
     } catch (error) {
-      if (errorName(error) === "ConditionalCheckFailedException") return false;
-      throw error;
+      if (errorName(error) !== "ConditionalCheckFailedException") throw error;
+      const old = (error as { Item?: Item }).Item;
+      return old?.[TRANSITION_ID_ATTRIBUTE]?.S === transitionId;
     }
   }
 }
