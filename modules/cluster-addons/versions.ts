@@ -43,7 +43,7 @@ export const ADDON_VERSIONS = {
     chartVersion: "10.5.15",
     imageTag: "chart default",
     kubernetesMinor: "1.35",
-    note: "only with enable_monitoring",
+    note: "only with enable_monitoring; the last release of grafana/helm-charts (Grafana 12.3.1), frozen and deprecated since the chart moved to grafana-community/helm-charts",
   },
 } as const satisfies Record<string, AddonVersion>;
 
