@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { accessGrantFor } from "../../modules/compute-plane/access";
-import { ComputePlane } from "../../modules/compute-plane/compute-plane";
-import { gridConfig, gridScaffold, ofType, synthResources } from "./fixture";
+import { computePlaneOn, gridConfig, gridScaffold, ofType, synthResources } from "./fixture";
 
 const INPUT_ROLES = [
   { rolearn: "arn:aws:iam::{{account_id}}:role/Admin", username: "admin", groups: ["system:masters"] },
@@ -12,16 +11,7 @@ const INPUT_ROLES = [
 function build(inputRoles: unknown[]) {
   const config = gridConfig({ input_role: inputRoles });
   const s = gridScaffold(config);
-  new ComputePlane(s.stack, "compute", {
-    clusterName: config.clusterName,
-    compute: config.computePlane,
-    agentNamespace: config.agent.namespace,
-    logRetentionDays: config.logRetentionDays,
-    network: s.network,
-    keys: s.keys,
-    account: s.account,
-    names: s.names,
-  });
+  computePlaneOn(s, config);
   return synthResources(s.stack);
 }
 

@@ -1,22 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { Testing } from "cdktf";
 import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
-import { ComputePlane } from "../../modules/compute-plane/compute-plane";
-import { gridConfig, gridScaffold, ofType, synthResources, workerGroups } from "./fixture";
+import { computePlaneOn, gridConfig, gridScaffold, ofType, synthResources, workerGroups } from "./fixture";
 
 function build(overrides: Record<string, unknown> = {}) {
   const config = gridConfig(overrides);
   const s = gridScaffold(config);
-  const compute = new ComputePlane(s.stack, "compute", {
-    clusterName: config.clusterName,
-    compute: config.computePlane,
-    agentNamespace: config.agent.namespace,
-    logRetentionDays: config.logRetentionDays,
-    network: s.network,
-    keys: s.keys,
-    account: s.account,
-    names: s.names,
-  });
+  const compute = computePlaneOn(s, config);
   return { config, compute, ...synthResources(s.stack) };
 }
 

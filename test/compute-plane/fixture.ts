@@ -13,6 +13,7 @@ import { SEED_GRID_CONFIG } from "../../modules/config/seed";
 import { GridKeys } from "../../modules/kms/grid-keys";
 import { GridNames } from "../../modules/naming/names";
 import type { NetworkHandoff } from "../../modules/network/handoff";
+import { ComputePlane } from "../../modules/compute-plane/compute-plane";
 
 /** The seed config with overrides, through the real parser. */
 export function gridConfig(overrides: Record<string, unknown> = {}): GridConfig {
@@ -85,4 +86,18 @@ export function synthResources(stack: TerraformStack): {
 /** All resources of one type, as a list of bodies. */
 export function ofType(resources: Resources, type: string): Record<string, unknown>[] {
   return Object.values(resources[type] ?? {});
+}
+
+/** The compute plane of `config` on a scaffold, wired the way the grid stack wires it. */
+export function computePlaneOn(s: GridScaffold, config: GridConfig): ComputePlane {
+  return new ComputePlane(s.stack, "compute", {
+    clusterName: config.clusterName,
+    compute: config.computePlane,
+    agentNamespace: config.agent.namespace,
+    logRetentionDays: config.logRetentionDays,
+    network: s.network,
+    keys: s.keys,
+    account: s.account,
+    names: s.names,
+  });
 }

@@ -1,20 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { ComputePlane } from "../../modules/compute-plane/compute-plane";
-import { gridConfig, gridScaffold, ofType, synthResources, workerGroups } from "./fixture";
+import { computePlaneOn, gridConfig, gridScaffold, ofType, synthResources, workerGroups } from "./fixture";
 
 function build(overrides: Record<string, unknown> = {}) {
   const config = gridConfig(overrides);
   const s = gridScaffold(config);
-  const compute = new ComputePlane(s.stack, "compute", {
-    clusterName: config.clusterName,
-    compute: config.computePlane,
-    agentNamespace: config.agent.namespace,
-    logRetentionDays: config.logRetentionDays,
-    network: s.network,
-    keys: s.keys,
-    account: s.account,
-    names: s.names,
-  });
+  const compute = computePlaneOn(s, config);
   return { config, compute, ...synthResources(s.stack) };
 }
 
@@ -222,16 +212,7 @@ describe("agent role", () => {
   it("attaches a policy added after construction", () => {
     const config = gridConfig();
     const s = gridScaffold(config);
-    const compute = new ComputePlane(s.stack, "compute", {
-      clusterName: config.clusterName,
-      compute: config.computePlane,
-      agentNamespace: config.agent.namespace,
-      logRetentionDays: config.logRetentionDays,
-      network: s.network,
-      keys: s.keys,
-      account: s.account,
-      names: s.names,
-    });
+    const compute = computePlaneOn(s, config);
     compute.agentRole.addPolicy("queues", {
       Version: "2012-10-17",
       Statement: [{ Effect: "Allow", Action: "sqs:ReceiveMessage", Resource: "arn:aws:sqs:eu-west-1:1:q" }],
