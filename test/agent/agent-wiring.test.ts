@@ -2,7 +2,7 @@
 // chart release in `grid-k8s`.
 import { beforeAll, describe, expect, it } from "vitest";
 import { AGENT_SECRET_FIELDS } from "../../modules/agent/agent-config";
-import { configFrom, resources, synthApp, type TfJson } from "../support/synth";
+import { gridConfig, resourcesOf, synthApp, type TfJson } from "../support/grid-synth";
 
 /** Replace each Terraform interpolation `${...}` (balanced braces) with TOKEN, so the rest parses as JSON. */
 function withoutInterpolations(text: string): string {
@@ -23,7 +23,7 @@ function withoutInterpolations(text: string): string {
 }
 
 const only = (stack: TfJson, type: string) => {
-  const all = Object.values(resources(stack, type));
+  const all = Object.values(resourcesOf(stack, type));
   expect(all, type).toHaveLength(1);
   return all[0];
 };
@@ -31,7 +31,7 @@ const only = (stack: TfJson, type: string) => {
 describe("agent wiring (seed config)", () => {
   let stacks: Record<string, TfJson>;
   beforeAll(() => {
-    stacks = synthApp(configFrom());
+    stacks = synthApp(gridConfig());
   });
 
   it("publishes the agent configuration without secret fields", () => {
@@ -56,20 +56,20 @@ describe("agent wiring (seed config)", () => {
   });
 
   it("adds the secret outputs, marked sensitive, only when the config opts in", () => {
-    const opted = synthApp(configFrom({ agent_config_include_secrets: true })).grid.output;
+    const opted = synthApp(gridConfig({ agent_config_include_secrets: true })).grid.output;
     expect(opted.agent_secret_redis_password.sensitive).toBe(true);
     expect(opted.agent_secret_api_gateway_key.sensitive).toBe(true);
   });
 
   it("copies the private API key into a KMS-encrypted Secrets Manager secret", () => {
-    const secrets = resources(stacks.grid, "aws_secretsmanager_secret");
+    const secrets = resourcesOf(stacks.grid, "aws_secretsmanager_secret");
     const apiKey = Object.entries(secrets).find(([name]) => name.startsWith("agent_api-key-secret"))![1];
     expect(apiKey.name).toBe("htc-private-api-key-main");
     expect(apiKey.kms_key_id).toMatch(/aws_kms_key\.keys_secrets_key/);
   });
 
   it("gives the agents access to the grid's own table, queues, error log, worker zip and keys only", () => {
-    const policy = Object.entries(resources(stacks.grid, "aws_iam_role_policy")).find(([name]) =>
+    const policy = Object.entries(resourcesOf(stacks.grid, "aws_iam_role_policy")).find(([name]) =>
       name.includes("agent"),
     )![1];
     const doc = JSON.parse(policy.policy);
@@ -82,7 +82,7 @@ describe("agent wiring (seed config)", () => {
     // The default worker zip is the bootstrap workload bucket's lambda.zip; its key is looked up by alias.
     const zip = doc.Statement.find((s: { Sid: string }) => s.Sid === "WorkerZip");
     expect(zip.Resource[0]).toMatch(/:s3:::htc-workload-main-\$\{.*\}-eu-west-1\/lambda\.zip$/);
-    expect(resources(stacks.grid, "aws_kms_alias")).toBeDefined();
+    expect(resourcesOf(stacks.grid, "aws_kms_alias")).toBeDefined();
     expect(Object.values(stacks.grid.data.aws_kms_alias)[0]).toMatchObject({
       name: "alias/htc/main/workload",
     });
@@ -102,7 +102,7 @@ describe("agent wiring (seed config)", () => {
 
   it("installs the chart from an asset inside the stack folder, after KEDA, with values from the config", () => {
     const k8s = stacks["grid-k8s"];
-    const release = Object.values(resources(k8s, "helm_release")).find((r) => r.name === "htc-agent")!;
+    const release = Object.values(resourcesOf(k8s, "helm_release")).find((r) => r.name === "htc-agent")!;
     expect(release.chart).toMatch(/^assets\//);
     expect(release.namespace).toBe("default");
     expect(release.atomic).toBe(true);
@@ -122,7 +122,7 @@ describe("agent wiring (seed config)", () => {
 describe("agent wiring (S3 data plane, own worker zip)", () => {
   it("grants the data bucket and the configured zip, and no Redis secret", () => {
     const stacks = synthApp(
-      configFrom({
+      gridConfig({
         grid_storage_service: "S3",
         agent_configuration: {
           lambda: {
@@ -132,7 +132,7 @@ describe("agent wiring (S3 data plane, own worker zip)", () => {
         },
       }),
     );
-    const policy = Object.entries(resources(stacks.grid, "aws_iam_role_policy")).find(([name]) =>
+    const policy = Object.entries(resourcesOf(stacks.grid, "aws_iam_role_policy")).find(([name]) =>
       name.includes("agent"),
     )![1];
     const doc = JSON.parse(policy.policy);

@@ -8,17 +8,13 @@ import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { AccountContext } from "../../modules/account/account-context";
 import type { GridConfig } from "../../modules/config/model";
-import { parseGridConfig } from "../../modules/config/load";
-import { SEED_GRID_CONFIG } from "../../modules/config/seed";
 import { GridKeys } from "../../modules/kms/grid-keys";
 import { GridNames } from "../../modules/naming/names";
 import type { NetworkHandoff } from "../../modules/network/handoff";
 import { ComputePlane } from "../../modules/compute-plane/compute-plane";
 
 /** The seed config with overrides, through the real parser. */
-export function gridConfig(overrides: Record<string, unknown> = {}): GridConfig {
-  return parseGridConfig({ ...SEED_GRID_CONFIG, ...overrides }, "test");
-}
+export { gridConfig } from "../support/grid-synth";
 
 /** `count` worker groups in the upstream key set, alternating SPOT and ON_DEMAND. */
 export function workerGroups(count: number): Record<string, unknown>[] {

@@ -47,7 +47,7 @@ import {
   startLocalGrid,
   type LocalGrid,
 } from "../lambda/integration/local-grid";
-import { configFrom, resources, synthApp, type TfJson } from "../support/synth";
+import { gridConfig, resourcesOf, synthApp, type TfJson } from "../support/grid-synth";
 
 type Handler = "submit-tasks" | "get-results" | "cancel-tasks" | "ttl-checker" | "scaling-metrics";
 const HANDLERS: readonly Handler[] = [
@@ -247,7 +247,7 @@ interface Statement {
 
 const arnOf = (type: string, id: string) => `\${${type}.${id}.arn}`;
 function only(stack: TfJson, type: string, fragment: string): string {
-  const ids = Object.keys(resources(stack, type)).filter((id) => id.includes(fragment));
+  const ids = Object.keys(resourcesOf(stack, type)).filter((id) => id.includes(fragment));
   if (ids.length !== 1) throw new Error(`expected one ${type} matching ${fragment}, found ${ids.join(", ")}`);
   return arnOf(type, ids[0]);
 }
@@ -259,7 +259,7 @@ function resolve(stack: TfJson, kind: ResourceKind): string[] {
     case "table":
       return [table];
     case "taskQueues":
-      return Object.keys(resources(stack, "aws_sqs_queue"))
+      return Object.keys(resourcesOf(stack, "aws_sqs_queue"))
         .filter((id) => id.includes("_queue_"))
         .map((id) => arnOf("aws_sqs_queue", id));
     case "dataBucket":
@@ -286,7 +286,7 @@ function resolve(stack: TfJson, kind: ResourceKind): string[] {
 }
 
 function statementsOf(stack: TfJson, handler: Handler): Statement[] {
-  const policies = Object.entries(resources(stack, "aws_iam_role_policy")).filter(([id]) =>
+  const policies = Object.entries(resourcesOf(stack, "aws_iam_role_policy")).filter(([id]) =>
     id.includes(`functions_${handler}_policy`),
   );
   expect(policies, handler).toHaveLength(1);
@@ -478,7 +478,7 @@ describe.each(configs)("function roles, $name", ({ storage, externalStorage }) =
   let stack: TfJson;
   beforeAll(() => {
     stack = synthApp(
-      configFrom({
+      gridConfig({
         grid_storage_service: storage,
         task_input_passed_via_external_storage: externalStorage ? 1 : 0,
       }),
@@ -512,19 +512,19 @@ describe.each(configs)("function roles, $name", ({ storage, externalStorage }) =
       for (const sid of RUNTIME_STATEMENTS) expect(sids, handler).toContain(sid);
       const inVpc = usesRedis && readsDataPlane(handler);
       for (const sid of VPC_STATEMENTS) expect(sids.includes(sid), `${handler} ${sid}`).toBe(inVpc);
-      const fn = Object.entries(resources(stack, "aws_lambda_function")).find(([id]) =>
+      const fn = Object.entries(resourcesOf(stack, "aws_lambda_function")).find(([id]) =>
         id.includes(`functions_${handler}_function`),
       )![1];
       expect(fn.vpc_config !== undefined, `${handler} vpc_config`).toBe(inVpc);
     }
-    const lambdaSg = Object.keys(resources(stack, "aws_security_group")).some((id) =>
+    const lambdaSg = Object.keys(resourcesOf(stack, "aws_security_group")).some((id) =>
       id.includes("lambda-sg"),
     );
     expect(lambdaSg).toBe(usesRedis && externalStorage);
   });
 
   it("match the readsDataPlane flags of CONTROL_PLANE_FUNCTIONS", () => {
-    const config = configFrom({
+    const config = gridConfig({
       grid_storage_service: storage,
       task_input_passed_via_external_storage: externalStorage ? 1 : 0,
     }).controlPlane;

@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { configFrom, synthApp, type TfJson } from "../support/synth";
+import { gridConfig, synthApp, type TfJson } from "../support/grid-synth";
 
 describe("the app's stacks", () => {
   let stacks: Record<string, TfJson>;
   beforeAll(() => {
-    stacks = synthApp(configFrom());
+    stacks = synthApp(gridConfig());
   });
 
   it("synthesizes the four stacks", () => {
@@ -49,7 +49,7 @@ describe("the app's stacks", () => {
 describe("state backends", () => {
   it("uses S3 with encryption and the native lockfile when selected from the environment", () => {
     const stacks = synthApp(
-      configFrom(
+      gridConfig(
         {},
         { HTCGRID_BACKEND: "s3", HTCGRID_STATE_BUCKET: "my-state", HTCGRID_STATE_KMS_KEY: "alias/state" },
       ),
@@ -67,14 +67,14 @@ describe("state backends", () => {
 
   it("uses a DynamoDB lock table instead of the lockfile when one is configured", () => {
     const stacks = synthApp(
-      configFrom({ backend: { type: "s3", bucket: "my-state", dynamodb_table: "locks" } }),
+      gridConfig({ backend: { type: "s3", bucket: "my-state", dynamodb_table: "locks" } }),
     );
     expect(stacks.images.terraform.backend.s3.dynamodb_table).toBe("locks");
     expect(stacks.images.terraform.backend.s3.use_lockfile).toBeUndefined();
   });
 
   it("uses one Terraform Cloud workspace per stack", () => {
-    const stacks = synthApp(configFrom({ backend: { type: "cloud", organization: "acme" } }));
+    const stacks = synthApp(gridConfig({ backend: { type: "cloud", organization: "acme" } }));
     expect(stacks.grid.terraform.cloud).toEqual({
       hostname: "app.terraform.io",
       organization: "acme",
@@ -86,7 +86,7 @@ describe("state backends", () => {
 
 describe("stack wiring", () => {
   it("lets the nodes use the images stack's pull-through cache policy, found by the same name helper", () => {
-    const stacks = synthApp(configFrom());
+    const stacks = synthApp(gridConfig());
     const policyName =
       stacks.images.resource.aws_iam_policy && Object.values(stacks.images.resource.aws_iam_policy)[0];
     const lookup = Object.values(stacks.grid.data.aws_iam_policy)[0] as { name: string };
@@ -101,7 +101,7 @@ describe("stack wiring", () => {
 
 describe("no dependency on the region's default VPC (upstream defect)", () => {
   it("looks up no default VPC in any stack", () => {
-    for (const stack of Object.values(synthApp(configFrom()))) {
+    for (const stack of Object.values(synthApp(gridConfig()))) {
       const vpcs = Object.values(stack.data?.aws_vpc ?? {}) as { default?: boolean }[];
       expect(vpcs.filter((v) => v.default === true)).toEqual([]);
     }

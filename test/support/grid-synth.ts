@@ -1,5 +1,10 @@
-// Synthesize one stack for a config that went through the real parser, and read its Terraform JSON.
-import { Testing, type TerraformStack } from "cdktf";
+// Synthesize one stack, or the whole app, for a config that went through the real parser, and read its
+// Terraform JSON.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { App, Testing, type TerraformStack } from "cdktf";
+import { buildGridApp } from "../../stacks/app";
 import { parseGridConfig } from "../../modules/config/load";
 import type { GridConfig } from "../../modules/config/model";
 import { SEED_GRID_CONFIG } from "../../modules/config/seed";
@@ -10,8 +15,30 @@ export type TfJson = Record<string, any>;
 export type TfBlock = Record<string, any>;
 
 /** The seed config (the workshop's example) with top-level overrides, through the real parser. */
-export function gridConfig(overrides: Record<string, unknown> = {}): GridConfig {
-  return parseGridConfig({ ...structuredClone(SEED_GRID_CONFIG), ...overrides }, "test");
+export function gridConfig(
+  overrides: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+): GridConfig {
+  return parseGridConfig({ ...structuredClone(SEED_GRID_CONFIG), ...overrides }, "test", env);
+}
+
+/** Synthesize all stacks into a temp dir; returns stack name -> cdk.tf.json content. */
+export function synthApp(config: GridConfig): Record<string, TfJson> {
+  const outdir = mkdtempSync(path.join(tmpdir(), "htc-synth-"));
+  try {
+    const app = new App({ outdir, skipValidation: false });
+    buildGridApp(app, config);
+    app.synth();
+    const stacks: Record<string, TfJson> = {};
+    for (const name of readdirSync(path.join(outdir, "stacks"))) {
+      stacks[name] = JSON.parse(
+        readFileSync(path.join(outdir, "stacks", name, "cdk.tf.json"), "utf8"),
+      ) as TfJson;
+    }
+    return stacks;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 /** Synthesize a stack built by `make` in a fresh test app; returns the JSON text and its parsed form. */
