@@ -1,11 +1,15 @@
 // ECR repositories for the grid's own images and pull-through cache rules for the public registries its
-// add-ons come from, plus the policy that lets nodes fill the cache on first pull.
+// add-ons come from, plus the policy that lets nodes fill the cache on first pull. Repository creation templates
+// make ECR create the cache repositories with the same key, scanning and lifecycle as the grid's own.
 import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";
 import { EcrPullThroughCacheRule } from "@cdktf/provider-aws/lib/ecr-pull-through-cache-rule";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
+import { EcrRepositoryCreationTemplate } from "@cdktf/provider-aws/lib/ecr-repository-creation-template";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { AccountContext } from "../account/account-context";
 import type { KmsConfig } from "../config/model";
 import { GridKey } from "../kms/grid-key";
@@ -43,6 +47,11 @@ export function pullThroughCachePolicyName(names: GridNames): string {
   return names.name("iamPolicy", "htc-ecr-pull-through-cache");
 }
 
+/** Name of the role ECR assumes to create cache repositories encrypted with the grid's ECR key. */
+export function cacheCreationRoleName(names: GridNames): string {
+  return names.name("iamRole", "htc-ecr-cache-creation");
+}
+
 const DEFAULTS = {
   /** Untagged images are leftovers of re-pushed tags; two weeks leaves time to roll back. */
   untaggedExpirationDays: 14,
@@ -64,6 +73,10 @@ export class GridImages extends Construct {
   public readonly key: GridKey;
   public readonly repositories: Record<GridRepository, EcrRepository>;
   public readonly pullThroughCacheRules: EcrPullThroughCacheRule[] = [];
+  /** One per cache prefix: KMS with the grid's key, lifecycle as the grid's repositories. */
+  public readonly cacheCreationTemplates: EcrRepositoryCreationTemplate[] = [];
+  /** Assumed by ECR (not by nodes) when it creates a cache repository from a template. */
+  public readonly cacheCreationRole: IamRole;
   /** Attach to node roles: lets a pull create and fill a cache repository under the rules' prefixes. */
   public readonly pullThroughCachePolicy: IamPolicy;
 
@@ -77,6 +90,25 @@ export class GridImages extends Construct {
       );
     }
 
+    const caches = new Construct(this, "pull-through-cache");
+    const cacheRepositoryArns = PULL_THROUGH_CACHES.map(
+      (c) => `arn:${account.partition}:ecr:${account.region}:${account.accountId}:repository/${c.prefix}/*`,
+    );
+    // ECR creates cache repositories on first pull. A template with a KMS key needs a role of ours for ECR to
+    // assume (the trust policy AWS documents for repository creation templates); without one, ECR would create
+    // the repositories with AES256.
+    this.cacheCreationRole = new IamRole(caches, "creation-role", {
+      name: cacheCreationRoleName(names),
+      description:
+        "Assumed by ECR to create pull-through cache repositories encrypted with the grid's ECR key",
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Effect: "Allow", Principal: { Service: "ecr.amazonaws.com" }, Action: "sts:AssumeRole" },
+        ],
+      }),
+    });
+
     this.key = new GridKey(this, "key", {
       alias: names.kmsAlias("ecr"),
       description: `HTC-Grid ${names.projectName}: ECR repositories`,
@@ -84,6 +116,28 @@ export class GridImages extends Construct {
       deletionWindowDays: kms.deletionWindowDays,
       adminRoleArns: kms.adminRoleArns,
       viaServices: ["ecr"],
+      principalArns: [this.cacheCreationRole.arn],
+    });
+    const creationPolicy = new IamRolePolicy(caches, "creation-role-policy", {
+      name: "create-cache-repositories",
+      role: this.cacheCreationRole.id,
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "CreateCacheRepositories",
+            Effect: "Allow",
+            Action: ["ecr:CreateRepository", "ecr:PutLifecyclePolicy"],
+            Resource: cacheRepositoryArns,
+          },
+          {
+            Sid: "EncryptWithGridKey",
+            Effect: "Allow",
+            Action: ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"],
+            Resource: this.key.arn,
+          },
+        ],
+      }),
     });
 
     const lifecyclePolicy = JSON.stringify({
@@ -120,12 +174,24 @@ export class GridImages extends Construct {
     }
     this.repositories = made;
 
-    const caches = new Construct(this, "pull-through-cache");
     for (const cache of PULL_THROUGH_CACHES) {
       this.pullThroughCacheRules.push(
         new EcrPullThroughCacheRule(caches, cache.id, {
           ecrRepositoryPrefix: cache.prefix,
           upstreamRegistryUrl: cache.upstream,
+        }),
+      );
+      this.cacheCreationTemplates.push(
+        new EcrRepositoryCreationTemplate(caches, `${cache.id}-template`, {
+          prefix: cache.prefix,
+          appliedFor: ["PULL_THROUGH_CACHE"],
+          description: `Cache repositories of ${cache.upstream}: the grid's ECR key, untagged images expire`,
+          customRoleArn: this.cacheCreationRole.arn,
+          encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: this.key.arn }],
+          // Cached tags follow the upstream registry, which may move a tag.
+          imageTagMutability: "MUTABLE",
+          lifecyclePolicy,
+          dependsOn: [creationPolicy],
         }),
       );
     }
@@ -139,10 +205,7 @@ export class GridImages extends Construct {
             Sid: "FillPullThroughCache",
             Effect: "Allow",
             Action: ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"],
-            Resource: PULL_THROUGH_CACHES.map(
-              (c) =>
-                `arn:${account.partition}:ecr:${account.region}:${account.accountId}:repository/${c.prefix}/*`,
-            ),
+            Resource: cacheRepositoryArns,
           },
         ],
       }),

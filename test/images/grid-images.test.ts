@@ -97,6 +97,45 @@ describe("images stack (default: mutable tags)", () => {
     }
   });
 
+  it("has ECR create cache repositories with the grid's key and lifecycle, through a role only ECR can assume", () => {
+    const keyName = Object.keys(resourcesOf(s.json, "aws_kms_key"))[0];
+    const roles = resourcesOf(s.json, "aws_iam_role");
+    const [roleName, role] = Object.entries(roles)[0];
+    expect(Object.keys(roles)).toHaveLength(1);
+    expect(role.name).toBe("htc-ecr-cache-creation-main");
+    expect(JSON.parse(role.assume_role_policy).Statement).toEqual([
+      { Effect: "Allow", Principal: { Service: "ecr.amazonaws.com" }, Action: "sts:AssumeRole" },
+    ]);
+    const repositoryLifecycle = Object.values(resourcesOf(s.json, "aws_ecr_lifecycle_policy"))[0].policy;
+    const templates = Object.values(resourcesOf(s.json, "aws_ecr_repository_creation_template"));
+    expect(templates.map((t) => t.prefix).sort()).toEqual(["ecr-public", "registry-k8s-io"]);
+    for (const template of templates) {
+      expect(template.applied_for).toEqual(["PULL_THROUGH_CACHE"]);
+      expect(template.encryption_configuration).toEqual([
+        { encryption_type: "KMS", kms_key: `\${aws_kms_key.${keyName}.arn}` },
+      ]);
+      expect(template.custom_role_arn).toBe(`\${aws_iam_role.${roleName}.arn}`);
+      expect(template.lifecycle_policy).toBe(repositoryLifecycle);
+      // The role's permissions exist before ECR may assume it for a pull.
+      expect(template.depends_on).toEqual([expect.stringMatching(/^aws_iam_role_policy\./)]);
+    }
+    const policy = oneResource(s.json, "aws_iam_role_policy");
+    expect(referenceOf(policy.role)).toEqual(["aws_iam_role", roleName]);
+    const statements = JSON.parse(policy.policy).Statement;
+    expect(statements[0].Resource).toEqual(
+      JSON.parse(oneResource(s.json, "aws_iam_policy").policy).Statement[0].Resource,
+    );
+    expect(statements[1]).toMatchObject({
+      Action: ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"],
+      Resource: `\${aws_kms_key.${keyName}.arn}`,
+    });
+    // The key policy names the role, so ECR's grant works whether or not the call comes via the ECR endpoint.
+    const keyPolicy = JSON.parse(oneResource(s.json, "aws_kms_key").policy).Statement;
+    const byRole = keyPolicy.find((st: { Sid: string }) => st.Sid === "UseByPrincipals");
+    expect(byRole.Principal).toEqual({ AWS: [`\${aws_iam_role.${roleName}.arn}`] });
+    expect(byRole.Action).toContain("kms:CreateGrant");
+  });
+
   it("outputs the policy ARN and exposes the policy object", () => {
     const policyName = Object.keys(resourcesOf(s.json, "aws_iam_policy"))[0];
     expect(s.json.output.pull_through_cache_policy_arn.value).toBe(`\${aws_iam_policy.${policyName}.arn}`);
