@@ -96,11 +96,14 @@ const CONTAINER_SECURITY_CONTEXT = {
   seccompProfile: { type: "RuntimeDefault" },
 };
 
-/** Same settings as the chart's `podSecurityContext`: a numeric non-root user whatever the image's USER. */
+/**
+ * The chart's `podSecurityContext` plus the numeric user the submitter image is built for (upstream's runs as
+ * 65534), so `runAsNonRoot` holds whatever the image's USER says.
+ */
 const POD_SECURITY_CONTEXT = {
   runAsNonRoot: true,
-  runAsUser: 1000,
-  runAsGroup: 1000,
+  runAsUser: 65534,
+  runAsGroup: 65534,
   fsGroup: 1000,
   seccompProfile: { type: "RuntimeDefault" },
 };

@@ -191,9 +191,12 @@ describe.skipIf(skip)("htc-agent chart", () => {
           allowPrivilegeEscalation: false,
           readOnlyRootFilesystem: true,
           runAsNonRoot: true,
+          runAsUser: expect.any(Number),
+          runAsGroup: container.securityContext.runAsUser,
           capabilities: { drop: ["ALL"] },
           seccompProfile: { type: "RuntimeDefault" },
         });
+        expect(container.securityContext.runAsUser, container.name).toBeGreaterThan(0);
         // A read-only root filesystem needs somewhere to write: each container but assemble-config gets /tmp.
         if (container.name !== "assemble-config") {
           expect(
@@ -204,6 +207,20 @@ describe.skipIf(skip)("htc-agent chart", () => {
       }
     }
     expect(one(seed, "ServiceAccount").automountServiceAccountToken).toBe(false);
+  });
+
+  it("runs each container as the user its upstream image is built for, sharing volumes through fsGroup", () => {
+    const users = (pod: Obj) =>
+      Object.fromEntries(
+        [...pod.initContainers, ...pod.containers].map((c: Obj) => [c.name, c.securityContext.runAsUser]),
+      );
+    const agentPod = one(seed, "Deployment").spec.template.spec;
+    expect(users(agentPod)).toEqual({ "get-layer": 99, "assemble-config": 65534, agent: 65534, lambda: 99 });
+    expect(users(one(seed, "Pod").spec)).toEqual({ "assemble-config": 65534, submit: 65534 });
+    // No pod-wide user that would override an image's own; the assembled config file (mode 0440) is readable by
+    // the worker through the volume's group.
+    expect(agentPod.securityContext.runAsUser).toBeUndefined();
+    expect(agentPod.securityContext.fsGroup).toBe(1000);
   });
 
   it("shares the process namespace, uses the graceful delay and stays on worker nodes", () => {

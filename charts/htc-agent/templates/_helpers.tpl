@@ -72,7 +72,7 @@ Call with (dict "root" $ "image" <image values>).
     - {{ . }}
     {{- end }}
   securityContext:
-    {{- toYaml .root.Values.containerSecurityContext | nindent 4 }}
+    {{- include "htc-agent.containerSecurityContext" (dict "root" .root "user" .user) | nindent 4 }}
   resources:
     {{- toYaml $v.resources | nindent 4 }}
   volumeMounts:
@@ -109,4 +109,13 @@ Call with (dict "root" $ "image" <image values>).
       - key: {{ . }}
         path: {{ . }}
       {{- end }}
+{{- end }}
+
+{{/*
+A container's securityContext: the shared settings plus the numeric user and group its image is built for.
+Call with (dict "root" $ "user" <uid>).
+*/}}
+{{- define "htc-agent.containerSecurityContext" -}}
+{{- $ids := dict "runAsUser" (int .user) "runAsGroup" (int .user) -}}
+{{- toYaml (merge $ids .root.Values.containerSecurityContext) -}}
 {{- end }}
