@@ -49,12 +49,16 @@ function measure(script: string, cwd: string, outdir: string): Sample {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function bench(label: string, script: string): { label: string; seconds: number; peakMb: number } {
+/** Median time and peak memory of RUNS samples, each taken in a fresh temp directory. */
+function bench(
+  label: string,
+  sample: (work: string) => Sample,
+): { label: string; seconds: number; peakMb: number } {
   const samples: Sample[] = [];
   for (let i = 0; i < RUNS; i++) {
     const work = mkdtempSync(path.join(tmpdir(), "htc-bench-"));
     try {
-      samples.push(measure(script, work, path.join(work, "out")));
+      samples.push(sample(work));
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
@@ -66,59 +70,47 @@ function bench(label: string, script: string): { label: string; seconds: number;
   };
 }
 
-const empty = bench("empty stack (AWS provider only)", EMPTY_APP);
-const full = bench(
-  "full default app (4 stacks)",
-  `require(${JSON.stringify(path.join(root, "dist", "main.js"))});`,
+const empty = bench("empty stack (AWS provider only)", (work) =>
+  measure(EMPTY_APP, work, path.join(work, "out")),
+);
+const full = bench("full default app (4 stacks)", (work) =>
+  measure(`require(${JSON.stringify(path.join(root, "dist", "main.js"))});`, work, path.join(work, "out")),
 );
 
 const CLI = path.join(root, "node_modules", ".bin", "cdktf");
 const GNU_TIME = "/usr/bin/time";
 
-/** `cdktf synth` in a temp project whose cdktf.json runs `app`; peak RSS of the largest process via GNU time. */
-function measureCli(app: string): Sample {
-  const work = mkdtempSync(path.join(tmpdir(), "htc-bench-cli-"));
-  try {
-    writeFileSync(
-      path.join(work, "cdktf.json"),
-      JSON.stringify({ language: "typescript", app, sendCrashReports: "false", terraformProviders: [] }),
-    );
-    // No telemetry call, and the default grid config (no generated/ in the temp project).
-    const env = { ...process.env, CHECKPOINT_DISABLE: "1", HTCGRID_CONFIG: "", CDKTF_OUTDIR: "" };
-    const withTime = existsSync(GNU_TIME);
-    const cmd = withTime ? GNU_TIME : CLI;
-    const args = [
-      ...(withTime ? ["-f", "MAXRSS_KB=%M", CLI] : []),
-      "synth",
-      "--output",
-      path.join(work, "out"),
-    ];
-    const start = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, { cwd: work, env, encoding: "utf8" });
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    if (r.status !== 0) throw new Error(`cdktf synth failed: ${r.stdout}\n${r.stderr}`);
-    const m = /MAXRSS_KB=(\d+)/.exec(r.stderr);
-    return { seconds, peakMb: m ? Number(m[1]) / 1024 : NaN };
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-}
-
-function benchCli(label: string, app: string): { label: string; seconds: number; peakMb: number } {
-  const samples = Array.from({ length: RUNS }, () => measureCli(app));
-  return {
-    label,
-    seconds: median(samples.map((s) => s.seconds)),
-    peakMb: median(samples.map((s) => s.peakMb)),
-  };
+/** `cdktf synth` in the temp project `work` whose cdktf.json runs `app`; peak RSS of the largest process via GNU time. */
+function measureCli(app: string, work: string): Sample {
+  writeFileSync(
+    path.join(work, "cdktf.json"),
+    JSON.stringify({ language: "typescript", app, sendCrashReports: "false", terraformProviders: [] }),
+  );
+  // No telemetry call, and the default grid config (no generated/ in the temp project).
+  const env = { ...process.env, CHECKPOINT_DISABLE: "1", HTCGRID_CONFIG: "", CDKTF_OUTDIR: "" };
+  const withTime = existsSync(GNU_TIME);
+  const cmd = withTime ? GNU_TIME : CLI;
+  const args = [
+    ...(withTime ? ["-f", "MAXRSS_KB=%M", CLI] : []),
+    "synth",
+    "--output",
+    path.join(work, "out"),
+  ];
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { cwd: work, env, encoding: "utf8" });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (r.status !== 0) throw new Error(`cdktf synth failed: ${r.stdout}\n${r.stderr}`);
+  const m = /MAXRSS_KB=(\d+)/.exec(r.stderr);
+  return { seconds, peakMb: m ? Number(m[1]) / 1024 : NaN };
 }
 
 const emptyScript = path.join(mkdtempSync(path.join(tmpdir(), "htc-bench-empty-")), "empty-app.js");
 writeFileSync(emptyScript, EMPTY_APP);
-const emptyCli = benchCli("empty stack (AWS provider only)", `node ${JSON.stringify(emptyScript)}`);
-const fullCli = benchCli(
-  "full default app (4 stacks)",
-  `node ${JSON.stringify(path.join(root, "dist", "main.js"))}`,
+const emptyCli = bench("empty stack (AWS provider only)", (work) =>
+  measureCli(`node ${JSON.stringify(emptyScript)}`, work),
+);
+const fullCli = bench("full default app (4 stacks)", (work) =>
+  measureCli(`node ${JSON.stringify(path.join(root, "dist", "main.js"))}`, work),
 );
 rmSync(path.dirname(emptyScript), { recursive: true, force: true });
 

@@ -1,6 +1,6 @@
 // ECR repositories for the grid's own images and pull-through cache rules for the public registries its
 // add-ons come from, plus the policy that lets nodes fill the cache on first pull. Repository creation templates
-// make ECR create the cache repositories with the same key, scanning and lifecycle as the grid's own.
+// make ECR create the cache repositories with the same key and untagged-image expiry as the grid's own.
 import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";

@@ -210,11 +210,11 @@ export class StateTable {
 
   /**
    * pending/processing -> cancelled, conditional on the task still being in `from` (a task that
-   * finished meanwhile stays finished). Returns false when the condition failed.
+   * finished meanwhile stays finished). Returns false when the task was not in `from` (see transition).
    */
   cancelTask(taskId: string, from: "pending" | "processing"): Promise<boolean> {
     return this.transition(taskId, {
-      UpdateExpression: "SET task_status = :to, task_owner = :none",
+      set: "task_status = :to, task_owner = :none",
       ConditionExpression: "task_status = :from",
       values: {
         ":to": { S: stateKeyForTask("cancelled", taskId) },
@@ -230,8 +230,7 @@ export class StateTable {
    */
   retryTask(taskId: string, nowSec: number): Promise<boolean> {
     return this.transition(taskId, {
-      UpdateExpression:
-        "SET task_status = :to, task_owner = :none, retries = retries + :one, heartbeat_expiration_timestamp = :zero",
+      set: "task_status = :to, task_owner = :none, retries = retries + :one, heartbeat_expiration_timestamp = :zero",
       ConditionExpression: "task_status = :from AND heartbeat_expiration_timestamp < :now",
       values: {
         ":to": { S: stateKeyForTask("pending", taskId) },
@@ -247,7 +246,7 @@ export class StateTable {
   /** processing -> failed after the retry limit, with the same expiry re-check as retryTask. */
   failTask(taskId: string, nowSec: number): Promise<boolean> {
     return this.transition(taskId, {
-      UpdateExpression: "SET task_status = :to, task_owner = :none",
+      set: "task_status = :to, task_owner = :none",
       ConditionExpression: "task_status = :from AND heartbeat_expiration_timestamp < :now",
       values: {
         ":to": { S: stateKeyForTask("failed", taskId) },
@@ -261,7 +260,7 @@ export class StateTable {
   /** pending -> failed for a task whose queue message could not be sent. */
   failPendingTask(taskId: string): Promise<boolean> {
     return this.transition(taskId, {
-      UpdateExpression: "SET task_status = :to",
+      set: "task_status = :to",
       ConditionExpression: "task_status = :from",
       values: {
         ":to": { S: stateKeyForTask("failed", taskId) },
@@ -271,12 +270,13 @@ export class StateTable {
   }
 
   /**
-   * One conditional UpdateItem. True when this call's update was applied, including when a retry of it failed its
-   * condition because an earlier attempt had already been applied (the old item carries this call's id).
+   * One conditional UpdateItem: `SET <set>` plus this call's transition id. True when this call's update was
+   * applied, including when a retry of it failed its condition because an earlier attempt had already been
+   * applied (the old item carries this call's id).
    */
   private async transition(
     taskId: string,
-    update: { UpdateExpression: string; ConditionExpression: string; values: Item },
+    update: { set: string; ConditionExpression: string; values: Item },
   ): Promise<boolean> {
     const transitionId = randomUUID();
     try {
@@ -285,7 +285,7 @@ export class StateTable {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: { task_id: { S: taskId } },
-            UpdateExpression: `${update.UpdateExpression}, ${TRANSITION_ID_ATTRIBUTE} = :transition_id`,
+            UpdateExpression: `SET ${update.set}, ${TRANSITION_ID_ATTRIBUTE} = :transition_id`,
             ConditionExpression: update.ConditionExpression,
             ExpressionAttributeValues: { ...update.values, ":transition_id": { S: transitionId } },
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
