@@ -39,4 +39,26 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
+  {
+    // Code that runs in the grid (handlers, agent, worker host, client, workers) never loads cdktf or the
+    // infrastructure: it shares only runtime/src/contract with modules/.
+    files: ["runtime/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["cdktf", "cdktf/*", "constructs", "@cdktf/*"],
+              message: "Runtime code never imports cdktf.",
+            },
+            {
+              group: ["**/modules/**", "**/stacks/**"],
+              message: "Runtime code shares only runtime/src/contract.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -6,14 +6,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HANDLER_NAMES, bundleHandler, findRepoRoot, sourceHash } from "../modules/runtime-bundle/bundle";
 import {
-  HANDLER_NAMES,
-  bundleHandler,
-  findRepoRoot,
-  sourceHash,
-} from "../modules/control-plane/lambda-bundle";
-import { b64, newSessionId, putPayloadS3, submissionPayload } from "../test/lambda/integration/fixtures";
-import { startLocalGrid } from "../test/lambda/integration/local-grid";
+  b64,
+  newSessionId,
+  putPayloadS3,
+  submissionPayload,
+} from "../test/runtime/control-plane/integration/fixtures";
+import { startLocalGrid } from "../test/runtime/control-plane/integration/local-grid";
 
 interface ApiResponse {
   statusCode: number;

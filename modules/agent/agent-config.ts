@@ -2,18 +2,20 @@
 // agents, clients and submission jobs. Pure: no cdktf import, so resource references arrive as strings
 // (Terraform tokens at synth time) and are copied verbatim, never parsed.
 import type { AgentConfig, ControlPlaneConfig, DataPlaneConfig } from "../config/model";
+import {
+  AGENT_CONFIG_FILE_NAME,
+  AGENT_CONFIG_MOUNT_PATH,
+  AGENT_SECRET_FIELDS,
+  type AgentConfigDocument as FullAgentConfig,
+  type AgentSecretField,
+  type PublicAgentConfig,
+} from "../../runtime/src/contract";
 
+export { AGENT_CONFIG_FILE_NAME, AGENT_CONFIG_MOUNT_PATH, AGENT_SECRET_FIELDS, type AgentSecretField };
 /** Name of the ConfigMap holding the non-secret part (upstream name, read by existing job manifests). */
 export const AGENT_CONFIG_MAP_NAME = "agent-configmap";
-/** ConfigMap key and file name of the assembled document (upstream name). */
-export const AGENT_CONFIG_FILE_NAME = "Agent_config.tfvars.json";
-/** Directory the assembled document is mounted at in every pod that reads it. */
-export const AGENT_CONFIG_MOUNT_PATH = "/etc/agent";
 /** Name of the Kubernetes Secret holding the secret fields, one key per field. */
 export const AGENT_SECRET_NAME = "htc-agent-secrets";
-/** The only fields that are secret; they never enter the ConfigMap or the public part. */
-export const AGENT_SECRET_FIELDS = ["redis_password", "api_gateway_key"] as const;
-export type AgentSecretField = (typeof AGENT_SECRET_FIELDS)[number];
 
 /**
  * In-cluster InfluxDB sink of the performance counters (upstream defaults): `<host> <port> <db> <measurement>`.
@@ -81,7 +83,7 @@ export interface AgentConfigInputs {
 
 /** The agent configuration split by sensitivity: `public` goes to the ConfigMap, `secret` to the Secret. */
 export interface AgentConfigDocument {
-  readonly public: Record<string, string | number>;
+  readonly public: PublicAgentConfig;
   readonly secret: Record<AgentSecretField, string>;
 }
 
@@ -99,7 +101,7 @@ const metricsConnection = (measurement: string): string =>
 export function buildAgentConfig(inputs: AgentConfigInputs): AgentConfigDocument {
   const { controlPlane, dataPlane, agent, resources: r } = inputs;
   const t = agent.tuning;
-  const publicPart: Record<string, string | number> = {
+  const publicPart: PublicAgentConfig = {
     region: r.region,
     sqs_endpoint: r.sqsEndpoint,
     sqs_queue: r.taskQueueBaseName,
@@ -155,6 +157,6 @@ export function buildAgentConfig(inputs: AgentConfigInputs): AgentConfigDocument
  * The complete document as one object (public fields + secret fields), for the rare case where the
  * operator asked for a local file with secrets (`includeSecretsInGeneratedConfig`).
  */
-export function mergeAgentConfig(doc: AgentConfigDocument): Record<string, string | number> {
+export function mergeAgentConfig(doc: AgentConfigDocument): FullAgentConfig {
   return { ...doc.public, ...doc.secret };
 }

@@ -2,7 +2,7 @@
 // AUTH token and the private API key (read from Secrets Manager at plan time), and the htc-agent chart shipped
 // as a TerraformAsset so the stack folder is self-contained.
 import * as path from "node:path";
-import { findRepoRoot } from "../control-plane/lambda-bundle";
+import { findRepoRoot } from "../runtime-bundle/bundle";
 import { Construct } from "constructs";
 import { AssetType, Fn, TerraformAsset, type ITerraformDependable } from "cdktf";
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";

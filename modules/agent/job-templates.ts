@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { findRepoRoot } from "../control-plane/lambda-bundle";
+import { findRepoRoot } from "../runtime-bundle/bundle";
 import {
   AGENT_CONFIG_FILE_NAME,
   AGENT_CONFIG_MAP_NAME,

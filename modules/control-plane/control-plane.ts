@@ -1,6 +1,7 @@
 // The grid's control plane: state table, task queues, the five Lambdas that manage tasks, the public (Cognito)
 // and private (API key, VPC-only) REST APIs in front of three of them, and the central error log.
-import { bundleHandler } from "./lambda-bundle";
+import { lambdaEnvironment, type LambdaEnvVar, type LambdaHandler } from "../../runtime/src/contract";
+import { bundleHandler } from "../runtime-bundle/bundle";
 import { Construct } from "constructs";
 import { TerraformOutput, Token } from "cdktf";
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
@@ -43,7 +44,7 @@ export type ControlPlaneFunction =
 export const CONTROL_PLANE_FUNCTIONS: Record<
   ControlPlaneFunction,
   {
-    readonly handler: string;
+    readonly handler: LambdaHandler;
     readonly timeoutSec: number;
     readonly readsDataPlane: (config: ControlPlaneConfig) => boolean;
   }
@@ -76,7 +77,7 @@ export interface ControlPlaneProps {
   readonly dataPlane: DataPlaneHandoff;
   /**
    * Bundles a handler; tests pass a small one.
-   * @default bundleHandler from ./lambda-bundle (esbuild, cached)
+   * @default bundleHandler from ../runtime-bundle/bundle (esbuild, cached)
    */
   readonly bundle?: HandlerBundler;
   /**
@@ -156,8 +157,9 @@ export class ControlPlane extends Construct {
       logGroupName: this.errorLogGroup.name,
     });
 
-    // --- Environment contract read by the handlers ---------------------------------------------------------
-    const environment: Record<string, string> = {
+    // --- Environment contract read by the handlers (runtime/src/contract/lambda-env.ts) ---------------------
+    // Values for every handler; each function gets only the variables its own handler reads.
+    const environment: Partial<Record<LambdaEnvVar, string>> = {
       STATE_TABLE_NAME: state.tableName,
       STATE_TABLE_CONFIG: config.stateTable.sdkConfig,
       TASK_QUEUE_SERVICE: config.taskQueue.service,
@@ -390,7 +392,7 @@ export class ControlPlane extends Construct {
     const functionScope = new Construct(this, "functions");
     const make = (
       key: ControlPlaneFunction,
-      extraEnv: Record<string, string> = {},
+      extraEnv: Partial<Record<LambdaEnvVar, string>> = {},
       reservedConcurrency?: number,
     ) => {
       const spec = CONTROL_PLANE_FUNCTIONS[key];
@@ -401,7 +403,7 @@ export class ControlPlane extends Construct {
         handlerName: spec.handler,
         bundle: props.bundle ?? bundleHandler,
         timeoutSec: spec.timeoutSec,
-        environment: { ...environment, ...extraEnv },
+        environment: lambdaEnvironment(spec.handler, { ...environment, ...extraEnv }),
         statements: [...statements[key], ...(readsDataPlane(key) ? dataPlaneStatements : [])],
         logKey: keys.logs,
         logRetentionDays: retention,

@@ -1,6 +1,6 @@
 // One control-plane Lambda: esbuild bundle -> TerraformAsset (zip) -> function, with its own KMS-encrypted log
 // group, X-Ray tracing and a role that holds only the statements its handler needs.
-import { cachedZip } from "./zip";
+import { cachedZip } from "../runtime-bundle/zip";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -8,10 +8,15 @@ import type { StateTableConfig } from "../config/model";
 import type { GridNames } from "../naming/names";
 import type { GridKey } from "../kms/grid-key";
 
-/** Index queried by the TTL checker: expired heartbeats per `processing<p>` partition. */
-export const TTL_INDEX = "gsi_ttl_index";
-/** Index queried by get_results and cancel_tasks: a session's tasks per status. */
-export const SESSION_INDEX = "gsi_session_index";
+import {
+  SESSION_INDEX,
+  STATE_TABLE_ATTRIBUTES,
+  STATE_TABLE_INDEXES,
+  STATE_TABLE_KEY,
+  TTL_INDEX,
+} from "../../runtime/src/contract";
+
+export { SESSION_INDEX, TTL_INDEX };
 
 /** Autoscaling bounds and target; upstream's values (target 70 %, slow scale-in, fast scale-out). */
 export const STATE_TABLE_AUTOSCALING = {
@@ -47,31 +52,18 @@ export class StateTable extends Construct {
     this.table = new DynamodbTable(this, "table", {
       name: this.tableName,
       billingMode: config.billingMode,
-      hashKey: "task_id",
-      attribute: [
-        { name: "session_id", type: "S" },
-        { name: "task_id", type: "S" },
-        { name: "task_status", type: "S" },
-        { name: "heartbeat_expiration_timestamp", type: "N" },
-      ],
-      globalSecondaryIndex: [
-        {
-          name: TTL_INDEX,
-          hashKey: "task_status",
-          rangeKey: "heartbeat_expiration_timestamp",
-          projectionType: "INCLUDE",
-          nonKeyAttributes: ["task_id", "task_owner", "task_priority"],
-          ...capacity,
-        },
-        {
-          name: SESSION_INDEX,
-          hashKey: "session_id",
-          rangeKey: "task_status",
-          projectionType: "INCLUDE",
-          nonKeyAttributes: ["task_id"],
-          ...capacity,
-        },
-      ],
+      hashKey: STATE_TABLE_KEY,
+      attribute: (["session_id", "task_id", "task_status", "heartbeat_expiration_timestamp"] as const).map(
+        (name) => ({ name, type: STATE_TABLE_ATTRIBUTES[name] }),
+      ),
+      globalSecondaryIndex: ([TTL_INDEX, SESSION_INDEX] as const).map((name) => ({
+        name,
+        hashKey: STATE_TABLE_INDEXES[name].hashKey,
+        rangeKey: STATE_TABLE_INDEXES[name].rangeKey,
+        projectionType: "INCLUDE",
+        nonKeyAttributes: [...STATE_TABLE_INDEXES[name].projected],
+        ...capacity,
+      })),
       ...capacity,
       pointInTimeRecovery: { enabled: true },
       serverSideEncryption: { enabled: true, kmsKeyArn: key.arn },

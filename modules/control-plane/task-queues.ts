@@ -7,6 +7,7 @@ import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-re
 import type { TaskQueueConfig } from "../config/model";
 import type { GridNames } from "../naming/names";
 import { NAME_RULES } from "../naming/names";
+import { queueName } from "../../runtime/src/contract";
 import type { GridKey } from "../kms/grid-key";
 
 /** Queue settings that are not configurable. */
@@ -19,7 +20,7 @@ export const TASK_QUEUE_DEFAULTS = {
 
 /** `<base>__<priority>`: the name agents and Lambdas derive from the base name they are given. */
 export function priorityQueueName(baseName: string, priority: number): string {
-  const name = `${baseName}__${priority}`;
+  const name = queueName(baseName, priority);
   if (name.length > NAME_RULES.sqsQueue.max) {
     throw new Error(
       `queue name "${name}" is ${name.length} characters; SQS allows at most ${NAME_RULES.sqsQueue.max}: shorten sqs_queue / sqs_dlq or project_name`,

@@ -5,6 +5,7 @@ import {
   mergeAgentConfig,
   type AgentConfigInputs,
 } from "../../modules/agent/agent-config";
+import { AGENT_CONFIG_FIELDS, parseAgentConfig } from "../../runtime/src/contract";
 import { seedGridConfig } from "./fixtures/seed-grid-config";
 import { API_KEY, REDIS_PASSWORD, agentConfigResources } from "./fixtures/resources";
 
@@ -75,8 +76,19 @@ describe("buildAgentConfig", () => {
   });
 
   it("keeps upstream's value type for every field", () => {
-    for (const field of UPSTREAM_NUMBER_FIELDS) expect(typeof full[field], field).toBe("number");
-    for (const field of UPSTREAM_STRING_FIELDS) expect(typeof full[field], field).toBe("string");
+    const values = full as Record<string, unknown>;
+    for (const field of UPSTREAM_NUMBER_FIELDS) expect(typeof values[field], field).toBe("number");
+    for (const field of UPSTREAM_STRING_FIELDS) expect(typeof values[field], field).toBe("string");
+  });
+
+  it("matches the runtime contract's field list and types, which agents and clients parse with", () => {
+    const types = Object.fromEntries([
+      ...UPSTREAM_NUMBER_FIELDS.map((f) => [f, "number"]),
+      ...UPSTREAM_STRING_FIELDS.map((f) => [f, "string"]),
+    ]);
+    expect({ ...AGENT_CONFIG_FIELDS }).toEqual(types);
+    // What the infrastructure writes is what an agent accepts.
+    expect(parseAgentConfig(JSON.parse(JSON.stringify(full)), "agent")).toEqual(full);
   });
 
   it("puts only the Redis AUTH token and the private API key in the secret part", () => {

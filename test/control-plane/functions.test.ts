@@ -13,24 +13,28 @@ const FUNCTIONS = {
   metrics: "scaling_metrics-main",
 };
 
-/** The environment contract the handlers read (lambda/ reads exactly these). */
-const COMMON_ENV = [
+/**
+ * What each handler's cold start reads (test/control-plane/iam-coverage.test.ts records the reads): every
+ * function gets exactly its own handler's variables, nothing for another handler.
+ */
+const STATE_ENV = [
+  "REGION",
   "STATE_TABLE_NAME",
   "STATE_TABLE_CONFIG",
-  "TASK_QUEUE_SERVICE",
-  "TASK_QUEUE_CONFIG",
-  "SQS_QUEUE",
-  "SQS_DLQ",
-  "GRID_STORAGE_SERVICE",
   "ERROR_LOG_GROUP",
   "ERROR_LOGGING_STREAM",
-  "TASK_INPUT_PASSED_VIA_EXTERNAL_STORAGE",
-  "MAX_RETRIES",
-  "REGION",
 ];
+const QUEUE_ENV = ["TASK_QUEUE_SERVICE", "TASK_QUEUE_CONFIG", "SQS_QUEUE", "SQS_DLQ"];
 const S3_ENV = ["S3_BUCKET", "S3_KMS_KEY_ID"];
 const REDIS_ENV = ["REDIS_URL", "REDIS_AUTH_SECRET_ARN", "REDIS_TLS"];
 const METRICS_ENV = ["NAMESPACE", "DIMENSION_NAME", "DIMENSION_VALUE", "METRICS_NAME", "PERIOD"];
+const ENV_OF: Record<keyof typeof FUNCTIONS, string[]> = {
+  submit: [...STATE_ENV, ...QUEUE_ENV, "GRID_STORAGE_SERVICE", "TASK_INPUT_PASSED_VIA_EXTERNAL_STORAGE"],
+  results: STATE_ENV,
+  cancel: STATE_ENV,
+  ttl: [...STATE_ENV, ...QUEUE_ENV, "MAX_RETRIES"],
+  metrics: ["REGION", ...QUEUE_ENV, ...METRICS_ENV],
+};
 
 const fnByName = (s: Synthesized, name: string) => {
   const hit = Object.entries(ofType(s, "aws_lambda_function")).find(([, f]) => f.function_name === name);
@@ -119,10 +123,10 @@ describe("control-plane functions, REDIS storage (seed)", () => {
   });
 
   it("gives every function exactly the environment contract, with the Redis secret by ARN only", () => {
-    for (const name of Object.values(FUNCTIONS)) {
+    for (const [key, name] of Object.entries(FUNCTIONS) as [keyof typeof FUNCTIONS, string][]) {
       const env = envOf(s, name);
-      const expected = [...COMMON_ENV, ...REDIS_ENV, ...(name === FUNCTIONS.metrics ? METRICS_ENV : [])];
-      expect(Object.keys(env).sort()).toEqual(expected.sort());
+      const expected = [...ENV_OF[key], ...(key === "submit" ? REDIS_ENV : [])];
+      expect(Object.keys(env).sort(), name).toEqual(expected.sort());
       expect(env.REDIS_PASSWORD).toBeUndefined();
       expect(JSON.stringify(env)).not.toMatch(/auth_token/);
     }
@@ -145,9 +149,9 @@ describe("control-plane functions, REDIS storage (seed)", () => {
       ERROR_LOG_GROUP: ref(s, "aws_cloudwatch_log_group", "error-logs", "name"),
       ERROR_LOGGING_STREAM: ref(s, "aws_cloudwatch_log_stream", "error-log-stream", "name"),
       TASK_INPUT_PASSED_VIA_EXTERNAL_STORAGE: "1",
-      MAX_RETRIES: "5",
       REGION: "eu-west-1",
     });
+    expect(envOf(s, FUNCTIONS.ttl).MAX_RETRIES).toBe("5");
     // The queue for priority p is `${SQS_QUEUE}__p`.
     expect(Object.values(ofType(s, "aws_sqs_queue")).map((q) => q.name)).toContain(`${env.SQS_QUEUE}__0`);
   });
@@ -160,7 +164,7 @@ describe("control-plane functions, REDIS storage (seed)", () => {
       DIMENSION_VALUE: "htc-main",
       METRICS_NAME: "pending_tasks_ddb-main",
       PERIOD: "1",
-      STATE_TABLE_CONFIG: JSON.stringify({ retries: { max_attempts: 10, mode: "adaptive" } }),
+      SQS_QUEUE: "htc_task_queue-main",
     });
     expect(s.plane.scalingMetric).toEqual({
       namespace: "CloudGrid/HTC/Scaling/",
@@ -226,17 +230,19 @@ describe("control-plane functions, other storage modes", () => {
     for (const name of Object.values(FUNCTIONS)) {
       expect(fnByName(s, name).vpc_config).toBeUndefined();
       const env = envOf(s, name);
-      expect(env.S3_BUCKET).toBe("${aws_s3_bucket.data.bucket}");
-      expect(env.S3_KMS_KEY_ID).toBe(ref(s, "aws_kms_key", "data-bucket", "arn"));
       for (const key of [...REDIS_ENV, "REDIS_PASSWORD"]) expect(env[key]).toBeUndefined();
     }
+    const submitEnv = envOf(s, FUNCTIONS.submit);
+    expect(submitEnv.S3_BUCKET).toBe("${aws_s3_bucket.data.bucket}");
+    expect(submitEnv.S3_KMS_KEY_ID).toBe(ref(s, "aws_kms_key", "data-bucket", "arn"));
+    expect(Object.keys(submitEnv).sort()).toEqual([...ENV_OF.submit, ...S3_ENV].sort());
     expect(Object.keys(ofType(s, "aws_security_group")).some((id) => id.includes("lambda-sg"))).toBe(false);
   });
 
   it("with S3+REDIS passes both stores and attaches submit_tasks to the VPC", () => {
     const s = synthControlPlane({ grid_storage_service: "S3+REDIS" });
     const env = envOf(s, FUNCTIONS.submit);
-    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, ...S3_ENV, ...REDIS_ENV].sort());
+    expect(Object.keys(env).sort()).toEqual([...ENV_OF.submit, ...S3_ENV, ...REDIS_ENV].sort());
     expect(fnByName(s, FUNCTIONS.submit).vpc_config).toBeDefined();
   });
 });

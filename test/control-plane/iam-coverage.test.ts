@@ -4,7 +4,7 @@
 // path that reaches AWS (failure paths by injection), and an SDK-wide hook records `<service>:<Operation>` and
 // the resource per handler. The grants come from the synthesized grid stack in each storage mode.
 import { AsyncLocalStorage } from "node:async_hooks";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
@@ -12,25 +12,31 @@ import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { buildSync } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HANDLER_ENTRIES, HANDLER_NAMES } from "../../modules/runtime-bundle/bundle";
+import { lambdaEnvVars, type LambdaHandler } from "../../runtime/src/contract";
 import {
   handler as cancelHandler,
   resetColdStart as resetCancel,
-} from "../../lambda/src/handlers/cancel-tasks";
+} from "../../runtime/src/control-plane/handlers/cancel-tasks";
 import {
   handler as getResultsHandler,
   resetColdStart as resetResults,
-} from "../../lambda/src/handlers/get-results";
+} from "../../runtime/src/control-plane/handlers/get-results";
 import {
   handler as scalingHandler,
   resetColdStart as resetScaling,
-} from "../../lambda/src/handlers/scaling-metrics";
+} from "../../runtime/src/control-plane/handlers/scaling-metrics";
 import {
   handler as submitHandler,
   resetColdStart as resetSubmit,
-} from "../../lambda/src/handlers/submit-tasks";
-import { handler as ttlHandler, resetColdStart as resetTtl } from "../../lambda/src/handlers/ttl-checker";
-import type { ApiGatewayEvent } from "../../lambda/src/lib/types";
+} from "../../runtime/src/control-plane/handlers/submit-tasks";
+import {
+  handler as ttlHandler,
+  resetColdStart as resetTtl,
+} from "../../runtime/src/control-plane/handlers/ttl-checker";
+import type { ApiGatewayEvent } from "../../runtime/src/control-plane/types";
 import { CONTROL_PLANE_FUNCTIONS } from "../../modules/control-plane/control-plane";
 import {
   apiEvent,
@@ -40,13 +46,13 @@ import {
   newSessionId,
   putPayloadS3,
   submissionPayload,
-} from "../lambda/integration/fixtures";
+} from "../runtime/control-plane/integration/fixtures";
 import {
   TABLE,
   redisServerAvailable,
   startLocalGrid,
   type LocalGrid,
-} from "../lambda/integration/local-grid";
+} from "../runtime/control-plane/integration/local-grid";
 import { gridConfig, resourcesOf, synthApp, type TfJson } from "../support/grid-synth";
 
 type Handler = "submit-tasks" | "get-results" | "cancel-tasks" | "ttl-checker" | "scaling-metrics";
@@ -71,7 +77,7 @@ interface Call {
   readonly input: Record<string, unknown>;
 }
 
-/** SDK serviceId -> IAM service prefix, for every client lambda/src/lib/runtime.ts builds. */
+/** SDK serviceId -> IAM service prefix, for every client runtime/src/aws/clients.ts builds. */
 const IAM_PREFIX: Record<string, string> = {
   DynamoDB: "dynamodb",
   SQS: "sqs",
@@ -101,7 +107,27 @@ const clientBase = Object.getPrototypeOf(DynamoDBClient.prototype) as {
 };
 const originalSend = clientBase.send;
 
+/** Environment variables each handler read, without those the AWS SDK itself reads (credentials, profile
+ * files under the home directory, the X-Ray trace id its recursion-detection middleware forwards). */
+const envReads = new Map<Handler, Set<string>>();
+const SDK_ENV = /^(AWS_.*|_X_AMZN_TRACE_ID|HOME|HOMEDRIVE|HOMEPATH|USERPROFILE)$/;
+const realEnv = process.env;
+
 function installRecorder(): void {
+  process.env = new Proxy(realEnv, {
+    get(target, key, receiver) {
+      const who = current.getStore();
+      if (who && typeof key === "string" && !SDK_ENV.test(key)) {
+        envReads.set(who.handler, (envReads.get(who.handler) ?? new Set()).add(key));
+      }
+      return Reflect.get(target, key, receiver);
+    },
+    // process.env only takes plain assignments (the default trap would define a property on the proxy).
+    set(target, key, value) {
+      if (typeof key === "string") target[key] = String(value);
+      return true;
+    },
+  });
   clientBase.send = function (this: { config: { serviceId: string } }, command, ...rest) {
     const who = current.getStore();
     if (who) {
@@ -231,7 +257,7 @@ const VPC_STATEMENTS = new Set([
   "ManageOwnInterfaces",
 ]);
 
-/** SDK commands in lambda/src that no handler sends, with the reason. Anything else must be recorded. */
+/** SDK commands in the handler bundles' sources that no handler sends, with the reason. Anything else must be recorded. */
 const NEVER_SENT: Record<string, string> = {
   PutObjectCommand:
     "S3DataPlane.put: no handler writes the data plane (clients and agents do; the S3+REDIS back-fill writes Redis)",
@@ -421,6 +447,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  process.env = realEnv;
   clientBase.send = originalSend;
   faults.clear();
   await resetColdStarts();
@@ -443,18 +470,46 @@ describe("the recording", () => {
   });
 
   it("saw every SDK command in the handler code sent by some handler, or knows why none sends it", () => {
-    const dir = path.resolve(__dirname, "../../lambda/src");
-    const files = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+    // The files the five handler bundles are built from (runtime/src is shared with the agent and client, whose
+    // own calls live in their own folders and never reach a Lambda bundle).
+    const root = path.resolve(__dirname, "../..");
+    const { metafile } = buildSync({
+      absWorkingDir: root,
+      entryPoints: HANDLER_NAMES.map((name) => HANDLER_ENTRIES[name]),
+      bundle: true,
+      platform: "node",
+      write: false,
+      outdir: "out",
+      metafile: true,
+      logLevel: "silent",
+    });
+    const files = Object.keys(metafile.inputs).filter((f) => f.startsWith("runtime/src/"));
+    expect(files).toContain("runtime/src/control-plane/handlers/submit-tasks.ts");
     const inCode = new Set<string>();
     for (const file of files) {
-      for (const m of readFileSync(path.join(dir, file), "utf8").matchAll(/new (\w+Command)\(/g))
+      for (const m of readFileSync(path.join(root, file), "utf8").matchAll(/new (\w+Command)\(/g))
         inCode.add(m[1]);
     }
     const sent = new Set([...recorded.values()].flat().map((c) => `${c.operation}Command`));
     expect(inCode.size).toBeGreaterThan(10);
     for (const command of inCode) {
       if (NEVER_SENT[command]) expect(sent.has(command), `${command} is listed as never sent`).toBe(false);
-      else expect(sent.has(command), `${command} is in lambda/src but no scenario sent it`).toBe(true);
+      else
+        expect(sent.has(command), `${command} is in the handler bundles but no scenario sent it`).toBe(true);
+    }
+  });
+
+  it("saw each handler read exactly the environment variables the contract gives its function", () => {
+    const bundleName = (handler: Handler) => handler.replace(/-/g, "_") as LambdaHandler;
+    for (const handler of HANDLERS) {
+      const read = [...(envReads.get(handler) ?? [])].sort();
+      // Every variable the infrastructure may set is read; nothing outside the contract is (REDIS_PASSWORD,
+      // local-only, is read only when no secret ARN is set, which these scenarios always set).
+      expect(read, handler).toEqual(
+        lambdaEnvVars(bundleName(handler), { local: true })
+          .filter((name) => name !== "REDIS_PASSWORD" || read.includes(name))
+          .sort(),
+      );
     }
   });
 

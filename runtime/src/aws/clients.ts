@@ -1,0 +1,58 @@
+// AWS SDK clients for every runtime component (Lambdas, agent, client, local grid), built one way. Endpoints come
+// from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables, so production and local servers run the same code;
+// S3_FORCE_PATH_STYLE=1 (local S3 servers only) switches S3 to path-style URLs.
+
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface DynamoSettings {
+  /** SDK max attempts (upstream `state_table_config.retries.max_attempts`). */
+  readonly maxAttempts?: number;
+  readonly retryMode?: "standard" | "adaptive";
+}
+
+/** SDK retry settings from upstream's `state_table_config` (`{"retries": {"max_attempts": 10, "mode": "adaptive"}}`). */
+export function dynamoSettings(config: Record<string, unknown>): DynamoSettings {
+  const retries = (config.retries ?? {}) as { max_attempts?: unknown; mode?: unknown };
+  return {
+    maxAttempts: typeof retries.max_attempts === "number" ? retries.max_attempts : undefined,
+    retryMode: retries.mode === "adaptive" || retries.mode === "standard" ? retries.mode : undefined,
+  };
+}
+
+export function dynamoClient(region: string, settings: DynamoSettings = {}): DynamoDBClient {
+  return new DynamoDBClient({ region, maxAttempts: settings.maxAttempts, retryMode: settings.retryMode });
+}
+
+export function sqsClient(region: string): SQSClient {
+  return new SQSClient({ region });
+}
+
+export function s3Client(region: string, env: Env = process.env): S3Client {
+  return new S3Client({
+    region,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE === "1",
+    // Payloads are small single-part objects; flexible checksums break some S3-compatible servers.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+export function cloudWatchClient(region: string): CloudWatchClient {
+  return new CloudWatchClient({ region });
+}
+
+/** Error-log writes are best effort: two attempts, then the line stays in the process log only. */
+export function cloudWatchLogsClient(region: string): CloudWatchLogsClient {
+  return new CloudWatchLogsClient({ region, maxAttempts: 2 });
+}
+
+export function secretsManagerClient(region: string): SecretsManagerClient {
+  return new SecretsManagerClient({ region });
+}

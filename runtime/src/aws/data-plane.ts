@@ -1,0 +1,140 @@
+// The data plane: where task inputs, outputs and submission payloads live (keys: contract/data-keys.ts). Values
+// are the base64 text clients and agents exchange. Shared by submit_tasks, the agent and the client.
+
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Redis } from "ioredis";
+import type { GridStorageService } from "../contract";
+import { errorName } from "./retry";
+
+export interface DataPlane {
+  /** The stored text, or undefined when the key does not exist. */
+  get(key: string): Promise<string | undefined>;
+  put(key: string, value: string): Promise<void>;
+}
+
+/** S3 objects, uploaded with SSE-KMS under the grid's key only (upstream mixed in AES256). */
+export class S3DataPlane implements DataPlane {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly kmsKeyId: string,
+  ) {}
+
+  async get(key: string): Promise<string | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return out.Body ? await out.Body.transformToString("utf8") : "";
+    } catch (error) {
+      if (errorName(error) === "NoSuchKey" || errorName(error) === "NotFound") return undefined;
+      throw error;
+    }
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: value,
+        ServerSideEncryption: "aws:kms",
+        SSEKMSKeyId: this.kmsKeyId,
+      }),
+    );
+  }
+}
+
+export class RedisDataPlane implements DataPlane {
+  constructor(private readonly redis: Redis) {}
+
+  async get(key: string): Promise<string | undefined> {
+    const value = await this.redis.get(key);
+    return value ?? undefined;
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    await this.redis.set(key, value);
+  }
+}
+
+/** S3+REDIS: writes go to S3 (durable) then Redis; reads hit Redis and back-fill it from S3 on a miss. */
+export class WriteThroughDataPlane implements DataPlane {
+  constructor(
+    private readonly durable: DataPlane,
+    private readonly cache: DataPlane,
+  ) {}
+
+  async get(key: string): Promise<string | undefined> {
+    const cached = await this.cache.get(key);
+    if (cached !== undefined) return cached;
+    const value = await this.durable.get(key);
+    if (value !== undefined) await this.cache.put(key, value);
+    return value;
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    await this.durable.put(key, value);
+    await this.cache.put(key, value);
+  }
+}
+
+/** How to reach Redis. The AUTH token comes from `password`, or from Secrets Manager (`authSecretArn`). */
+export interface RedisSettings {
+  readonly host: string;
+  readonly port: number;
+  /** TLS (the grid's Redis always uses it; local servers do not). */
+  readonly tls: boolean;
+  readonly password?: string;
+  readonly authSecretArn?: string;
+}
+
+/**
+ * `host`, `host:port`, `redis://host:port` (plain) or `rediss://host:port` (TLS). A bare host uses `defaultTls`
+ * (upstream's agent always connected with TLS).
+ */
+export function parseRedisUrl(url: string, defaultTls = true): { host: string; port: number; tls: boolean } {
+  const match = /^(?:(rediss?):\/\/)?([^:/\s]+)(?::(\d{1,5}))?\/?$/.exec(url.trim());
+  if (!match)
+    throw new Error(
+      `${JSON.stringify(url)} must be host, host:port, redis://host:port or rediss://host:port`,
+    );
+  const tls = match[1] === undefined ? defaultTls : match[1] === "rediss";
+  return { host: match[2], port: match[3] ? Number(match[3]) : 6379, tls };
+}
+
+/** A Redis connection that fails a call instead of hanging when the cache is unreachable. */
+export function connectRedis(settings: RedisSettings, password = settings.password): Redis {
+  return new Redis({
+    host: settings.host,
+    port: settings.port,
+    password: password || undefined,
+    tls: settings.tls ? { servername: settings.host } : undefined,
+    connectTimeout: 5_000,
+    maxRetriesPerRequest: 2,
+    lazyConnect: false,
+  });
+}
+
+export interface DataPlaneHandle {
+  readonly dataPlane: DataPlane;
+  /** Closes the Redis connection, if any. */
+  close(): Promise<void>;
+}
+
+/** The data plane of a storage mode: S3 (SSE-KMS), Redis, or S3 write-through with Redis in front. */
+export function openDataPlane(options: {
+  readonly storage: GridStorageService;
+  readonly s3?: { readonly client: S3Client; readonly bucket: string; readonly kmsKeyId: string };
+  readonly redis?: Redis;
+}): DataPlaneHandle {
+  const { storage, s3, redis } = options;
+  if (storage !== "REDIS" && !s3)
+    throw new Error(`grid_storage_service ${storage} needs an S3 bucket and key`);
+  if (storage !== "S3" && !redis) throw new Error(`grid_storage_service ${storage} needs a Redis connection`);
+  const close = async (): Promise<void> => {
+    if (redis) await redis.quit().catch(() => redis.disconnect());
+  };
+  const s3Plane = s3 && storage !== "REDIS" ? new S3DataPlane(s3.client, s3.bucket, s3.kmsKeyId) : undefined;
+  const redisPlane = redis && storage !== "S3" ? new RedisDataPlane(redis) : undefined;
+  if (s3Plane && redisPlane) return { dataPlane: new WriteThroughDataPlane(s3Plane, redisPlane), close };
+  return { dataPlane: (s3Plane ?? redisPlane) as DataPlane, close };
+}

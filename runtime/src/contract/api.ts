@@ -1,0 +1,75 @@
+// The grid's HTTP API (public: Cognito; private: API key), as upstream's OpenAPI document defines it: three
+// operations that each take `submission_content` (urlsafe base64 JSON, or a session id for submit with external
+// storage) and answer JSON on success, a plain-text message with a grid-specific status on error.
+
+export const API_OPERATIONS = {
+  submit: { method: "POST", path: "/submit", handler: "submit_tasks" },
+  results: { method: "GET", path: "/result", handler: "get_results" },
+  cancel: { method: "POST", path: "/cancel", handler: "cancel_tasks" },
+} as const;
+export type ApiOperation = keyof typeof API_OPERATIONS;
+
+/** The query parameter every operation reads. */
+export const SUBMISSION_CONTENT = "submission_content";
+/** Header carrying the private API's key. */
+export const API_KEY_HEADER = "x-api-key";
+/** Header carrying the Cognito id token on the public API (upstream's authorizer reads `Authorization`). */
+export const AUTHORIZATION_HEADER = "Authorization";
+
+/** Error statuses (upstream's): submit_tasks answers 543, get_results and cancel_tasks 542. */
+export const SUBMIT_ERROR_STATUS = 543;
+export const QUERY_ERROR_STATUS = 542;
+
+/** Most tasks one submission may carry (bounded by what one invocation writes well within 29 s). */
+export const MAX_TASKS_PER_SUBMISSION = 10_000;
+/** Largest inline task definition (JSON text bytes): keeps rows far below DynamoDB's 400 KB item limit. */
+export const MAX_INLINE_DEFINITION_BYTES = 64 * 1024;
+/** Maximum sessions per get_results / cancel_tasks request. */
+export const MAX_SESSIONS_PER_REQUEST = 100;
+/** Session ids are client uuid1/uuid4 strings; the character set a task id prefix can hold. */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+/** Task ids double as SQS batch entry ids: [A-Za-z0-9_-], at most 80 characters. */
+export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** What the `*_OUTPUT` lists of get_results hold: the client reads `<task_id>-output` itself. */
+export const OUTPUT_PLACEHOLDER = "read_from_dataplane";
+
+/** The submission JSON (before base64). */
+export interface SubmissionPayload {
+  session_id: string;
+  /** Task ids (`<session_id>_<suffix>`, input in the data plane) or, inline, task definitions. */
+  tasks_list: { tasks: (string | Record<string, unknown>)[] };
+  scheduler_data?: { task_timeout_sec?: number; retry_count?: number; tasks_in_session?: number };
+  stats?: Record<string, unknown>;
+  context?: { tasks_priority?: number };
+}
+
+/** 200 answer of POST /submit. */
+export interface SubmitResponse {
+  session_id: string;
+  task_ids: string[];
+}
+
+/** 200 answer of GET /result. */
+export interface ResultsResponse {
+  finished: string[];
+  finished_OUTPUT: string[];
+  cancelled: string[];
+  cancelled_OUTPUT: string[];
+  failed: string[];
+  failed_OUTPUT: string[];
+  metadata: { tasks_in_response: number };
+}
+
+/** Per-session counts in the 200 answer of POST /cancel. */
+export interface SessionCancelCounts {
+  cancelled_pending: number;
+  cancelled_processing: number;
+  total_cancelled_tasks: number;
+}
+export type CancelResponse = Record<string, SessionCancelCounts>;
+
+/** urlsafe base64 of JSON text, as clients encode `submission_content`. */
+export function encodeSubmissionContent(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
+}

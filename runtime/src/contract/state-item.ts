@@ -1,0 +1,78 @@
+// The state-table item: one row per task, keyed by task_id, written by submit_tasks and moved through its
+// states by agents, cancel_tasks and the TTL checker. Field names are upstream's and shared by every party.
+
+/** Primary key attribute of the state table. */
+export const STATE_TABLE_KEY = "task_id";
+/** Index queried by the TTL checker: expired heartbeats per `processing<p>` partition. */
+export const TTL_INDEX = "gsi_ttl_index";
+/** Index queried by get_results and cancel_tasks: a session's tasks per status. */
+export const SESSION_INDEX = "gsi_session_index";
+
+/** Key and projected attributes of each index (the infrastructure creates exactly these). */
+export const STATE_TABLE_INDEXES = {
+  [TTL_INDEX]: {
+    hashKey: "task_status",
+    rangeKey: "heartbeat_expiration_timestamp",
+    projected: ["task_id", "task_owner", "task_priority"],
+  },
+  [SESSION_INDEX]: { hashKey: "session_id", rangeKey: "task_status", projected: ["task_id"] },
+} as const;
+
+/** Typed key attributes of the table and its indexes. */
+export const STATE_TABLE_ATTRIBUTES = {
+  task_id: "S",
+  session_id: "S",
+  task_status: "S",
+  heartbeat_expiration_timestamp: "N",
+} as const;
+
+/** The value of `task_owner` and `sqs_handler_id` while no agent holds the task. */
+export const NONE = "None";
+/** `task_definition` of a task whose input lives in the data plane (`<task_id>-input`). */
+export const DEFINITION_IN_DATA_PLANE = "none";
+
+/**
+ * Attribute every conditional transition stamps with a fresh id. When the SDK retries an UpdateItem whose first
+ * attempt was applied but whose response was lost, the retry fails its condition; the id in the old item
+ * (ReturnValuesOnConditionCheckFailure ALL_OLD) tells that apart from a change made by someone else.
+ */
+export const TRANSITION_ID_ATTRIBUTE = "last_transition_id";
+
+/** One state-table item as written by submit_tasks. */
+export interface TaskRow {
+  session_id: string;
+  task_id: string;
+  parent_session_id: string;
+  /** Milliseconds since epoch. */
+  submission_timestamp: number;
+  /** 0 until finished, then milliseconds since epoch. */
+  task_completion_timestamp: number;
+  /** `<state><partition>`, see task-state.ts. */
+  task_status: string;
+  /** NONE or the agent id holding the task. */
+  task_owner: string;
+  retries: number;
+  /** DEFINITION_IN_DATA_PLANE, or the inline task definition (JSON text). */
+  task_definition: string;
+  /** NONE until an agent claims the task, then its SQS receipt handle. */
+  sqs_handler_id: string;
+  /** 0 until claimed, then epoch seconds. */
+  heartbeat_expiration_timestamp: number;
+  task_priority: number;
+}
+
+/** Every field of a row, with its DynamoDB type. */
+export const STATE_ITEM_FIELDS: Readonly<Record<keyof TaskRow, "S" | "N">> = {
+  session_id: "S",
+  task_id: "S",
+  parent_session_id: "S",
+  submission_timestamp: "N",
+  task_completion_timestamp: "N",
+  task_status: "S",
+  task_owner: "S",
+  retries: "N",
+  task_definition: "S",
+  sqs_handler_id: "S",
+  heartbeat_expiration_timestamp: "N",
+  task_priority: "N",
+};

@@ -1,0 +1,177 @@
+// ttl_checker (EventBridge, every minute): finds processing tasks whose agent stopped
+// heartbeating, puts them back to pending (up to MAX_RETRIES times) or fails them.
+//
+// Single flight is the infrastructure's job: the function runs with reserved concurrency 1.
+// Fixes upstream defects: 1 (no import of removed states, per-task errors never crash the run),
+// 2 (throttling metric uses STATE_TABLE_NAME, not a hard-coded table), 3 (a retried task whose
+// message is gone, e.g. moved to the DLQ, gets a fresh message instead of staying pending forever).
+
+import { GetMetricStatisticsCommand, type CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { readMaxRetries } from "../env";
+import type { ErrorLogger } from "../../aws/error-log";
+import { MAX_STATE_PARTITIONS, NONE, stateKeyForTask } from "../../contract";
+import { mapLimit } from "../../aws/retry";
+import { cloudWatchClient, errorLogger, once, stateTable, taskQueue } from "../runtime";
+import { UPDATE_CONCURRENCY, type ExpiredTask, type StateTable } from "../../aws/state-table";
+import { messageBody } from "../submission";
+import type { TaskQueue } from "../../aws/task-queue";
+
+/** Expired tasks handled per partition per run (upstream's limit). */
+export const EXPIRED_TASKS_PER_PARTITION = 200;
+/** Skip a run while the table is this throttled (UpdateItem ThrottledRequests, last 60 s). */
+export const THROTTLING_SKIP_THRESHOLD = 1000;
+/** Stop starting new partitions after this long (the function times out at 55 s). */
+const RUN_BUDGET_MS = 40_000;
+
+export interface TtlDeps {
+  readonly stateTable: StateTable;
+  readonly taskQueue: TaskQueue;
+  /** Undefined: no throttling check. */
+  readonly cloudWatch?: CloudWatchClient;
+  readonly maxRetries: number;
+  readonly logger: ErrorLogger;
+  readonly nowMs?: () => number;
+  /** First partition to scan (random by default so no partition starves). */
+  readonly startPartition?: number;
+}
+
+export interface TtlSummary {
+  skippedForThrottling: boolean;
+  expired: number;
+  retried: number;
+  failed: number;
+  /** Retried tasks whose old message was gone and that got a new one. */
+  requeued: number;
+  /** Tasks an agent refreshed, finished or that were cancelled meanwhile (condition failed). */
+  changedMeanwhile: number;
+  errors: number;
+}
+
+async function throttledRequests(cw: CloudWatchClient, tableName: string, nowMs: number): Promise<number> {
+  const out = await cw.send(
+    new GetMetricStatisticsCommand({
+      Namespace: "AWS/DynamoDB",
+      MetricName: "ThrottledRequests",
+      Dimensions: [
+        { Name: "TableName", Value: tableName },
+        { Name: "Operation", Value: "UpdateItem" },
+      ],
+      StartTime: new Date(nowMs - 60_000),
+      EndTime: new Date(nowMs),
+      Period: 60,
+      Statistics: ["Sum"],
+    }),
+  );
+  return (out.Datapoints ?? []).reduce((sum, d) => sum + (d.Sum ?? 0), 0);
+}
+
+async function handleExpired(
+  task: ExpiredTask,
+  deps: TtlDeps,
+  nowSec: number,
+  summary: TtlSummary,
+): Promise<void> {
+  const row = await deps.stateTable.getTask(task.taskId);
+  if (!row || row.task_status !== stateKeyForTask("processing", task.taskId)) {
+    summary.changedMeanwhile++;
+    return;
+  }
+  const priority = deps.taskQueue.effectivePriority(row.task_priority);
+  if (row.retries >= deps.maxRetries) {
+    if (!(await deps.stateTable.failTask(row.task_id, nowSec))) {
+      summary.changedMeanwhile++;
+      return;
+    }
+    summary.failed++;
+    await deps.taskQueue.delete(priority, row.sqs_handler_id);
+    return;
+  }
+  if (!(await deps.stateTable.retryTask(row.task_id, nowSec))) {
+    summary.changedMeanwhile++;
+    return;
+  }
+  summary.retried++;
+  if (!(await deps.taskQueue.makeVisible(priority, row.sqs_handler_id))) {
+    const retried = {
+      ...row,
+      task_status: stateKeyForTask("pending", row.task_id),
+      task_owner: NONE,
+      retries: row.retries + 1,
+      heartbeat_expiration_timestamp: 0,
+    };
+    await deps.taskQueue.sendOne(priority, { id: row.task_id, body: messageBody(retried, {}) });
+    summary.requeued++;
+  }
+}
+
+export async function checkTtl(deps: TtlDeps): Promise<TtlSummary> {
+  const now = deps.nowMs ?? Date.now;
+  const startedAt = now();
+  const summary: TtlSummary = {
+    skippedForThrottling: false,
+    expired: 0,
+    retried: 0,
+    failed: 0,
+    requeued: 0,
+    changedMeanwhile: 0,
+    errors: 0,
+  };
+  if (deps.cloudWatch) {
+    try {
+      const throttled = await throttledRequests(deps.cloudWatch, deps.stateTable.tableName, startedAt);
+      if (throttled > THROTTLING_SKIP_THRESHOLD) {
+        summary.skippedForThrottling = true;
+        return summary;
+      }
+    } catch (error) {
+      // Without the metric, retrying expired tasks matters more than backing off.
+      await deps.logger.log("ttl_checker: throttling metric unavailable, running anyway", error);
+    }
+  }
+  const start = deps.startPartition ?? Math.floor(Math.random() * MAX_STATE_PARTITIONS);
+  for (let i = 0; i < MAX_STATE_PARTITIONS && now() - startedAt < RUN_BUDGET_MS; i++) {
+    const partition = (start + i) % MAX_STATE_PARTITIONS;
+    const nowSec = Math.floor(now() / 1000);
+    let expired: ExpiredTask[];
+    try {
+      expired = await deps.stateTable.expiredTasks(partition, nowSec, EXPIRED_TASKS_PER_PARTITION);
+    } catch (error) {
+      summary.errors++;
+      await deps.logger.log(`ttl_checker: query of partition ${partition} failed`, error);
+      continue;
+    }
+    if (expired.length === EXPIRED_TASKS_PER_PARTITION)
+      console.warn(
+        `ttl_checker: partition ${partition} hit the limit of ${EXPIRED_TASKS_PER_PARTITION}; the rest waits for the next run`,
+      );
+    summary.expired += expired.length;
+    await mapLimit(expired, UPDATE_CONCURRENCY, async (task) => {
+      try {
+        await handleExpired(task, deps, nowSec, summary);
+      } catch (error) {
+        summary.errors++;
+        await deps.logger.log(`ttl_checker: task ${task.taskId} could not be processed`, error);
+      }
+    });
+  }
+  return summary;
+}
+
+const coldStart = once(async (): Promise<TtlDeps> => ({
+  stateTable: stateTable(process.env),
+  taskQueue: taskQueue(process.env),
+  cloudWatch: cloudWatchClient(process.env),
+  maxRetries: readMaxRetries(process.env),
+  logger: errorLogger(process.env, "ttl_checker"),
+}));
+
+export async function handler(): Promise<TtlSummary> {
+  const summary = await checkTtl(await coldStart.get());
+  console.log(JSON.stringify({ ttl_checker: summary }));
+  return summary;
+}
+
+/** Re-reads the environment on the next call. Tests only. */
+export function resetColdStart(): void {
+  coldStart.reset();
+}

@@ -1,0 +1,14 @@
+// API Gateway proxy responses in upstream's scheme: 200 with a JSON body, errors with a plain
+// message body (542 for get_results/cancel_tasks, 543 for submit_tasks).
+
+import type { ApiResponse } from "./types";
+
+export { QUERY_ERROR_STATUS, SUBMIT_ERROR_STATUS } from "../contract";
+
+export function ok(body: unknown): ApiResponse {
+  return { statusCode: 200, body: JSON.stringify(body) };
+}
+
+export function fail(statusCode: number, message: string): ApiResponse {
+  return { statusCode, body: message };
+}
