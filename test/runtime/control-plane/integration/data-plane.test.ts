@@ -11,14 +11,7 @@ import {
 import { payloadKey } from "../../../../runtime/src/contract";
 import { dataPlane } from "../../../../runtime/src/control-plane/runtime";
 import { apiEvent, applyEnv, b64, getRow, newSessionId, putPayloadS3, submissionPayload } from "./fixtures";
-import {
-  BUCKET,
-  redisServerAvailable,
-  startLocalGrid,
-  startRedisServer,
-  stopRedisServer,
-  type LocalGrid,
-} from "./local-grid";
+import { BUCKET, redisServerAvailable, startLocalGrid, startRedisServer, type LocalGrid } from "./local-grid";
 
 // REDIS cases skip only on a developer machine without redis-server; in CI it must be installed.
 const redisCases = redisServerAvailable() || Boolean(process.env.CI);
@@ -104,7 +97,7 @@ describe.skipIf(!redisCases)("REDIS data plane", () => {
       expect(grid.recorded.filter((c) => c.target.endsWith("GetSecretValue")).length - before).toBe(1);
     } finally {
       await resetColdStart();
-      await stopRedisServer(secured.process);
+      await secured.stop();
     }
   });
 });

@@ -1,21 +1,9 @@
-// Starts the grid's backing services for real on 127.0.0.1 (dynalite, local-aws-sqs, s3rver,
-// Debian's redis-server) plus a small recorder speaking the AWS JSON protocol for CloudWatch,
-// CloudWatch Logs and Secrets Manager, which have no local emulator here. Creates the table,
-// queues (with DLQs) and bucket like the infrastructure does and returns the environment the
-// handlers read. Every test file starts its own grid on free ports. (s3rver only accepts the
-// S3RVER/S3RVER key pair, so every client uses it.)
+// Starts the grid's backing services for real on 127.0.0.1 (runtime/src/local/servers.ts: patched dynalite,
+// local-aws-sqs, s3rver, Debian's redis-server, a recorder for CloudWatch, CloudWatch Logs and Secrets Manager),
+// creates the table, queues (with DLQs) and bucket like the infrastructure does and returns the environment the
+// handlers read. Every test file starts its own grid on free ports.
 
-// The typings of dynalite/s3rver must come along into any program that imports this file (the
-// benchmark is compiled by the root tsconfig, which does not include test/).
-// eslint-disable-next-line @typescript-eslint/triple-slash-reference
-/// <reference path="./local-servers.d.ts" />
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import {
   DeleteMessageBatchCommand,
@@ -25,10 +13,22 @@ import {
   SQSClient,
   type Message,
 } from "@aws-sdk/client-sqs";
-import dynalite from "dynalite";
-import { createSqsServer } from "local-aws-sqs";
-import S3rver from "s3rver";
 import { Redis } from "ioredis";
+import {
+  LOCAL_CREDENTIALS,
+  createStateTable,
+  localQueueArn,
+  redisServerAvailable,
+  startDynamo,
+  startRecorder,
+  startRedis,
+  startS3,
+  startSqs,
+  type LocalServer,
+  type RecordedCall,
+} from "../../../../runtime/src/local/servers";
+
+export { freePort, redisServerAvailable, type RecordedCall } from "../../../../runtime/src/local/servers";
 
 export const REGION = "us-east-1";
 export const TABLE = "htc_tasks_state_table-test";
@@ -38,11 +38,6 @@ export const BUCKET = "htc-data-bucket-test";
 export const KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
 export const LOG_GROUP = "grid_errors-test";
 export const LOG_STREAM = "lambda_errors-test";
-
-export interface RecordedCall {
-  readonly target: string;
-  readonly body: Record<string, unknown>;
-}
 
 export interface LocalGrid {
   /** Environment for the handlers (merge into process.env). */
@@ -79,211 +74,67 @@ export interface LocalGridOptions {
   readonly withRedis?: boolean;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.closeAllConnections?.();
-    server.close(() => resolve());
-  });
-}
-
-export function redisServerAvailable(): boolean {
-  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
-}
-
-/** Starts redis-server on a free port without persistence; resolves once it accepts connections. */
-export async function startRedisServer(
-  requirePass?: string,
-): Promise<{ port: number; process: ChildProcess }> {
-  const port = await freePort();
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  if (requirePass) args.push("--requirepass", requirePass);
-  const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("redis-server did not start within 10 s")), 10_000);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("Ready to accept connections")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code}`));
-    });
-  });
-  return { port, process: child };
-}
-
-/** Stops a redis-server started by startRedisServer and waits for it to exit. */
-export async function stopRedisServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-  });
+/** Starts redis-server on a free port without persistence (tests that need their own instance). */
+export async function startRedisServer(requirePass?: string): Promise<LocalServer> {
+  return startRedis({ password: requirePass });
 }
 
 export async function startLocalGrid(options: LocalGridOptions = {}): Promise<LocalGrid> {
   const priorities = options.priorities ?? 1;
   const maxReceiveCount = options.maxReceiveCount ?? 10;
-  const credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
-
-  const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const ddbPort = await listen(dynamo);
-
-  const sqsPort = await freePort();
-  const dlqs = Array.from({ length: priorities }, (_, p) => ({ QueueName: `${DLQ_BASE}__${p}` }));
+  const credentials = LOCAL_CREDENTIALS;
+  const dynamo = await startDynamo();
+  const dlqs = Array.from({ length: priorities }, (_, p) => ({ name: `${DLQ_BASE}__${p}` }));
   const queues = Array.from({ length: priorities }, (_, p) => ({
-    QueueName: `${QUEUE_BASE}__${p}`,
-    Attributes: {
+    name: `${QUEUE_BASE}__${p}`,
+    attributes: {
       VisibilityTimeout: "40",
       RedrivePolicy: JSON.stringify({
-        deadLetterTargetArn: `arn:aws:sqs:${REGION}:123456789012:${DLQ_BASE}__${p}`,
+        deadLetterTargetArn: localQueueArn(REGION, `${DLQ_BASE}__${p}`),
         maxReceiveCount,
       }),
     },
   }));
-  const sqsServer = await createSqsServer({
-    port: sqsPort,
-    hostname: "127.0.0.1",
-    region: REGION,
-    queues: [...dlqs, ...queues],
-  });
+  const sqsServer = await startSqs([...dlqs, ...queues], REGION);
+  const s3Server = await startS3([BUCKET]);
+  const recorder = await startRecorder();
+  const recorded = recorder.calls;
 
-  const s3Dir = mkdtempSync(join(tmpdir(), "htc-s3rver-"));
-  const s3Port = await freePort();
-  const s3rver = new S3rver({
-    address: "127.0.0.1",
-    port: s3Port,
-    silent: true,
-    directory: s3Dir,
-    configureBuckets: [{ name: BUCKET }],
-  });
-  await s3rver.run();
-
-  const recorded: RecordedCall[] = [];
-  let throttled = 0;
-  let secretString = "";
-  const recorder = createServer((req, res) => {
-    void readBody(req).then((text) => {
-      const target = String(req.headers["x-amz-target"] ?? "");
-      recorded.push({ target, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
-      let reply: unknown = {};
-      if (target.endsWith(".GetSecretValue"))
-        reply = {
-          ARN: String(recorded.at(-1)?.body.SecretId),
-          Name: "redis-auth",
-          SecretString: secretString,
-        };
-      else if (target.endsWith(".GetMetricStatistics"))
-        reply = {
-          Label: "ThrottledRequests",
-          Datapoints: [{ Timestamp: Math.floor(Date.now() / 1000), Sum: throttled, Unit: "Count" }],
-        };
-      res.writeHead(200, {
-        "content-type": target.startsWith("Logs_")
-          ? "application/x-amz-json-1.1"
-          : "application/x-amz-json-1.0",
-      });
-      res.end(JSON.stringify(reply));
-    });
-  });
-  const recorderPort = await listen(recorder);
-
-  let redisProcess: ChildProcess | undefined;
+  let redisServer: LocalServer | undefined;
   let redis: Redis | undefined;
   let redisUrl: string | undefined;
   if (options.withRedis) {
     if (redisServerAvailable()) {
-      const started = await startRedisServer();
-      redisProcess = started.process;
-      redisUrl = `127.0.0.1:${started.port}`;
-      redis = new Redis({ host: "127.0.0.1", port: started.port, maxRetriesPerRequest: 1 });
+      redisServer = await startRedis();
+      redisUrl = `127.0.0.1:${redisServer.port}`;
+      redis = new Redis({ host: "127.0.0.1", port: redisServer.port, maxRetriesPerRequest: 1 });
     } else if (process.env.CI) {
       throw new Error("redis-server is required in CI: apt-get install -y redis-server");
     }
   }
 
-  const endpoint = (port: number): string => `http://127.0.0.1:${port}`;
-  const ddb = new DynamoDBClient({ region: REGION, endpoint: endpoint(ddbPort), credentials });
-  const sqs = new SQSClient({ region: REGION, endpoint: endpoint(sqsPort), credentials });
+  const ddb = new DynamoDBClient({ region: REGION, endpoint: dynamo.endpoint, credentials });
+  const sqs = new SQSClient({ region: REGION, endpoint: sqsServer.endpoint, credentials });
   const s3 = new S3Client({
     region: REGION,
-    endpoint: endpoint(s3Port),
+    endpoint: s3Server.endpoint,
     credentials,
     forcePathStyle: true,
     requestChecksumCalculation: "WHEN_REQUIRED",
   });
-
-  const projection = (attrs: string[]) => ({ ProjectionType: "INCLUDE" as const, NonKeyAttributes: attrs });
-  await ddb.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: "task_id", AttributeType: "S" },
-        { AttributeName: "session_id", AttributeType: "S" },
-        { AttributeName: "task_status", AttributeType: "S" },
-        { AttributeName: "heartbeat_expiration_timestamp", AttributeType: "N" },
-      ],
-      KeySchema: [{ AttributeName: "task_id", KeyType: "HASH" }],
-      BillingMode: "PAY_PER_REQUEST",
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: "gsi_ttl_index",
-          KeySchema: [
-            { AttributeName: "task_status", KeyType: "HASH" },
-            { AttributeName: "heartbeat_expiration_timestamp", KeyType: "RANGE" },
-          ],
-          Projection: projection(["task_id", "task_owner", "task_priority"]),
-        },
-        {
-          IndexName: "gsi_session_index",
-          KeySchema: [
-            { AttributeName: "session_id", KeyType: "HASH" },
-            { AttributeName: "task_status", KeyType: "RANGE" },
-          ],
-          Projection: projection(["task_id"]),
-        },
-      ],
-    }),
-  );
+  await createStateTable(ddb, TABLE);
 
   const env: Record<string, string> = {
     AWS_ACCESS_KEY_ID: "S3RVER",
     AWS_SECRET_ACCESS_KEY: "S3RVER",
     AWS_REGION: REGION,
     REGION,
-    AWS_ENDPOINT_URL_DYNAMODB: endpoint(ddbPort),
-    AWS_ENDPOINT_URL_SQS: endpoint(sqsPort),
-    AWS_ENDPOINT_URL_S3: endpoint(s3Port),
-    AWS_ENDPOINT_URL_CLOUDWATCH: endpoint(recorderPort),
-    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: endpoint(recorderPort),
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint(recorderPort),
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+    AWS_ENDPOINT_URL_S3: s3Server.endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH: recorder.endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: recorder.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: recorder.endpoint,
     S3_FORCE_PATH_STYLE: "1",
     STATE_TABLE_NAME: TABLE,
     STATE_TABLE_CONFIG: '{"retries":{"max_attempts":3,"mode":"standard"}}',
@@ -323,8 +174,8 @@ export async function startLocalGrid(options: LocalGridOptions = {}): Promise<Lo
     redis,
     redisUrl,
     recorded,
-    setThrottledRequests: (sum) => (throttled = sum),
-    setSecretString: (value) => (secretString = value),
+    setThrottledRequests: (sum) => recorder.setThrottledRequests(sum),
+    setSecretString: (value) => recorder.setSecretString(value),
     queueUrl,
     async drain(priority, opts = {}) {
       const url = await queueUrl(priority, opts.dlq);
@@ -370,9 +221,13 @@ export async function startLocalGrid(options: LocalGridOptions = {}): Promise<Lo
       sqs.destroy();
       s3.destroy();
       if (redis) redis.disconnect();
-      if (redisProcess) await stopRedisServer(redisProcess);
-      await Promise.all([closeServer(dynamo), closeServer(sqsServer), closeServer(recorder), s3rver.close()]);
-      rmSync(s3Dir, { recursive: true, force: true });
+      await Promise.all([
+        dynamo.stop(),
+        sqsServer.stop(),
+        recorder.stop(),
+        s3Server.stop(),
+        redisServer?.stop(),
+      ]);
     },
   };
 }

@@ -1,4 +1,4 @@
-// Minimal typings for the local AWS-compatible servers the integration tests start.
+// Minimal typings for the local AWS-compatible servers the local grid and the tests start.
 declare module "dynalite" {
   import type { Server } from "node:http";
   function dynalite(options?: {
@@ -11,7 +11,7 @@ declare module "dynalite" {
 }
 
 declare module "dynalite/db" {
-  /** The 6-hex-digit md5 prefix dynalite uses for a hash key (and, in a GSI key, for the table key). */
+  /** The 6-hex-digit md5 prefix dynalite uses for a hash key (and, unpatched, in a GSI key for the table key). */
   export function hashPrefix(hashKey: string, hashType: "S" | "N" | "B"): string;
 }
 
