@@ -54,8 +54,9 @@ beforeAll(async () => {
       if (String(req.headers["x-amz-target"]).endsWith(".UpdateItem")) {
         updateRequests++;
         if (!keepOldItem && status === 400 && text.includes("ConditionalCheckFailedException")) {
-          const { Item: _dropped, ...rest } = JSON.parse(text) as { Item?: unknown };
-          text = JSON.stringify(rest);
+          const parsed = JSON.parse(text) as { Item?: unknown };
+          delete parsed.Item;
+          text = JSON.stringify(parsed);
         }
         if (status === 200 && dropUpdates > 0) {
           dropUpdates--;
