@@ -88,6 +88,18 @@ export class TaskLease {
     return this.whileOwned(taskId, "heartbeat_expiration_timestamp = :expired", { ":expired": { N: "1" } });
   }
 
+  /**
+   * Gives back a task this agent claimed but will not run (shutdown): processing -> pending, unowned, with no
+   * retry counted; the caller makes its message visible again.
+   */
+  release(taskId: string): Promise<LeaseOutcome> {
+    return this.whileOwned(
+      taskId,
+      "task_status = :pending, task_owner = :none, sqs_handler_id = :none, heartbeat_expiration_timestamp = :zero",
+      { ":pending": { S: stateKeyForTask("pending", taskId) }, ":none": { S: NONE }, ":zero": { N: "0" } },
+    );
+  }
+
   private whileOwned(taskId: string, set: string, values: Item): Promise<LeaseOutcome> {
     return this.write(taskId, {
       set,

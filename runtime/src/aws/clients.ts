@@ -30,8 +30,10 @@ export function dynamoClient(region: string, settings: DynamoSettings = {}): Dyn
   return new DynamoDBClient({ region, maxAttempts: settings.maxAttempts, retryMode: settings.retryMode });
 }
 
+/** Requests go to the client's endpoint, not to the host in a queue URL (they differ for local servers behind a
+ * proxy; on AWS they are the same). */
 export function sqsClient(region: string): SQSClient {
-  return new SQSClient({ region });
+  return new SQSClient({ region, useQueueUrlAsEndpoint: false });
 }
 
 export function s3Client(region: string, env: Env = process.env): S3Client {

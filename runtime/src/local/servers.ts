@@ -23,6 +23,9 @@ import {
   TTL_INDEX,
 } from "../contract";
 import { loadPatchedDynalite } from "./dynalite";
+import { freePort } from "./ports";
+
+export { freePort };
 
 /** Credentials every local server accepts. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
@@ -37,18 +40,6 @@ export interface LocalServer {
 }
 
 export const endpointOf = (port: number): string => `http://127.0.0.1:${port}`;
-
-/** A free TCP port on 127.0.0.1 (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Listens on `port` (0 = any free one) on 127.0.0.1; rejects with a clear message when the port is taken. */
 export function listen(server: Server, port = 0, what = "server"): Promise<number> {

@@ -72,6 +72,8 @@ export interface LocalGridOptions {
   /** SQS redrive maxReceiveCount (infra sets it > MAX_RETRIES + 1). */
   readonly maxReceiveCount?: number;
   readonly withRedis?: boolean;
+  /** Queue visibility timeout of a received message (seconds). @default 40 (upstream's) */
+  readonly visibilityTimeoutSec?: number;
 }
 
 /** Starts redis-server on a free port without persistence (tests that need their own instance). */
@@ -88,7 +90,7 @@ export async function startLocalGrid(options: LocalGridOptions = {}): Promise<Lo
   const queues = Array.from({ length: priorities }, (_, p) => ({
     name: `${QUEUE_BASE}__${p}`,
     attributes: {
-      VisibilityTimeout: "40",
+      VisibilityTimeout: String(options.visibilityTimeoutSec ?? 40),
       RedrivePolicy: JSON.stringify({
         deadLetterTargetArn: localQueueArn(REGION, `${DLQ_BASE}__${p}`),
         maxReceiveCount,

@@ -1,0 +1,97 @@
+// Entry point of the HTC agent (node agent.js). Reads the agent configuration from AGENT_CONFIG_FILE, waits for
+// the worker's invoke API, then takes tasks until SIGTERM or SIGINT: it finishes the task in hand and exits 0.
+// Exit codes: 0 stopped cleanly, 2 bad configuration (one line on stderr), 1 anything unexpected.
+
+import { cloudWatchLogsClient, dynamoClient, s3Client, sqsClient } from "../aws/clients";
+import { connectRedis, openDataPlane } from "../aws/data-plane";
+import { ErrorLogger } from "../aws/error-log";
+import { freePort } from "../local/ports";
+import { Agent } from "./agent";
+import { AgentSettingsError, agentSettings } from "./settings";
+import { ChildWorkerControl, PodWorkerControl, WorkerClient, type WorkerControl } from "./worker";
+
+/** How long the worker may take to accept connections at start (a container pulling its code). */
+const WORKER_START_TIMEOUT_MS = 300_000;
+
+async function main(): Promise<number> {
+  let settings;
+  try {
+    settings = agentSettings(process.env);
+  } catch (error) {
+    if (error instanceof AgentSettingsError) {
+      console.error(`htc-agent: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  process.title = "htc-agent";
+
+  let endpoint = settings.worker.endpoint;
+  let control: WorkerControl | undefined;
+  if (settings.worker.restart === "child" && settings.worker.hostScript) {
+    const child = new ChildWorkerControl(
+      settings.worker.hostScript,
+      settings.worker.hostArgs,
+      await freePort(),
+    );
+    await child.start();
+    endpoint = child.endpoint;
+    control = child;
+  } else if (settings.worker.restart === "kill-by-name") {
+    control = new PodWorkerControl(endpoint, settings.worker.processNames);
+  }
+  const worker = new WorkerClient(endpoint, settings.worker.functionName, control);
+
+  const logger = new ErrorLogger(
+    settings.errorLog.group && settings.errorLog.stream ? cloudWatchLogsClient(settings.region) : undefined,
+    settings.errorLog,
+    `agent ${settings.agentId}`,
+  );
+  const data = openDataPlane({
+    storage: settings.storage,
+    s3: settings.s3 ? { client: s3Client(settings.region), ...settings.s3 } : undefined,
+    redis: settings.redis ? connectRedis(settings.redis) : undefined,
+  });
+  const agent = new Agent({
+    settings,
+    ddb: dynamoClient(settings.region, settings.stateTable),
+    sqs: sqsClient(settings.region),
+    dataPlane: data.dataPlane,
+    worker,
+    logger,
+  });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      console.error(
+        `htc-agent: ${signal} again, exiting now; tasks in hand go back to the queue when their heartbeat expires`,
+      );
+      process.exit(130);
+    }
+    console.log(`htc-agent: ${signal}: taking no new task, finishing the one in hand`);
+    agent.stop();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  try {
+    await worker.ready(WORKER_START_TIMEOUT_MS);
+    if (!agent.isStopping) await agent.run();
+  } finally {
+    await worker.stop().catch(() => undefined);
+    await data.close();
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(
+      `htc-agent: stopped by an unexpected error: ${error instanceof Error ? error.stack : String(error)}`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,118 @@
+// An HTTP proxy on 127.0.0.1 in front of one local AWS-compatible server: it counts requests by AWS operation,
+// can add a fixed delay to each (standing for the network between a pod and AWS) and lets a test drop a response
+// after the server applied the request (a lost response). The benchmarks and the fault tests use it.
+
+import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import { closeServer, endpointOf, listen } from "./servers";
+
+export type AwsService = "dynamodb" | "sqs" | "s3" | "cloudwatch" | "logs" | "secretsmanager";
+
+/** What a test may do to one request: look at it, and drop the response after the server answered. */
+export interface ProxyHook {
+  (call: {
+    service: AwsService;
+    operation: string;
+    body: string;
+    status: number;
+    response: string;
+  }): "drop" | void;
+}
+
+export interface AwsProxy {
+  readonly endpoint: string;
+  /** Requests forwarded, by `<service>:<operation>`. */
+  readonly counts: Map<string, number>;
+  setDelayMs(ms: number): void;
+  setHook(hook: ProxyHook | undefined): void;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+/** The AWS operation of a request: X-Amz-Target for the JSON protocols, method and path shape for S3. */
+export function operationOf(service: AwsService, req: IncomingMessage): string {
+  const target = req.headers["x-amz-target"];
+  if (typeof target === "string" && target.includes(".")) return target.slice(target.lastIndexOf(".") + 1);
+  if (service !== "s3") return req.method ?? "UNKNOWN";
+  const url = new URL(req.url ?? "/", "http://local");
+  const keyed = url.pathname.split("/").filter(Boolean).length > 1;
+  switch (req.method) {
+    case "GET":
+      return keyed ? "GetObject" : url.searchParams.has("list-type") ? "ListObjectsV2" : "ListObjects";
+    case "PUT":
+      return keyed ? "PutObject" : "CreateBucket";
+    case "HEAD":
+      return keyed ? "HeadObject" : "HeadBucket";
+    case "DELETE":
+      return keyed ? "DeleteObject" : "DeleteBucket";
+    case "POST":
+      return url.searchParams.has("delete") ? "DeleteObjects" : "PostObject";
+    default:
+      return req.method ?? "UNKNOWN";
+  }
+}
+
+/** Starts a proxy forwarding to `target` (`http://127.0.0.1:<port>`). */
+export async function startAwsProxy(service: AwsService, target: string, delayMs = 0): Promise<AwsProxy> {
+  const counts = new Map<string, number>();
+  let delay = delayMs;
+  let hook: ProxyHook | undefined;
+  const upstream = new URL(target);
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const operation = operationOf(service, req);
+      const key = `${service}:${operation}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      const forward = () => {
+        const out = request(
+          {
+            host: upstream.hostname,
+            port: upstream.port,
+            method: req.method,
+            path: req.url,
+            // The Host header stays the one the client signed (SigV4 covers it; s3rver checks signatures).
+            headers: req.headers,
+          },
+          (answer) => {
+            const parts: Buffer[] = [];
+            answer.on("data", (c: Buffer) => parts.push(c));
+            answer.on("end", () => {
+              const response = Buffer.concat(parts);
+              const verdict = hook?.({
+                service,
+                operation,
+                body: body.toString("utf8"),
+                status: answer.statusCode ?? 0,
+                response: response.toString("utf8"),
+              });
+              if (verdict === "drop") {
+                req.socket.destroy();
+                return;
+              }
+              res.writeHead(answer.statusCode ?? 502, answer.headers);
+              res.end(response);
+            });
+          },
+        );
+        out.on("error", () => {
+          res.writeHead(502);
+          res.end();
+        });
+        out.end(body);
+      };
+      if (delay > 0) setTimeout(forward, delay);
+      else forward();
+    });
+  });
+  const port = await listen(server, 0, `${service} proxy`);
+  return {
+    endpoint: endpointOf(port),
+    counts,
+    setDelayMs: (ms) => (delay = ms),
+    setHook: (h) => (hook = h),
+    reset: () => counts.clear(),
+    stop: () => closeServer(server),
+  };
+}

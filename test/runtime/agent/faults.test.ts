@@ -1,0 +1,260 @@
+// Faults around real agent processes: a killed agent, a worker that throws or times out, a task cancelled while
+// it runs, SIGTERM during a task, lost DynamoDB responses, malformed messages, missing inputs and rows. In every
+// case no task is lost and none reaches a final state twice (the DynamoDB proxy counts applied final transitions).
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { stateKeyForSession, stateKeyForTask, stateOf } from "../../../runtime/src/contract";
+import { ErrorLogger } from "../../../runtime/src/aws/error-log";
+import { StateTable } from "../../../runtime/src/aws/state-table";
+import { cancelTasks } from "../../../runtime/src/control-plane/handlers/cancel-tasks";
+import { b64 } from "../control-plane/integration/fixtures";
+import { TABLE } from "../control-plane/integration/local-grid";
+import { startHarness, stopAgent, type AgentProcess, type Harness } from "./harness";
+
+const sleepTask = (ms: number) => ({ worker_arguments: [String(ms), "1", "1"] });
+
+let h: Harness;
+/** Applied transitions into a final state, per task id (UpdateItem answered 200 through the agents' proxy). */
+const finals = new Map<string, string[]>();
+let dropNext: ((operation: string, body: string) => boolean) | undefined;
+/** Receipt handles the agents deleted (DeleteMessageBatch through their proxy). */
+const deleted = new Set<string>();
+let ttlLoop: NodeJS.Timeout | undefined;
+const agents: AgentProcess[] = [];
+
+beforeAll(async () => {
+  h = await startHarness({ maxRetries: 2 });
+  h.proxies.dynamodb.setHook(({ operation, body, status }) => {
+    if (operation !== "UpdateItem") return;
+    const input = JSON.parse(body) as {
+      Key: { task_id: { S: string } };
+      ExpressionAttributeValues?: Record<string, { S?: string }>;
+    };
+    const to = input.ExpressionAttributeValues?.[":to"]?.S;
+    const state = to ? stateOf(to) : undefined;
+    if (status === 200 && (state === "finished" || state === "failed")) {
+      const id = input.Key.task_id.S;
+      finals.set(id, [...(finals.get(id) ?? []), state]);
+    }
+    return status === 200 && dropNext?.(operation, body) ? "drop" : undefined;
+  });
+  h.proxies.sqs.setHook(({ operation, body, status }) => {
+    if (operation !== "DeleteMessageBatch" || status !== 200) return;
+    for (const entry of (JSON.parse(body) as { Entries: { ReceiptHandle: string }[] }).Entries)
+      deleted.add(entry.ReceiptHandle);
+  });
+  const workers = join(h.dir, "workers");
+  mkdirSync(join(workers, "fails"), { recursive: true });
+  writeFileSync(
+    join(workers, "fails", "index.js"),
+    'exports.handler = async () => { throw new TypeError("this worker always fails"); };\n',
+  );
+}, 120_000);
+
+afterAll(async () => {
+  clearInterval(ttlLoop);
+  await h?.stop();
+});
+
+afterEach(async () => {
+  clearInterval(ttlLoop);
+  ttlLoop = undefined;
+  dropNext = undefined;
+  // SIGTERM, not SIGKILL: a killed agent's pending long poll can swallow the next test's message until its
+  // visibility timeout (SQS hands messages to the open request; the agent never sees them).
+  for (const agent of agents.splice(0)) if (agent.child.exitCode === null) await stopAgent(agent, "SIGTERM");
+  await h.drain(0);
+});
+
+function spawn(name: string, options?: Parameters<Harness["spawnAgent"]>[1]): AgentProcess {
+  const agent = h.spawnAgent(name, options);
+  agents.push(agent);
+  return agent;
+}
+
+/** Runs the TTL checker every second, as the schedule does every minute in a deployed grid. */
+function runTtlChecker(): void {
+  ttlLoop = setInterval(() => void h.ttl().catch(() => undefined), 1_000);
+}
+
+async function states(taskIds: readonly string[]): Promise<string[]> {
+  return (await h.rows(taskIds)).map((r) => stateOf(r.task_status) ?? r.task_status);
+}
+
+const allIn = (state: string) => async (taskIds: readonly string[]) =>
+  (await states(taskIds)).every((s) => s === state);
+
+function expectFinalOnce(taskIds: readonly string[], state: "finished" | "failed"): void {
+  for (const id of taskIds) expect(finals.get(id), id).toEqual([state]);
+}
+
+describe("a killed agent", () => {
+  it("loses no task: the TTL checker requeues what it held and another agent finishes every task exactly once", async () => {
+    const { taskIds } = await h.submit(Array.from({ length: 30 }, () => sleepTask(150)));
+    const doomed = spawn("agent-doomed");
+    await h.waitFor("the doomed agent to hold a task", async () =>
+      (await h.rows(taskIds)).some(
+        (r) => r.task_owner === "agent-doomed" && stateOf(r.task_status) === "processing",
+      ),
+    );
+    doomed.child.kill("SIGKILL");
+    expect(await doomed.exited).toBe("SIGKILL");
+    const orphans = (await h.rows(taskIds))
+      .filter((r) => stateOf(r.task_status) === "processing")
+      .map((r) => r.task_id);
+    expect(orphans.length).toBeGreaterThan(0);
+    runTtlChecker();
+    spawn("agent-survivor");
+    await h.waitFor("every task finished", () => allIn("finished")(taskIds), 60_000);
+    expectFinalOnce(taskIds, "finished");
+    for (const row of await h.rows(orphans)) {
+      expect(row.task_owner).toBe("agent-survivor");
+      expect(row.retries).toBe(1);
+    }
+  });
+});
+
+describe("worker errors", () => {
+  it("stores <task_id>-error and hands the task back until the retry limit fails it", async () => {
+    const { taskIds } = await h.submit([sleepTask(0)]);
+    runTtlChecker();
+    spawn("agent-fails", { workerCode: join(h.dir, "workers", "fails") });
+    await h
+      .waitFor("the task failed", () => allIn("failed")(taskIds), 40_000)
+      .catch((e: Error) => {
+        throw new Error(`${e.message}\n${agents.map((a) => a.output()).join("\n")}`);
+      });
+    const error = JSON.parse((await h.output(taskIds[0], "error")) ?? "{}") as Record<string, unknown>;
+    expect(error).toMatchObject({ errorType: "TypeError", errorMessage: "this worker always fails" });
+    expect(await h.output(taskIds[0])).toBeUndefined();
+    // maxRetries 2: three runs, then the TTL checker (not the agent) fails it.
+    expect((await h.row(taskIds[0]))?.retries).toBe(2);
+    expect(finals.get(taskIds[0])).toBeUndefined();
+  });
+
+  it("treats a worker timeout as an error and restarts the worker for the next task", async () => {
+    const slow = await h.submit([sleepTask(3_000)]);
+    const agent = spawn("agent-timeout", { timeoutSec: 1 });
+    await h.waitFor(
+      "the error to be stored",
+      async () => (await h.output(slow.taskIds[0], "error")) !== undefined,
+    );
+    expect(await h.output(slow.taskIds[0], "error")).toBe("Task timed out after 1.00 seconds");
+    // Handed back: heartbeat expired, still processing until the TTL checker requeues it.
+    expect((await h.row(slow.taskIds[0]))?.heartbeat_expiration_timestamp).toBe(1);
+    const quick = await h.submit([sleepTask(0)]);
+    await h.waitFor("the next task finished", () => allIn("finished")(quick.taskIds), 15_000);
+    expect(await stopAgent(agent)).toBe(0);
+  });
+});
+
+describe("a task cancelled while it runs", () => {
+  it("is abandoned without overwriting the cancelled state, and the worker is free again at once", async () => {
+    const long = await h.submit([sleepTask(30_000)]);
+    const agent = spawn("agent-cancel");
+    await h.waitFor(
+      "the task running",
+      async () => stateOf((await h.row(long.taskIds[0]))?.task_status ?? "") === "processing",
+    );
+    const cancelled = await cancelTasks(
+      { queryStringParameters: { submission_content: b64({ session_ids_to_cancel: [long.sessionId] }) } },
+      { stateTable: new StateTable(h.grid.ddb, TABLE), logger: new ErrorLogger(undefined, {}, "test") },
+    );
+    expect(JSON.parse(cancelled.body)[long.sessionId]).toMatchObject({ cancelled_processing: 1 });
+    const started = Date.now();
+    const next = await h.submit([sleepTask(0)]);
+    await h.waitFor("the next task finished", () => allIn("finished")(next.taskIds), 15_000);
+    // Well before the 30 s task would have ended: the agent restarted the worker instead of waiting.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(await states(long.taskIds)).toEqual(["cancelled"]);
+    expect(finals.get(long.taskIds[0])).toBeUndefined();
+    expect(await h.output(long.taskIds[0])).toBeUndefined();
+    const handle = (await h.row(long.taskIds[0]))?.sqs_handler_id ?? "";
+    await h.waitFor("the cancelled task's message deleted", async () => deleted.has(handle), 10_000);
+    expect(await stopAgent(agent)).toBe(0);
+  });
+});
+
+describe("SIGTERM", () => {
+  it("finishes the task in hand, takes no new one and exits 0", async () => {
+    const { taskIds } = await h.submit([sleepTask(2_000), sleepTask(2_000)]);
+    const agent = spawn("agent-sigterm");
+    await h.waitFor("a task running", async () => (await states(taskIds)).includes("processing"));
+    const running = (await h.rows(taskIds)).find((r) => stateOf(r.task_status) === "processing");
+    expect(await stopAgent(agent, "SIGTERM")).toBe(0);
+    const after = await h.rows(taskIds);
+    expect(after.find((r) => r.task_id === running?.task_id)?.task_status).toBe(
+      stateKeyForTask("finished", running?.task_id ?? ""),
+    );
+    const other = after.find((r) => r.task_id !== running?.task_id);
+    expect(other).toMatchObject({
+      task_status: stateKeyForTask("pending", other?.task_id ?? ""),
+      task_owner: "None",
+    });
+    expect(agent.output()).toContain("taking no new task");
+  });
+});
+
+describe("lost DynamoDB responses", () => {
+  it("still claims and finishes every task exactly once when claims and finishes are applied but not answered", async () => {
+    let dropped = 0;
+    // Drop the answer to every other UpdateItem the agent makes (claims and finishes alike) after it was applied.
+    dropNext = () => dropped++ % 2 === 0;
+    const { sessionId, taskIds } = await h.submit(Array.from({ length: 10 }, () => sleepTask(0)));
+    const agent = spawn("agent-lossy");
+    await h.waitFor("every task finished", () => allIn("finished")(taskIds), 30_000);
+    expect(dropped).toBeGreaterThanOrEqual(10);
+    expectFinalOnce(taskIds, "finished");
+    for (const row of await h.rows(taskIds))
+      expect(row.task_status).toBe(stateKeyForSession("finished", sessionId));
+    // The agent knew each retried write was its own: it counted every task finished and deleted every message.
+    const rows = await h.rows(taskIds);
+    await h.waitFor(
+      "every message deleted",
+      async () => rows.every((r) => deleted.has(r.sqs_handler_id)),
+      10_000,
+    );
+    expect(await stopAgent(agent)).toBe(0);
+    expect(agent.output()).toMatch(/stopped; \{"finished":10,/);
+  });
+});
+
+describe("messages and inputs no agent can use", () => {
+  it("moves malformed messages and messages without a row to the dead-letter queue, logs them, and goes on", async () => {
+    const url = await h.grid.queueUrl(0);
+    for (const body of [
+      "not json",
+      JSON.stringify({ task_id: 5 }),
+      JSON.stringify({ task_id: "no-such-session_0" }),
+    ]) {
+      await h.grid.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
+    }
+    const { taskIds } = await h.submit([sleepTask(0)]);
+    const before = h.grid.recorded.length;
+    const agent = spawn("agent-dlq");
+    await h.waitFor("the good task finished", () => allIn("finished")(taskIds));
+    await h.waitFor("three dead letters", async () => (await h.grid.visibleCount(0, true)) >= 3, 10_000);
+    expect((await h.drain(0, true)).sort()).toEqual(
+      ["not json", JSON.stringify({ task_id: 5 }), JSON.stringify({ task_id: "no-such-session_0" })].sort(),
+    );
+    const logged = h.grid.recorded.slice(before).map((c) => JSON.stringify(c.body));
+    expect(logged.filter((line) => line.includes("dead-letter queue"))).toHaveLength(3);
+    expect(await stopAgent(agent)).toBe(0);
+  });
+
+  it("fails a task whose input is missing, saying why, instead of retrying it forever", async () => {
+    const { taskIds } = await h.submit([sleepTask(0)], { inputs: "skip" });
+    const agent = spawn("agent-missing-input");
+    await h.waitFor("the task failed", () => allIn("failed")(taskIds));
+    const error = JSON.parse((await h.output(taskIds[0], "error")) ?? "{}") as Record<string, unknown>;
+    expect(error).toMatchObject({ errorType: "MissingInput" });
+    expect(String(error.errorMessage)).toContain(`${taskIds[0]}-input`);
+    expectFinalOnce(taskIds, "failed");
+    const handle = (await h.row(taskIds[0]))?.sqs_handler_id ?? "";
+    await h.waitFor("its message deleted", async () => deleted.has(handle), 10_000);
+    expect(await stopAgent(agent)).toBe(0);
+  });
+});

@@ -1,0 +1,164 @@
+// The worker host, as shipped (the esbuild bundle), on 127.0.0.1: it answers the Lambda invoke API the way AWS's
+// Runtime Interface Emulator does, for results, handler errors, timeouts, init failures, crashed runtimes and
+// concurrent calls, from a folder or a zip.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitForPort } from "../../../runtime/src/agent/worker";
+import { freePort } from "../../../runtime/src/local/ports";
+import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
+import { zipEntries } from "../../../modules/runtime-bundle/zip";
+
+let dir: string;
+let hostScript: string;
+const hosts: ChildProcess[] = [];
+
+const HANDLERS: Record<string, string> = {
+  "index.js": `
+let calls = 0;
+exports.handler = async (event, context) => {
+  calls++;
+  if (event.mode === "throw") throw new RangeError("bad input " + event.value);
+  if (event.mode === "sleep") await new Promise((r) => setTimeout(r, event.ms));
+  if (event.mode === "exit") process.exit(3);
+  return { echo: event, calls, requestId: context.awsRequestId, remaining: context.getRemainingTimeInMillis() > 0 };
+};
+exports.callback = (event, context, callback) => setTimeout(() => callback(null, { via: "callback", event }), 5);
+`,
+  "broken.js": "throw new Error('cannot load');\n",
+};
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "htc-worker-host-"));
+  bundleRuntime("worker-host", join(dir, "host"));
+  hostScript = join(dir, "host", "index.js");
+  mkdirSync(join(dir, "code"));
+  for (const [name, text] of Object.entries(HANDLERS)) writeFileSync(join(dir, "code", name), text);
+}, 60_000);
+
+afterAll(async () => {
+  for (const host of hosts) host.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function startHost(args: string[]): Promise<string> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [hostScript, ...args, "--port", String(port)], { stdio: "ignore" });
+  hosts.push(child);
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitForPort(endpoint, 10_000);
+  return endpoint;
+}
+
+async function invoke(endpoint: string, payload: unknown): Promise<{ status: number; body: string }> {
+  const response = await fetch(`${endpoint}/2015-03-31/functions/function/invocations`, {
+    method: "POST",
+    body: JSON.stringify(payload),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+describe("worker host", () => {
+  let endpoint: string;
+  beforeAll(async () => {
+    endpoint = await startHost(["--code", join(dir, "code"), "--handler", "index.handler", "--timeout", "1"]);
+  });
+
+  it("answers 200 with the handler's JSON result and gives it a Lambda context", async () => {
+    const { status, body } = await invoke(endpoint, { value: 1 });
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ echo: { value: 1 }, remaining: true });
+    expect(JSON.parse(body).requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers a thrown error as the Node.js runtime does: 200 with errorType, errorMessage and trace", async () => {
+    const { status, body } = await invoke(endpoint, { mode: "throw", value: 7 });
+    expect(status).toBe(200);
+    const error = JSON.parse(body) as Record<string, unknown>;
+    expect(error).toMatchObject({ errorType: "RangeError", errorMessage: "bad input 7" });
+    expect(Array.isArray(error.trace)).toBe(true);
+  });
+
+  it("times out like the emulator (200, 'Task timed out after 1.00 seconds') and starts a fresh runtime", async () => {
+    const before = JSON.parse((await invoke(endpoint, {})).body) as { calls: number };
+    expect(before.calls).toBeGreaterThan(1);
+    expect(await invoke(endpoint, { mode: "sleep", ms: 5_000 })).toEqual({
+      status: 200,
+      body: "Task timed out after 1.00 seconds",
+    });
+    // A new runtime process: module state starts over.
+    expect(JSON.parse((await invoke(endpoint, {})).body)).toMatchObject({ calls: 1 });
+  });
+
+  it("answers 502 with Runtime.ExitError when the runtime dies, then serves the next call", async () => {
+    const crashed = await invoke(endpoint, { mode: "exit" });
+    expect(crashed.status).toBe(502);
+    expect(JSON.parse(crashed.body)).toMatchObject({ errorType: "Runtime.ExitError" });
+    expect((await invoke(endpoint, {})).status).toBe(200);
+  });
+
+  it("refuses a second concurrent call with 400 instead of crashing", async () => {
+    const slow = invoke(endpoint, { mode: "sleep", ms: 300 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await invoke(endpoint, {})).status).toBe(400);
+    expect((await slow).status).toBe(200);
+  });
+
+  it("answers 404 on any other path", async () => {
+    const response = await fetch(`${endpoint}/2018-06-01/runtime/invocation/next`);
+    expect(response.status).toBe(404);
+  });
+});
+
+describe("worker host handlers and code", () => {
+  it("runs callback-style handlers", async () => {
+    const endpoint = await startHost(["--code", join(dir, "code"), "--handler", "index.callback"]);
+    expect(JSON.parse((await invoke(endpoint, { n: 2 })).body)).toEqual({ via: "callback", event: { n: 2 } });
+  });
+
+  it("answers 502 with the init error when the handler cannot be loaded, on every call", async () => {
+    const missing = await startHost(["--code", join(dir, "code"), "--handler", "index.nothing"]);
+    for (let i = 0; i < 2; i++) {
+      const { status, body } = await invoke(missing, {});
+      expect(status).toBe(502);
+      expect(JSON.parse(body)).toMatchObject({ errorType: "Runtime.HandlerNotFound" });
+    }
+    const broken = await startHost(["--code", join(dir, "code"), "--handler", "broken.handler"]);
+    const { status, body } = await invoke(broken, {});
+    expect(status).toBe(502);
+    expect(JSON.parse(body)).toMatchObject({
+      errorType: "Runtime.ImportModuleError",
+      errorMessage: "cannot load",
+    });
+  });
+
+  it("runs a handler from a zip", async () => {
+    const zip = join(dir, "worker.zip");
+    writeFileSync(
+      zip,
+      zipEntries([
+        { name: "lib/main.js", data: Buffer.from("exports.run = async (e) => ({ doubled: e.x * 2 });\n") },
+      ]),
+    );
+    const endpoint = await startHost(["--code", zip, "--handler", "lib/main.run"]);
+    expect(JSON.parse((await invoke(endpoint, { x: 21 })).body)).toEqual({ doubled: 42 });
+  });
+
+  it("refuses a zip whose entries would land outside the task root, and says so on one line", async () => {
+    const zip = join(dir, "evil.zip");
+    writeFileSync(zip, zipEntries([{ name: "../escape.js", data: Buffer.from("1") }]));
+    const port = await freePort();
+    const child = spawn(process.execPath, [hostScript, "--code", zip, "--port", String(port)], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(stderr.trim()).toMatch(/^worker-host: .*"\.\.\/escape\.js" would be written outside/);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
