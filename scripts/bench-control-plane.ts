@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const grid = await startLocalGrid({ priorities: 1 });
   try {
     // Bundling: cold (cache entry removed) and cached, for all five handlers.
-    const cacheDir = join(findRepoRoot(), "node_modules", ".cache", "htc-lambda", sourceHash().slice(0, 32));
+    const cacheDir = join(findRepoRoot(), "node_modules", ".cache", "htc-runtime", sourceHash().slice(0, 32));
     rmSync(cacheDir, { recursive: true, force: true });
     let t = performance.now();
     for (const name of HANDLER_NAMES) bundleHandler(name, join(work, name));

@@ -2,6 +2,7 @@
 // Runtime Interface Emulator does, and runs a Node.js Lambda handler from a zip or a folder in a runtime child
 // process. For tests, local grids and machines without the emulator; the agent cannot tell the two apart.
 //   node worker-host.js --code <zip|dir> [--handler index.handler] [--port 8080] [--host 127.0.0.1] [--timeout 300]
+//                       [--title htc-worker-host]
 // Observable behaviour (the emulator's): 200 with the handler's JSON result; 200 with {errorType, errorMessage,
 // trace} when the handler throws; 200 "Task timed out after N.00 seconds" after AWS_LAMBDA_FUNCTION_TIMEOUT (the
 // runtime is then restarted); 502 with the error when the handler cannot be loaded or the runtime process dies;
@@ -22,16 +23,21 @@ export interface HostOptions {
   readonly port: number;
   readonly host: string;
   readonly timeoutSec: number;
+  /** Process name (`/proc/<pid>/comm`, 15 characters at most) an agent in the same pod kills it by. */
+  readonly title: string;
 }
 
 const USAGE =
-  "usage: worker-host --code <zip|dir> [--handler index.handler] [--port 8080] [--host 127.0.0.1] [--timeout 300]";
+  "usage: worker-host --code <zip|dir> [--handler index.handler] [--port 8080] [--host 127.0.0.1] [--timeout 300] [--title htc-worker-host]";
 
 export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): HostOptions {
   const values = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    if (!["--code", "--handler", "--port", "--host", "--timeout"].includes(flag) || i + 1 >= argv.length) {
+    if (
+      !["--code", "--handler", "--port", "--host", "--timeout", "--title"].includes(flag) ||
+      i + 1 >= argv.length
+    ) {
       throw new Error(`unknown or incomplete argument ${JSON.stringify(flag)}; ${USAGE}`);
     }
     values.set(flag, argv[++i]);
@@ -57,6 +63,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Host
       1,
       86_400,
     ),
+    title: (values.get("--title") ?? "htc-worker-host").slice(0, 15),
   };
 }
 
@@ -237,7 +244,7 @@ async function serve(options: HostOptions): Promise<void> {
     );
     server.listen(options.port, options.host, () => resolveListen());
   });
-  process.title = "htc-worker-host";
+  process.title = options.title;
 }
 
 if (process.argv[2] === "--runner") {

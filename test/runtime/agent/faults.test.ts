@@ -2,6 +2,7 @@
 // it runs, SIGTERM during a task, lost DynamoDB responses, malformed messages, missing inputs and rows. In every
 // case no task is lost and none reaches a final state twice (the DynamoDB proxy counts applied final transitions).
 
+import { spawn as nodeSpawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
@@ -10,6 +11,7 @@ import { stateKeyForSession, stateKeyForTask, stateOf } from "../../../runtime/s
 import { ErrorLogger } from "../../../runtime/src/aws/error-log";
 import { StateTable } from "../../../runtime/src/aws/state-table";
 import { cancelTasks } from "../../../runtime/src/control-plane/handlers/cancel-tasks";
+import { freePort } from "../../../runtime/src/local/ports";
 import { b64 } from "../control-plane/integration/fixtures";
 import { TABLE } from "../control-plane/integration/local-grid";
 import { startHarness, stopAgent, type AgentProcess, type Harness } from "./harness";
@@ -175,6 +177,60 @@ describe("a task cancelled while it runs", () => {
     const handle = (await h.row(long.taskIds[0]))?.sqs_handler_id ?? "";
     await h.waitFor("the cancelled task's message deleted", async () => deleted.has(handle), 10_000);
     expect(await stopAgent(agent)).toBe(0);
+  });
+});
+
+describe("a worker in its own container (the pod layout)", () => {
+  it("ends a cancelled task by killing the worker process by name, and goes on once the container is back", async () => {
+    // The worker host plays the worker container; this loop plays the kubelet, restarting it when it dies.
+    const port = await freePort();
+    const title = `htc-wh-${process.pid % 100000}`;
+    let restarts = 0;
+    let worker: ChildProcess | undefined;
+    let stopped = false;
+    const startWorker = () => {
+      worker = nodeSpawn(
+        process.execPath,
+        [h.bundles.workerHost, "--code", h.bundles.mock, "--port", String(port), "--title", title],
+        { stdio: "ignore" },
+      );
+      worker.once("exit", () => {
+        if (stopped) return;
+        restarts++;
+        setTimeout(startWorker, 300);
+      });
+    };
+    startWorker();
+    try {
+      const long = await h.submit([sleepTask(30_000)]);
+      const agent = spawn("agent-pod", {
+        env: {
+          HTC_AGENT_WORKER_RESTART: "kill-by-name",
+          HTC_WORKER_PROCESS_NAMES: title,
+          LAMBDA_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+        },
+      });
+      await h.waitFor(
+        "the task running",
+        async () => stateOf((await h.row(long.taskIds[0]))?.task_status ?? "") === "processing",
+      );
+      await cancelTasks(
+        { queryStringParameters: { submission_content: b64({ session_ids_to_cancel: [long.sessionId] }) } },
+        { stateTable: new StateTable(h.grid.ddb, TABLE), logger: new ErrorLogger(undefined, {}, "test") },
+      );
+      const next = await h.submit([sleepTask(0)]);
+      await h
+        .waitFor("the next task finished", () => allIn("finished")(next.taskIds), 20_000)
+        .catch((e: Error) => {
+          throw new Error(`${e.message} (worker restarts: ${restarts})\n${agent.output()}`);
+        });
+      expect(restarts).toBe(1);
+      expect(await states(long.taskIds)).toEqual(["cancelled"]);
+      expect(await stopAgent(agent)).toBe(0);
+    } finally {
+      stopped = true;
+      worker?.kill("SIGKILL");
+    }
   });
 });
 
