@@ -9,7 +9,7 @@
 // benchmark is compiled by the root tsconfig, which does not include test/).
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="./local-servers.d.ts" />
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -29,6 +29,7 @@ import dynalite from "dynalite";
 import { createSqsServer } from "local-aws-sqs";
 import S3rver from "s3rver";
 import { Redis } from "ioredis";
+import { requireTool } from "../../../support/tools";
 
 export const REGION = "us-east-1";
 export const TABLE = "htc_tasks_state_table-test";
@@ -104,10 +105,6 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-export function redisServerAvailable(): boolean {
-  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
-}
-
 /** Starts redis-server on a free port without persistence; resolves once it accepts connections. */
 export async function startRedisServer(
   requirePass?: string,
@@ -115,7 +112,8 @@ export async function startRedisServer(
   const port = await freePort();
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
   if (requirePass) args.push("--requirepass", requirePass);
-  const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Debian's redis-server, which `npm test` installs first; a missing one fails with the command that installs it.
+  const child = spawn(requireTool("redis-server"), args, { stdio: ["ignore", "pipe", "pipe"] });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("redis-server did not start within 10 s")), 10_000);
     child.stdout?.on("data", (chunk: Buffer) => {
@@ -219,14 +217,10 @@ export async function startLocalGrid(options: LocalGridOptions = {}): Promise<Lo
   let redis: Redis | undefined;
   let redisUrl: string | undefined;
   if (options.withRedis) {
-    if (redisServerAvailable()) {
-      const started = await startRedisServer();
-      redisProcess = started.process;
-      redisUrl = `127.0.0.1:${started.port}`;
-      redis = new Redis({ host: "127.0.0.1", port: started.port, maxRetriesPerRequest: 1 });
-    } else if (process.env.CI) {
-      throw new Error("redis-server is required in CI: apt-get install -y redis-server");
-    }
+    const started = await startRedisServer();
+    redisProcess = started.process;
+    redisUrl = `127.0.0.1:${started.port}`;
+    redis = new Redis({ host: "127.0.0.1", port: started.port, maxRetriesPerRequest: 1 });
   }
 
   const endpoint = (port: number): string => `http://127.0.0.1:${port}`;
