@@ -4,11 +4,11 @@
 # Idempotent: a binary that already reports the pinned version is reused.
 #
 # Usage: scripts/ci/install-helm.sh            -> prints the path of the helm binary on stdout
-# Env:   HELM_VERSION (default below), HELM_BIN_DIR (default $HOME/go/bin)
+# Env:   HELM_VERSION (default below), HELM_BIN_DIR (default .tmp/bin of this repository, where the tests look)
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v3.21.4}"
-HELM_BIN_DIR="${HELM_BIN_DIR:-$HOME/go/bin}"
+HELM_BIN_DIR="${HELM_BIN_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/.tmp/bin}"
 HELM_BIN="$HELM_BIN_DIR/helm"
 
 log() { echo "install-helm: $*" >&2; }

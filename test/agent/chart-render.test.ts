@@ -1,5 +1,5 @@
-// Renders charts/htc-agent with helm (lint + template) and validates every object. Needs helm: on PATH
-// or where scripts/ci/install-helm.sh installs it; missing helm fails in CI (CI=true), skips locally.
+// Renders charts/htc-agent with helm (lint + template) and validates every object. Needs helm, which `npm test`
+// builds into .tmp/bin first; without it these tests fail, naming the command that installs it.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,12 +7,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { agentChartValues } from "../../modules/agent/chart-values";
 import { seedGridConfig } from "./fixtures/seed-grid-config";
 import { agentChartResources } from "./fixtures/resources";
-import { CHART_DIR, helmOrSkip, renderChart, requireHelm, runHelm } from "./helm";
+import { CHART_DIR, renderChart, requireHelm, runHelm } from "./helm";
 import { validateKubernetesObject } from "./k8s-validate";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const { helm: foundHelm, skip } = helmOrSkip();
 
 const seedValues = agentChartValues({
   region: seedGridConfig.region,
@@ -30,13 +28,13 @@ const one = (objects: Obj[], kind: string): Obj => {
 const env = (container: Obj): Record<string, unknown> =>
   Object.fromEntries((container.env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom]));
 
-describe.skipIf(skip)("htc-agent chart", () => {
+describe("htc-agent chart", () => {
   let helm: string;
   let defaults: Obj[];
   let seed: Obj[];
 
   beforeAll(() => {
-    helm = requireHelm(foundHelm);
+    helm = requireHelm();
     defaults = renderChart(helm);
     seed = renderChart(helm, seedValues);
   });

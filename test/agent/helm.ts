@@ -1,40 +1,18 @@
-// Locates the helm binary for the chart checks: PATH first, then where scripts/ci/install-helm.sh puts it.
+// Locates the helm binary for the chart checks (.tmp/bin, where `npm test` builds it, then PATH) and runs it.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
-import { delimiter, join, resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { requireTool } from "../support/tools";
 
 export const CHART_DIR = resolve(__dirname, "../../charts/htc-agent");
 /** Kubernetes minor the grid deploys (computePlane.kubernetesVersion default). */
 export const KUBE_VERSION = "1.31";
 
-export function findHelm(): string | undefined {
-  const candidates = [
-    ...(process.env.PATH ?? "")
-      .split(delimiter)
-      .filter(Boolean)
-      .map((dir) => join(dir, "helm")),
-    join(process.env.HELM_BIN_DIR ?? join(homedir(), "go", "bin"), "helm"),
-  ];
-  return candidates.find((path) => existsSync(path));
-}
-
-/** In CI a missing helm fails the chart tests; locally they are skipped with a message. */
-export function helmOrSkip(): { helm: string | undefined; skip: boolean } {
-  const helm = findHelm();
-  const inCi = process.env.CI === "true";
-  if (!helm && !inCi) {
-    console.warn(
-      "helm not found on PATH or in $HOME/go/bin: skipping chart checks (run scripts/ci/install-helm.sh)",
-    );
-  }
-  return { helm, skip: !helm && !inCi };
-}
-
-export function requireHelm(helm: string | undefined): string {
-  if (!helm) throw new Error("helm is required in CI: run scripts/ci/install-helm.sh first");
-  return helm;
+/** The helm binary; a missing one fails the chart tests with the command that installs it. */
+export function requireHelm(): string {
+  return requireTool("helm");
 }
 
 /** Runs a helm command and returns stdout; stderr is included in the error when it fails. */

@@ -47,12 +47,7 @@ import {
   putPayloadS3,
   submissionPayload,
 } from "../runtime/control-plane/integration/fixtures";
-import {
-  TABLE,
-  redisServerAvailable,
-  startLocalGrid,
-  type LocalGrid,
-} from "../runtime/control-plane/integration/local-grid";
+import { TABLE, startLocalGrid, type LocalGrid } from "../runtime/control-plane/integration/local-grid";
 import { gridConfig, resourcesOf, synthApp, type TfJson } from "../support/grid-synth";
 
 type Handler = "submit-tasks" | "get-results" | "cancel-tasks" | "ttl-checker" | "scaling-metrics";
@@ -340,7 +335,6 @@ function needed(stack: TfJson, calls: Call[]): string[] {
 
 // --- Scenarios -----------------------------------------------------------------------------------------------
 
-const redisCases = redisServerAvailable() || Boolean(process.env.CI);
 const REDIS_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-auth";
 let grid: LocalGrid;
 
@@ -436,14 +430,12 @@ async function storageScenarios(storage: Storage): Promise<void> {
   await scalingMetrics(storage);
 }
 
-const modes: readonly Storage[] = redisCases ? STORAGE_MODES : ["S3"];
-
 beforeAll(async () => {
-  grid = await startLocalGrid({ withRedis: redisCases });
+  grid = await startLocalGrid({ withRedis: true });
   installRecorder();
   await resetColdStarts();
   await coreScenarios();
-  for (const storage of modes) await storageScenarios(storage);
+  for (const storage of STORAGE_MODES) await storageScenarios(storage);
 }, 120_000);
 
 afterAll(async () => {
@@ -515,7 +507,7 @@ describe("the recording", () => {
 
   it("recorded no data-plane call outside submit_tasks, and none from it with inline task input", () => {
     const dataPlane = (c: Call) => c.service === "s3" || c.service === "secretsmanager";
-    for (const bucket of ["core", ...modes] as const) {
+    for (const bucket of ["core", ...STORAGE_MODES] as const) {
       for (const handler of HANDLERS) {
         if (bucket !== "core" && handler === "submit-tasks") continue;
         expect(callsOf(bucket, handler).filter(dataPlane), `${bucket}/${handler}`).toEqual([]);
@@ -546,7 +538,7 @@ describe.each(configs)("function roles, $name", ({ storage, externalStorage }) =
   const usesRedis = storage !== "S3";
   const readsDataPlane = (handler: Handler): boolean => handler === "submit-tasks" && externalStorage;
 
-  it.skipIf(!modes.includes(storage))("grant each handler exactly the calls it makes", () => {
+  it("grant each handler exactly the calls it makes", () => {
     for (const handler of HANDLERS) {
       const grants = granted(statementsOf(stack, handler));
       const needs = needed(stack, expectedCalls(handler));

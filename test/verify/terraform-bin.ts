@@ -24,3 +24,14 @@ export function findTerraform(repoRoot = process.cwd()): string | undefined {
   }
   return undefined;
 }
+
+/** The pinned Terraform; a missing one fails the validate tests with the command that installs it. */
+export function requireTerraform(repoRoot = process.cwd()): string {
+  const terraform = findTerraform(repoRoot);
+  if (!terraform) {
+    throw new Error(
+      `Terraform ${TERRAFORM_VERSION} is not in .tmp/bin or on PATH: run \`bash scripts/ci/ensure-test-tools.sh\` (npm test runs it first)`,
+    );
+  }
+  return terraform;
+}

@@ -3,10 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { synthFixtureToTemp, type FixtureOutput } from "./fixtures/synth";
-import { findTerraform } from "./terraform-bin";
+import { requireTerraform } from "./terraform-bin";
 import { preparePluginDir, requiredProviders, validateSynthOutput } from "./tf-validate";
 
-const terraform = findTerraform();
 let fixture: FixtureOutput;
 
 beforeAll(() => {
@@ -51,10 +50,15 @@ describe("plugin dir for offline terraform init", () => {
   });
 });
 
-// Runs wherever Terraform 1.11.4 is installed, and always in CI (where a missing Terraform fails).
-describe.skipIf(!terraform && !process.env.CI)("terraform validate against the jsii-derived schemas", () => {
+// Needs Terraform 1.11.4, which `npm test` builds into .tmp/bin first when it is not on PATH.
+describe("terraform validate against the jsii-derived schemas", () => {
+  let terraform: string;
+  beforeAll(() => {
+    terraform = requireTerraform();
+  });
+
   it("validates the fixture stacks with no diagnostics", async () => {
-    const results = await validateSynthOutput(fixture.outdir, terraform ?? "terraform");
+    const results = await validateSynthOutput(fixture.outdir, terraform);
     expect(results.map((r) => [r.stack, r.valid, r.diagnostics])).toEqual([
       ["cluster", true, []],
       ["infra", true, []],
@@ -70,10 +74,7 @@ describe.skipIf(!terraform && !process.env.CI)("terraform validate against the j
     const cluster = fixture.stack("cluster");
     delete cluster.resource.helm_release.agent.chart;
     cluster.resource.kubernetes_config_map_v1["agent-config"].binaryData = {};
-    const results = await validateSynthOutput(
-      fixture.writeVariant({ infra, cluster }),
-      terraform ?? "terraform",
-    );
+    const results = await validateSynthOutput(fixture.writeVariant({ infra, cluster }), terraform);
     const summaries = results.map((r) => [r.stack, r.valid, r.diagnostics.map((d) => d.summary).sort()]);
     expect(summaries).toEqual([
       ["cluster", false, ["Extraneous JSON object property", "Missing required argument"]],
@@ -91,7 +92,7 @@ describe.skipIf(!terraform && !process.env.CI)("terraform validate against the j
       base: { backend: "s3", config: { bucket: "b", key: "k", region: "eu-west-1" } },
     };
     infra.output.remote = { value: "${data.terraform_remote_state.base.outputs.name}" };
-    const [result] = await validateSynthOutput(fixture.writeVariant({ infra }), terraform ?? "terraform");
+    const [result] = await validateSynthOutput(fixture.writeVariant({ infra }), terraform);
     expect(result.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
     expect(result.valid).toBe(true);
   }, 240_000);

@@ -163,8 +163,8 @@ export async function startS3(buckets: readonly string[], port = 0): Promise<Loc
   };
 }
 
-export function redisServerAvailable(): boolean {
-  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+export function redisServerAvailable(binary = "redis-server"): boolean {
+  return spawnSync(binary, ["--version"], { stdio: "ignore" }).status === 0;
 }
 
 /** The one line to show when a Redis grid is asked for on a machine without redis-server. */
@@ -172,12 +172,15 @@ export const REDIS_MISSING =
   "redis-server is not installed: install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis)";
 
 /** Debian's redis-server without persistence; resolves once it accepts connections. */
-export async function startRedis(options: { password?: string; port?: number } = {}): Promise<LocalServer> {
-  if (!redisServerAvailable()) throw new Error(REDIS_MISSING);
+export async function startRedis(
+  options: { password?: string; port?: number; binary?: string } = {},
+): Promise<LocalServer> {
+  const binary = options.binary ?? "redis-server";
+  if (!redisServerAvailable(binary)) throw new Error(REDIS_MISSING);
   const port = options.port || (await freePort());
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
   if (options.password) args.push("--requirepass", options.password);
-  const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("redis-server did not start within 10 s")), 10_000);

@@ -11,15 +11,12 @@ import {
 import { payloadKey } from "../../../../runtime/src/contract";
 import { dataPlane } from "../../../../runtime/src/control-plane/runtime";
 import { apiEvent, applyEnv, b64, getRow, newSessionId, putPayloadS3, submissionPayload } from "./fixtures";
-import { BUCKET, redisServerAvailable, startLocalGrid, startRedisServer, type LocalGrid } from "./local-grid";
-
-// REDIS cases skip only on a developer machine without redis-server; in CI it must be installed.
-const redisCases = redisServerAvailable() || Boolean(process.env.CI);
+import { BUCKET, startLocalGrid, startRedisServer, type LocalGrid } from "./local-grid";
 
 let grid: LocalGrid;
 
 beforeAll(async () => {
-  grid = await startLocalGrid({ withRedis: redisCases });
+  grid = await startLocalGrid({ withRedis: true });
 });
 afterAll(async () => {
   await resetColdStart();
@@ -57,7 +54,7 @@ describe("S3 data plane", () => {
   });
 });
 
-describe.skipIf(!redisCases)("REDIS data plane", () => {
+describe("REDIS data plane", () => {
   it("reads the submission payload from Redis", async () => {
     applyEnv({ GRID_STORAGE_SERVICE: "REDIS", S3_BUCKET: undefined, S3_KMS_KEY_ID: undefined });
     const sessionId = newSessionId();
@@ -102,7 +99,7 @@ describe.skipIf(!redisCases)("REDIS data plane", () => {
   });
 });
 
-describe.skipIf(!redisCases)("S3+REDIS data plane", () => {
+describe("S3+REDIS data plane", () => {
   it("back-fills Redis from S3 on a cache miss", async () => {
     applyEnv({ GRID_STORAGE_SERVICE: "S3+REDIS" });
     const sessionId = newSessionId();
