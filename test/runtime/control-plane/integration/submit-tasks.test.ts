@@ -137,6 +137,27 @@ describe("submit_tasks with external storage (S3)", () => {
     expect(await messagesOf(sessionId, 0)).toHaveLength(0);
   });
 
+  it("refuses, before writing anything, a submission whose queue messages would exceed SQS's 256 KiB", async () => {
+    const sessionId = newSessionId();
+    // Each message is the task's row plus the submission's stats: 300 KB of stats cannot be queued.
+    const payload = { ...submissionPayload(sessionId, 3), stats: { note: "x".repeat(300 * 1024) } };
+    await putPayloadS3(grid.s3, sessionId, payload);
+    const response = await handler(apiEvent(sessionId));
+    expect(response.statusCode).toBe(543);
+    expect(response.body).toMatch(/above SQS's 262144-byte limit.*Nothing was written/);
+    expect(await rowCount(grid.ddb, sessionId)).toBe(0);
+    expect(await messagesOf(sessionId, 0)).toHaveLength(0);
+  });
+
+  it("queues a submission whose messages are large but within SQS's limit", async () => {
+    const sessionId = newSessionId();
+    const payload = { ...submissionPayload(sessionId, 2), stats: { note: "x".repeat(200 * 1024) } };
+    await putPayloadS3(grid.s3, sessionId, payload);
+    expect((await handler(apiEvent(sessionId))).statusCode).toBe(200);
+    expect(await rowCount(grid.ddb, sessionId)).toBe(2);
+    expect(await messagesOf(sessionId, 0)).toHaveLength(2);
+  });
+
   it("rejects a request without submission_content", async () => {
     const response = await handler({ queryStringParameters: null });
     expect(response).toEqual({ statusCode: 543, body: expect.stringMatching(/submission_content/) });
