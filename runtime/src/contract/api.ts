@@ -19,6 +19,28 @@ export const AUTHORIZATION_HEADER = "Authorization";
 /** Error statuses (upstream's): submit_tasks answers 543, get_results and cancel_tasks 542. */
 export const SUBMIT_ERROR_STATUS = 543;
 export const QUERY_ERROR_STATUS = 542;
+/** Content type of the handlers' 200 answers. */
+export const JSON_CONTENT_TYPE = "application/json";
+/** Content type of the handlers' error answers (542/543): the body is a one-line message. */
+export const ERROR_CONTENT_TYPE = "text/plain; charset=utf-8";
+
+/**
+ * What API Gateway itself answers before or instead of a handler (JSON `{"message": ...}` bodies): 400 from the
+ * request validator, 401 from the Cognito authorizer, 403 for a missing/wrong API key (or an unknown route),
+ * 413 for a request above its payload limit, 429 when throttled, 502 when the Lambda fails, 504 when it
+ * takes longer than the 29 s integration timeout.
+ */
+export const GATEWAY_ERRORS = {
+  missingParameter: { status: 400, message: `Missing required request parameters: [submission_content]` },
+  unauthorized: { status: 401, message: "Unauthorized" },
+  tokenExpired: { status: 401, message: "The incoming token has expired" },
+  forbidden: { status: 403, message: "Forbidden" },
+  missingAuthenticationToken: { status: 403, message: "Missing Authentication Token" },
+  tooLarge: { status: 413, message: "Request Too Long" },
+  throttled: { status: 429, message: "Too Many Requests" },
+  lambdaError: { status: 502, message: "Internal server error" },
+  timeout: { status: 504, message: "Endpoint request timed out" },
+} as const;
 
 /** Most tasks one submission may carry (bounded by what one invocation writes well within 29 s). */
 export const MAX_TASKS_PER_SUBMISSION = 10_000;

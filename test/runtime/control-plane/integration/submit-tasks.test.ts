@@ -160,7 +160,7 @@ describe("submit_tasks with external storage (S3)", () => {
 
   it("rejects a request without submission_content", async () => {
     const response = await handler({ queryStringParameters: null });
-    expect(response).toEqual({ statusCode: 543, body: expect.stringMatching(/submission_content/) });
+    expect(response).toMatchObject({ statusCode: 543, body: expect.stringMatching(/submission_content/) });
   });
 });
 
