@@ -59,8 +59,11 @@ export const OUTPUT_PLACEHOLDER = "read_from_dataplane";
 /** The submission JSON (before base64). */
 export interface SubmissionPayload {
   session_id: string;
-  /** Task ids (`<session_id>_<suffix>`, input in the data plane) or, inline, task definitions. */
-  tasks_list: { tasks: (string | Record<string, unknown>)[] };
+  /**
+   * Task ids (`<session_id>_<suffix>`, input in the data plane) or, inline, task definitions; inline ids are
+   * `<session_id>_<first_index + i>` (first_index defaults to 0; ignored with external storage).
+   */
+  tasks_list: { tasks: (string | Record<string, unknown>)[]; first_index?: number };
   scheduler_data?: { task_timeout_sec?: number; retry_count?: number; tasks_in_session?: number };
   stats?: Record<string, unknown>;
   context?: { tasks_priority?: number };
@@ -70,6 +73,11 @@ export interface SubmissionPayload {
 export interface SubmitResponse {
   session_id: string;
   task_ids: string[];
+  /**
+   * True when the submission's first task already existed, so nothing was written or queued: a retried (or
+   * concurrent) copy of a submission the grid already took. Absent otherwise.
+   */
+  duplicate?: true;
 }
 
 /** 200 answer of GET /result. */

@@ -79,9 +79,17 @@ export async function submitTasks(event: ApiGatewayEvent, deps: SubmitDeps): Pro
       );
     }
 
+    // The first row is the submission's claim, written only if absent: a submit retried after a lost answer (or
+    // a 504 while the first attempt still ran) finds it and is answered as a duplicate, writing and queueing
+    // nothing, instead of resetting rows that may already be running or finished and queueing them twice.
+    const taskIds = rows.map((r) => r.task_id);
+    if (!(await deps.stateTable.putTaskIfAbsent(rows[0]))) {
+      return ok({ session_id: sessionId, task_ids: taskIds, duplicate: true });
+    }
+
     // State rows first: an agent that receives a message must always find its row.
     try {
-      await deps.stateTable.putTasks(rows);
+      await deps.stateTable.putTasks(rows.slice(1));
     } catch (error) {
       // Nothing was queued yet: remove what was written so the session can simply be resubmitted.
       await deps.stateTable
@@ -108,7 +116,7 @@ export async function submitTasks(event: ApiGatewayEvent, deps: SubmitDeps): Pro
         `${unsent.length} of ${rows.length} tasks of session ${sessionId} could not be queued and were marked failed`,
       );
     }
-    return ok({ session_id: sessionId, task_ids: rows.map((r) => r.task_id) });
+    return ok({ session_id: sessionId, task_ids: taskIds });
   } catch (error) {
     if (error instanceof RequestError) return fail(SUBMIT_ERROR_STATUS, error.message);
     await deps.logger.log("submit_tasks failed", error);
