@@ -33,7 +33,6 @@ export const ERROR_CONTENT_TYPE = "text/plain; charset=utf-8";
 export const GATEWAY_ERRORS = {
   missingParameter: { status: 400, message: `Missing required request parameters: [submission_content]` },
   unauthorized: { status: 401, message: "Unauthorized" },
-  tokenExpired: { status: 401, message: "The incoming token has expired" },
   forbidden: { status: 403, message: "Forbidden" },
   missingAuthenticationToken: { status: 403, message: "Missing Authentication Token" },
   tooLarge: { status: 413, message: "Request Too Long" },
