@@ -130,8 +130,9 @@ export class StateTable {
    * claim, so a retried or concurrent copy of the same submission is told apart from a new one.
    */
   putTaskIfAbsent(row: TaskRow): Promise<boolean> {
-    const { task_id: _key, ...fields } = rowToItem(row);
-    const names = Object.keys(fields);
+    const fields = rowToItem(row);
+    // The key cannot be SET; UpdateItem creates the item under it.
+    const names = Object.keys(fields).filter((name) => name !== "task_id");
     return this.transition(row.task_id, {
       set: names.map((name) => `${name} = :${name}`).join(", "),
       ConditionExpression: "attribute_not_exists(task_id)",
