@@ -43,6 +43,18 @@ export const GATEWAY_ERRORS = {
 
 /** Most tasks one submission may carry (bounded by what one invocation writes well within 29 s). */
 export const MAX_TASKS_PER_SUBMISSION = 10_000;
+/**
+ * Largest decoded request (JSON bytes) a handler accepts, also the largest `<session_id>-payload`. Lambda's
+ * synchronous payload limit is 6 MB and base64 grows data by 4/3, so 4 MiB of JSON is the most that can arrive
+ * through API Gateway at all.
+ */
+export const MAX_DECODED_BYTES = 4 * 1024 * 1024;
+/**
+ * Most tasks a client puts in one session: get_results answers every task id of a session in one response
+ * (about 71 bytes per task with its output placeholder), which must stay below Lambda's 6 MB response limit
+ * (about 88,000 tasks); this keeps a wide margin. Larger workloads are several sessions.
+ */
+export const MAX_TASKS_PER_SESSION = 50_000;
 /** Largest inline task definition (JSON text bytes): keeps rows far below DynamoDB's 400 KB item limit. */
 export const MAX_INLINE_DEFINITION_BYTES = 64 * 1024;
 /** Maximum sessions per get_results / cancel_tasks request. */

@@ -1,17 +1,18 @@
 // Request decoding shared by the API handlers: `submission_content` from the query string (or the
 // body, as upstream also accepts), urlsafe base64 -> JSON object, with size limits.
 
-import { MAX_SESSIONS_PER_REQUEST, SESSION_ID_PATTERN, SUBMISSION_CONTENT } from "../contract";
+import {
+  MAX_DECODED_BYTES,
+  MAX_SESSIONS_PER_REQUEST,
+  SESSION_ID_PATTERN,
+  SUBMISSION_CONTENT,
+} from "../contract";
 import type { ApiGatewayEvent } from "./types";
 
 /** The client's fault: answered with an error status and the message, nothing written. */
 export class RequestError extends Error {}
 
-/**
- * Largest decoded request accepted (bytes). Lambda's synchronous payload limit is 6 MB and base64
- * grows data by 4/3, so 4 MiB of JSON is the most that can arrive through API Gateway at all.
- */
-export const MAX_DECODED_BYTES = 4 * 1024 * 1024;
+export { MAX_DECODED_BYTES } from "../contract";
 
 const BASE64 = /^[A-Za-z0-9\-_+/]*={0,2}$/;
 
