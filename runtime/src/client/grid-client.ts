@@ -180,6 +180,24 @@ export function decodeOutput(stored: string): unknown {
   }
 }
 
+/** Data-plane failures as ApiError, naming the store and the key (S3 and Redis errors carry no credentials). */
+function guarded(plane: DataPlane, storage: GridStorageService): DataPlane {
+  const wrap = async <T>(what: string, key: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw new ApiError(
+        `the data plane (${storage}) could not ${what} ${key}: ${detail.split("\n")[0]}; check AWS credentials and that ${storage === "S3" ? "the bucket" : "Redis"} is reachable from here`,
+      );
+    }
+  };
+  return {
+    get: (key) => wrap("read", key, () => plane.get(key)),
+    put: (key, value) => wrap("write", key, () => plane.put(key, value)),
+  };
+}
+
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -272,6 +290,12 @@ export class GridClient {
   /** The data plane, opened on first use (S3 needs AWS credentials; Redis is reachable only inside the VPC). */
   dataPlane(): DataPlane {
     if (this.options.dataPlane) return this.options.dataPlane;
+    return (this.guardedDataPlane ??= guarded(this.openDataPlane(), this.storage));
+  }
+
+  private guardedDataPlane: DataPlane | undefined;
+
+  private openDataPlane(): DataPlane {
     if (!this.dataPlaneHandle) {
       const storage = this.storage;
       let redis;
@@ -308,6 +332,7 @@ export class GridClient {
   async close(): Promise<void> {
     const handle = this.dataPlaneHandle;
     this.dataPlaneHandle = undefined;
+    this.guardedDataPlane = undefined;
     await handle?.close();
   }
 
