@@ -36,10 +36,44 @@ function sourceHash() {
   return hash.digest("hex");
 }
 
+const fresh = (hash) => fs.existsSync(STAMP) && fs.readFileSync(STAMP, "utf8") === hash;
+
+/** One build at a time (parallel test workers, several `htc` at once): a lock directory, stale after 5 min. */
+function withLock(run) {
+  const lock = path.join(RUNTIME, ".dist-lock");
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (error) {
+      if (error.code !== "EEXIST") throw error;
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 300_000)
+          fs.rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // released meanwhile
+      }
+      if (Date.now() > deadline)
+        throw new Error(`${lock} is held by another build; remove it if no build runs`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+  try {
+    return run();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /** Builds runtime/dist when it is missing or stale; returns true when it built. */
 function ensureBuilt({ quiet = false } = {}) {
   const hash = sourceHash();
-  if (fs.existsSync(STAMP) && fs.readFileSync(STAMP, "utf8") === hash) return false;
+  if (fresh(hash)) return false;
+  return withLock(() => (fresh(hash) ? false : build(hash, quiet)));
+}
+
+function build(hash, quiet) {
   const tsc = require.resolve("typescript/bin/tsc", { paths: [RUNTIME] });
   const tmp = path.join(RUNTIME, `.dist-${process.pid}`);
   if (!quiet)

@@ -593,6 +593,7 @@ export class GridClient {
 
   /** Cancels every pending and processing task of the sessions (MAX_SESSIONS_PER_REQUEST per call). */
   async cancel(sessionIds: readonly string[]): Promise<CancelResponse> {
+    if (!Array.isArray(sessionIds)) throw new UsageError("cancel takes a list of session ids");
     const unique = [...new Set(sessionIds)];
     if (unique.length === 0) throw new UsageError("name at least one session to cancel");
     for (const id of unique) {
