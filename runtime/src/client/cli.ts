@@ -17,7 +17,7 @@ import {
   type GridErrorKind,
   type SessionProgress,
 } from "./errors";
-import { GridClient, type ApiFlavour, type SessionResults } from "./grid-client";
+import { GridClient, type ApiFlavour, type SessionResults, type Submission } from "./grid-client";
 import { TokenStore, tokenStorePath } from "./token-store";
 
 /** Exit codes. */
@@ -399,12 +399,12 @@ function summary(io: CliIo, results: SessionResults): void {
 async function follow(
   ctx: Context,
   client: GridClient,
-  session: string | { sessionId: string; taskIds: string[] },
+  session: string | Submission,
   options: { total?: number; timeoutMs?: number; readOutputs: boolean },
 ): Promise<SessionResults> {
   const reporter = new ProgressReporter(ctx.io);
   try {
-    const results = await client.wait(session as never, {
+    const results = await client.wait(session, {
       total: options.total,
       timeoutMs: options.timeoutMs,
       readOutputs: options.readOutputs,

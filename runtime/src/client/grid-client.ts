@@ -501,10 +501,13 @@ export class GridClient {
   private async totalOf(sessionId: string, given?: number): Promise<number> {
     const total = given ?? (await this.sessionSize(sessionId));
     if (total === undefined) {
+      if (!this.externalStorage) {
+        throw new UsageError(
+          `cannot tell how many tasks session ${sessionId} has: inline submissions keep no payload; pass the task count (htc: --tasks N)`,
+        );
+      }
       throw new UnknownSessionError(
-        this.externalStorage
-          ? `session ${sessionId} is unknown: there is no ${payloadKey(sessionId)} in the data plane; check the id`
-          : `cannot tell how many tasks session ${sessionId} has (inline submissions keep no payload); pass the task count`,
+        `session ${sessionId} is unknown: there is no ${payloadKey(sessionId)} in the data plane; check the id`,
       );
     }
     return total;

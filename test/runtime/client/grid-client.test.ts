@@ -136,6 +136,14 @@ describe("GridClient inline task input (task_input_passed_via_external_storage =
     });
   });
 
+  it("needs the task count to wait for an inline session by id (there is no payload to read it from)", async () => {
+    const client = await h.client({ storage: "REDIS", external: false });
+    await expect(client.wait(collisionFreeSessionId(1))).rejects.toThrow(
+      /inline submissions keep no payload; pass the task count/,
+    );
+    await expect(client.wait(collisionFreeSessionId(1))).rejects.toThrow(UsageError);
+  });
+
   it("refuses tasks that are not objects or are too large, before sending anything", async () => {
     const client = await h.client({ storage: "REDIS", external: false });
     const before = h.api.invocations.submit;
