@@ -2,9 +2,11 @@
 // instead of after them): one submit call, polling, 10,000 outputs read back. The test-only stand-in agent runs in
 // a worker thread so it does not share one event loop with the servers it calls.
 //
-// Measured on the shared 2-core machine: 40 s run alone at load average 6 (submit 9 s, agent 30 s, outputs
-// 0.5 s), 55 s under vitest at load 5, 75 s inside the whole suite at load 9. Hence its own 120 s timeout (the
-// suite's default is 60 s); nearly all of it is dynalite and the SDK handling 20,000 conditional updates.
+// Measured on the 2-core machine while three other engineers ran their suites on it: 40 s alone at load
+// average 6 (submit 9 s, agent 30 s, outputs 0.5 s), 55-90 s next to other test files at load 5-9 (a submit
+// above 29 s is answered 504 by the local front and repeated by the client as a duplicate, as designed). Hence
+// its own 180 s timeout (the suite's default is 60 s); nearly all of it is dynalite and the SDK handling the
+// 10,000 rows and 20,000 conditional updates in JavaScript.
 
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { collisionFreeSessionId } from "../control-plane/integration/fixtures";
@@ -28,7 +30,7 @@ it("runs a session of 10,000 tasks", async () => {
     );
     const submitted = Date.now();
     // Polls of a 10,000-task session cost dynalite most; 10 s between them is plenty for a minute-long wait.
-    const results = await client.wait(submission, { timeoutMs: 110_000, maxPollIntervalMs: 10_000 });
+    const results = await client.wait(submission, { timeoutMs: 170_000, maxPollIntervalMs: 10_000 });
     expect(submission.calls).toBe(1);
     expect(results).toMatchObject({ complete: true, finished: 10_000, failed: 0, cancelled: 0 });
     expect(
@@ -42,4 +44,4 @@ it("runs a session of 10,000 tasks", async () => {
   } finally {
     await agent.stop();
   }
-}, 120_000);
+}, 180_000);
