@@ -266,6 +266,28 @@ describe("GridClient retries", () => {
     expect(client.requestsSent.results).toBe(3);
   });
 
+  it("cancels more than 100 sessions in calls of at most 100", async () => {
+    const sizes: number[] = [];
+    const front = await h.front({
+      auth: { kind: "apiKey", apiKeys: [API_KEY] },
+      handlers: {
+        cancel: async (event) => {
+          const ids = JSON.parse(
+            Buffer.from(event.queryStringParameters?.submission_content ?? "", "base64url").toString(),
+          ).session_ids_to_cancel as string[];
+          sizes.push(ids.length);
+          const counts = { cancelled_pending: 0, cancelled_processing: 0, total_cancelled_tasks: 0 };
+          return { statusCode: 200, body: JSON.stringify(Object.fromEntries(ids.map((id) => [id, counts]))) };
+        },
+      },
+    });
+    const client = await h.client(mode, { apiUrl: front.url });
+    const sessions = Array.from({ length: 250 }, () => collisionFreeSessionId(1));
+    const counts = await client.cancel(sessions);
+    expect(sizes).toEqual([100, 100, 50]);
+    expect(Object.keys(counts)).toHaveLength(250);
+  });
+
   it("does not retry a handler's refusal", async () => {
     const client = await h.client(mode);
     const before = client.requestsSent.submit;
