@@ -13,6 +13,7 @@ export default tseslint.config(
       "generated/**",
       "**/*.d.ts",
       "coverage/**",
+      "runtime/dist/**",
     ],
   },
   js.configs.recommended,
@@ -38,6 +39,21 @@ export default tseslint.config(
       ],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
+  },
+  {
+    // The runtime package's plain CommonJS launchers (bin/htc.js, scripts/build.js) run on Node as they are.
+    files: ["runtime/bin/**/*.js", "runtime/scripts/**/*.js"],
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: {
+        require: "readonly",
+        module: "writable",
+        process: "readonly",
+        __dirname: "readonly",
+        __filename: "readonly",
+      },
+    },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
     // Code that runs in the grid (handlers, agent, worker host, client, workers) never loads cdktf or the

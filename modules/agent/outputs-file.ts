@@ -1,7 +1,8 @@
 // Turns the deployment's outputs (the file `cdktf deploy --outputs-file` writes) into generated/agent_config.json,
 // the file local clients read through AGENT_CONFIG_FILE. Secrets are included only when the grid config opted
 // in AND the outputs file carries them (they are sensitive outputs, written only with
-// `--outputs-file-include-sensitive-outputs`).
+// `--outputs-file-include-sensitive-outputs`); otherwise their keys are written empty, because upstream's
+// connector and agent read both keys unconditionally (a missing key is a KeyError, an empty one is "no secret").
 import { AGENT_SECRET_FIELDS } from "./agent-config";
 
 /** Names of the grid stack outputs this command reads. */
@@ -47,6 +48,8 @@ export function agentConfigFromOutputs(
       );
     }
     for (const field of AGENT_SECRET_FIELDS) doc[field] = stackOutputs[SECRET_OUTPUTS[field]];
+  } else {
+    for (const field of AGENT_SECRET_FIELDS) doc[field] = "";
   }
   return doc;
 }

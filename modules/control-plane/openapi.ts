@@ -1,6 +1,16 @@
 // The grid's REST API as an OpenAPI 3 document (upstream's api_definition.yaml shape): POST /submit, GET /result,
 // POST /cancel, each taking the required query parameter `submission_content` and proxied to one Lambda.
-// Pure data: no cdktf import, so the same document can be fed to a client generator.
+// Pure data: no cdktf import, so the same document can be fed to a client generator. Error responses are declared
+// as they really arrive: the handlers' plain-text 542/543 messages, and API Gateway's own JSON `{"message"}`
+// answers (validator, authorizer or API key, throttling, Lambda failure, timeout).
+
+import {
+  ERROR_CONTENT_TYPE,
+  GATEWAY_ERRORS,
+  JSON_CONTENT_TYPE,
+  QUERY_ERROR_STATUS,
+  SUBMIT_ERROR_STATUS,
+} from "../../runtime/src/contract";
 
 /** Query parameter every route requires. */
 export const SUBMISSION_PARAM = "submission_content";
@@ -54,8 +64,53 @@ const RESPONSE_SCHEMAS = {
     },
   },
   PostCancelResponse: { type: "object" },
+  /** API Gateway's own error body. */
   ErrorResponse: { type: "object", properties: { message: { type: "string" } } },
+  /** A handler's error body: one line saying what was wrong. */
+  HandlerError: { type: "string" },
 } as const;
+
+const HANDLER_ERROR_STATUS: Record<ApiHandler, number> = {
+  submitTasks: SUBMIT_ERROR_STATUS,
+  getResults: QUERY_ERROR_STATUS,
+  cancelTasks: QUERY_ERROR_STATUS,
+};
+
+const gatewayError = (description: string) => ({
+  description,
+  content: { [JSON_CONTENT_TYPE]: { schema: { $ref: "#/components/schemas/ErrorResponse" } } },
+});
+
+/** The error responses of one route, keyed by status code. */
+function errorResponses(handler: ApiHandler, auth: ApiAuth["kind"]): Record<string, unknown> {
+  const e = GATEWAY_ERRORS;
+  return {
+    [String(HANDLER_ERROR_STATUS[handler])]: {
+      description: "The handler refused or failed the request (text/plain: one line saying what was wrong)",
+      content: { [ERROR_CONTENT_TYPE]: { schema: { $ref: "#/components/schemas/HandlerError" } } },
+    },
+    [String(e.missingParameter.status)]: gatewayError(
+      `Request validator: submission_content is missing or blank ("${e.missingParameter.message}")`,
+    ),
+    ...(auth === "cognito"
+      ? {
+          [String(e.unauthorized.status)]: gatewayError(
+            "Cognito authorizer: the Authorization header is missing, or its id token is invalid or expired",
+          ),
+        }
+      : {
+          [String(e.forbidden.status)]: gatewayError(
+            `API key: the x-api-key header is missing or wrong ("${e.forbidden.message}")`,
+          ),
+        }),
+    [String(e.tooLarge.status)]: gatewayError("The request is above API Gateway's or Lambda's payload limit"),
+    [String(e.throttled.status)]: gatewayError("Throttled by the stage or usage plan; retry with back-off"),
+    [String(e.lambdaError.status)]: gatewayError("The Lambda function failed or answered malformed output"),
+    [String(e.timeout.status)]: gatewayError(
+      "The Lambda function took longer than the 29 s integration timeout (it may still complete)",
+    ),
+  };
+}
 
 const RESPONSE_SCHEMA_OF: Record<ApiHandler, keyof typeof RESPONSE_SCHEMAS> = {
   submitTasks: "PostSubmitResponse",
@@ -93,15 +148,12 @@ export function gridOpenApi(input: OpenApiInput): Record<string, unknown> {
           "200": {
             description: "OK",
             content: {
-              "application/json": {
+              [JSON_CONTENT_TYPE]: {
                 schema: { $ref: `#/components/schemas/${RESPONSE_SCHEMA_OF[route.handler]}` },
               },
             },
           },
-          "542": {
-            description: "Handler error",
-            content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorResponse" } } },
-          },
+          ...errorResponses(route.handler, input.auth.kind),
         },
         // API Gateway only enforces `required` parameters through a request validator.
         "x-amazon-apigateway-request-validator": VALIDATOR,

@@ -4,7 +4,7 @@ import { agentConfigFromOutputs, OutputsError } from "../../modules/agent/output
 const publicDoc = { region: "eu-west-1", ddb_state_table: "htc_tasks_state_table-main", redis_url: "r:6379" };
 
 describe("agent configuration from deployment outputs", () => {
-  it("writes the public document without secrets by default", () => {
+  it("writes the public document with empty secret keys by default (upstream's readers need both keys)", () => {
     const doc = agentConfigFromOutputs(
       {
         grid: {
@@ -16,8 +16,9 @@ describe("agent configuration from deployment outputs", () => {
       "grid",
       false,
     );
-    expect(doc).toEqual(publicDoc);
+    expect(doc).toEqual({ ...publicDoc, redis_password: "", api_gateway_key: "" });
     expect(JSON.stringify(doc)).not.toContain("s3cret");
+    expect(JSON.stringify(doc)).not.toContain('"k"');
   });
 
   it("adds the secret fields only when opted in", () => {

@@ -2,9 +2,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Testing } from "cdktf";
 import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
 import { type Synthesized, ofType, one, ref, synthControlPlane } from "./fixtures";
+import { fail } from "../../runtime/src/control-plane/response";
+import { SUBMIT_ERROR_STATUS } from "../../runtime/src/contract";
 
 type Operation = {
   parameters: { name: string; in: string; required: boolean }[];
+  responses: Record<string, { content: Record<string, { schema: { $ref: string } }> }>;
   security: Record<string, string[]>[];
   "x-amazon-apigateway-integration": {
     type: string;
@@ -16,7 +19,10 @@ type Operation = {
 };
 type OpenApi = {
   paths: Record<string, Record<string, Operation>>;
-  components: { securitySchemes: Record<string, Record<string, unknown>> };
+  components: {
+    securitySchemes: Record<string, Record<string, unknown>>;
+    schemas: Record<string, { type: string }>;
+  };
   "x-amazon-apigateway-request-validators": Record<string, { validateRequestParameters: boolean }>;
 };
 
@@ -30,6 +36,8 @@ const ROUTES = [
   ["/result", "get", "get-results"],
   ["/cancel", "post", "cancel-tasks"],
 ] as const;
+/** The status each handler answers its errors with (upstream's). */
+const HANDLER_ERROR = { "submit-tasks": "543", "get-results": "542", "cancel-tasks": "542" } as const;
 
 describe("REST APIs", () => {
   let s: Synthesized;
@@ -63,6 +71,39 @@ describe("REST APIs", () => {
         expect(body["x-amazon-apigateway-request-validators"][validator].validateRequestParameters).toBe(
           true,
         );
+      }
+    });
+
+    it(`${api}: declares each handler's error status with the text/plain body the handlers really send`, () => {
+      const body = bodyOf(s, api);
+      // What the handlers answer, from their own response helper.
+      const sent = fail(SUBMIT_ERROR_STATUS, "x").headers?.["Content-Type"];
+      for (const [path, method, handler] of ROUTES) {
+        const responses = body.paths[path][method].responses;
+        const status = HANDLER_ERROR[handler];
+        expect(Object.keys(responses[status].content), `${path} ${status}`).toEqual([sent]);
+        const schema = responses[status].content[sent!].schema.$ref.split("/").pop()!;
+        expect(body.components.schemas[schema].type).toBe("string");
+        // The other grid status is never sent by this route.
+        expect(responses[status === "542" ? "543" : "542"], path).toBeUndefined();
+      }
+    });
+
+    it(`${api}: declares API Gateway's own JSON answers: validator 400, ${api === "public" ? "authorizer 401" : "API key 403"}, 429, 502, 504`, () => {
+      const body = bodyOf(s, api);
+      const auth = api === "public" ? "401" : "403";
+      const other = api === "public" ? "403" : "401";
+      for (const [path, method] of ROUTES) {
+        const responses = body.paths[path][method].responses;
+        for (const status of ["400", auth, "413", "429", "502", "504"]) {
+          expect(Object.keys(responses[status]?.content ?? {}), `${path} ${status}`).toEqual([
+            "application/json",
+          ]);
+          expect(responses[status].content["application/json"].schema.$ref).toBe(
+            "#/components/schemas/ErrorResponse",
+          );
+        }
+        expect(responses[other], `${path} ${other}`).toBeUndefined();
       }
     });
 

@@ -360,11 +360,13 @@ async function coreScenarios(): Promise<void> {
       b64({ session_id: sessionId, tasks_list: { tasks: Array.from({ length: count }, () => ({})) } }),
     );
 
-  // submit_tasks: success; state-table write fails (rows deleted); queueing fails (rows marked failed).
+  // submit_tasks: success; a duplicate (its first row exists: nothing written); state-table write fails after
+  // the first row (rows deleted); queueing fails (rows marked failed).
   const sessionId = newSessionId();
   expect((await submit("core", inline(sessionId, 3))).statusCode).toBe(200);
+  expect(JSON.parse((await submit("core", inline(sessionId, 3))).body)).toHaveProperty("duplicate", true);
   injectFault("BatchWriteItem");
-  expect((await submit("core", inline(newSessionId(), 1))).statusCode).not.toBe(200);
+  expect((await submit("core", inline(newSessionId(), 2))).statusCode).not.toBe(200);
   injectFault("SendMessageBatch", 8);
   expect((await submit("core", inline(newSessionId(), 1))).statusCode).not.toBe(200);
 

@@ -124,6 +124,22 @@ export class StateTable {
       throw new StateTableError(`${failed.length} task rows could not be written (throttled)`, failed);
   }
 
+  /**
+   * Writes one new row unless a row with its task id exists (a conditional UpdateItem: BatchWriteItem has no
+   * conditions). False when the row was already there: submit_tasks uses the first row of a submission as its
+   * claim, so a retried or concurrent copy of the same submission is told apart from a new one.
+   */
+  putTaskIfAbsent(row: TaskRow): Promise<boolean> {
+    const fields = rowToItem(row);
+    // The key cannot be SET; UpdateItem creates the item under it.
+    const names = Object.keys(fields).filter((name) => name !== "task_id");
+    return this.transition(row.task_id, {
+      set: names.map((name) => `${name} = :${name}`).join(", "),
+      ConditionExpression: "attribute_not_exists(task_id)",
+      values: Object.fromEntries(names.map((name) => [`:${name}`, fields[name]])),
+    });
+  }
+
   /** Best-effort removal of rows that were written but whose submission failed. */
   async deleteTasks(taskIds: readonly string[]): Promise<void> {
     await mapLimit(taskIds, UPDATE_CONCURRENCY, (taskId) =>

@@ -12,12 +12,12 @@ import {
   type SQSClient,
   type SendMessageBatchRequestEntry,
 } from "@aws-sdk/client-sqs";
-import { NONE, queueName, type TaskQueueService } from "../contract";
+import { NONE, PRIORITY_ATTRIBUTE, SQS_LIMITS, queueName, type TaskQueueService } from "../contract";
 import { backoffMs, errorName, isThrottling, mapLimit, retryOnThrottling, sleep } from "./retry";
 
 /** SQS limits: 10 entries and 256 KiB per SendMessageBatch. */
-const SQS_BATCH_ENTRIES = 10;
-const SQS_BATCH_BYTES = 256 * 1024;
+const SQS_BATCH_ENTRIES = SQS_LIMITS.maxBatchEntries;
+const SQS_BATCH_BYTES = SQS_LIMITS.maxMessageBytes;
 const SEND_CONCURRENCY = 8;
 const SEND_ATTEMPTS = 8;
 
@@ -25,6 +25,11 @@ export interface TaskMessage {
   /** The task id (SQS batch entry Id: [A-Za-z0-9_-]{1,80}). */
   readonly id: string;
   readonly body: string;
+}
+
+/** Bytes SQS counts for one task message: the body plus the priority attribute (name, data type, value). */
+export function messageBytes(body: string, priority: number): number {
+  return Buffer.byteLength(body) + PRIORITY_ATTRIBUTE.length + "Number".length + String(priority).length;
 }
 
 /** Groups messages into SendMessageBatch calls: at most 10 entries and 256 KiB each. */
@@ -92,7 +97,7 @@ export class TaskQueue {
    */
   async send(priority: number, messages: readonly TaskMessage[]): Promise<string[]> {
     const url = await this.queueUrl(priority);
-    const attributes = { priority: { DataType: "Number", StringValue: String(priority) } };
+    const attributes = { [PRIORITY_ATTRIBUTE]: { DataType: "Number", StringValue: String(priority) } };
     const unsent: string[] = [];
     await mapLimit(packBatches(messages), SEND_CONCURRENCY, async (batch) => {
       let entries: SendMessageBatchRequestEntry[] = batch.map((m) => ({

@@ -19,9 +19,42 @@ export const AUTHORIZATION_HEADER = "Authorization";
 /** Error statuses (upstream's): submit_tasks answers 543, get_results and cancel_tasks 542. */
 export const SUBMIT_ERROR_STATUS = 543;
 export const QUERY_ERROR_STATUS = 542;
+/** Content type of the handlers' 200 answers. */
+export const JSON_CONTENT_TYPE = "application/json";
+/** Content type of the handlers' error answers (542/543): the body is a one-line message. */
+export const ERROR_CONTENT_TYPE = "text/plain; charset=utf-8";
+
+/**
+ * What API Gateway itself answers before or instead of a handler (JSON `{"message": ...}` bodies): 400 from the
+ * request validator, 401 from the Cognito authorizer, 403 for a missing/wrong API key (or an unknown route),
+ * 413 for a request above its payload limit, 429 when throttled, 502 when the Lambda fails, 504 when it
+ * takes longer than the 29 s integration timeout.
+ */
+export const GATEWAY_ERRORS = {
+  missingParameter: { status: 400, message: `Missing required request parameters: [submission_content]` },
+  unauthorized: { status: 401, message: "Unauthorized" },
+  forbidden: { status: 403, message: "Forbidden" },
+  missingAuthenticationToken: { status: 403, message: "Missing Authentication Token" },
+  tooLarge: { status: 413, message: "Request Too Long" },
+  throttled: { status: 429, message: "Too Many Requests" },
+  lambdaError: { status: 502, message: "Internal server error" },
+  timeout: { status: 504, message: "Endpoint request timed out" },
+} as const;
 
 /** Most tasks one submission may carry (bounded by what one invocation writes well within 29 s). */
 export const MAX_TASKS_PER_SUBMISSION = 10_000;
+/**
+ * Largest decoded request (JSON bytes) a handler accepts, also the largest `<session_id>-payload`. Lambda's
+ * synchronous payload limit is 6 MB and base64 grows data by 4/3, so 4 MiB of JSON is the most that can arrive
+ * through API Gateway at all.
+ */
+export const MAX_DECODED_BYTES = 4 * 1024 * 1024;
+/**
+ * Most tasks a client puts in one session: get_results answers every task id of a session in one response
+ * (about 71 bytes per task with its output placeholder), which must stay below Lambda's 6 MB response limit
+ * (about 88,000 tasks); this keeps a wide margin. Larger workloads are several sessions.
+ */
+export const MAX_TASKS_PER_SESSION = 50_000;
 /** Largest inline task definition (JSON text bytes): keeps rows far below DynamoDB's 400 KB item limit. */
 export const MAX_INLINE_DEFINITION_BYTES = 64 * 1024;
 /** Maximum sessions per get_results / cancel_tasks request. */
@@ -37,8 +70,11 @@ export const OUTPUT_PLACEHOLDER = "read_from_dataplane";
 /** The submission JSON (before base64). */
 export interface SubmissionPayload {
   session_id: string;
-  /** Task ids (`<session_id>_<suffix>`, input in the data plane) or, inline, task definitions. */
-  tasks_list: { tasks: (string | Record<string, unknown>)[] };
+  /**
+   * Task ids (`<session_id>_<suffix>`, input in the data plane) or, inline, task definitions; inline ids are
+   * `<session_id>_<first_index + i>` (first_index defaults to 0; ignored with external storage).
+   */
+  tasks_list: { tasks: (string | Record<string, unknown>)[]; first_index?: number };
   scheduler_data?: { task_timeout_sec?: number; retry_count?: number; tasks_in_session?: number };
   stats?: Record<string, unknown>;
   context?: { tasks_priority?: number };
@@ -48,6 +84,11 @@ export interface SubmissionPayload {
 export interface SubmitResponse {
   session_id: string;
   task_ids: string[];
+  /**
+   * True when the submission's first task already existed, so nothing was written or queued: a retried (or
+   * concurrent) copy of a submission the grid already took. Absent otherwise.
+   */
+  duplicate?: true;
 }
 
 /** 200 answer of GET /result. */

@@ -1,27 +1,33 @@
 // Request decoding shared by the API handlers: `submission_content` from the query string (or the
 // body, as upstream also accepts), urlsafe base64 -> JSON object, with size limits.
 
-import { MAX_SESSIONS_PER_REQUEST, SESSION_ID_PATTERN, SUBMISSION_CONTENT } from "../contract";
+import {
+  MAX_DECODED_BYTES,
+  MAX_SESSIONS_PER_REQUEST,
+  SESSION_ID_PATTERN,
+  SUBMISSION_CONTENT,
+} from "../contract";
 import type { ApiGatewayEvent } from "./types";
 
 /** The client's fault: answered with an error status and the message, nothing written. */
 export class RequestError extends Error {}
 
-/**
- * Largest decoded request accepted (bytes). Lambda's synchronous payload limit is 6 MB and base64
- * grows data by 4/3, so 4 MiB of JSON is the most that can arrive through API Gateway at all.
- */
-export const MAX_DECODED_BYTES = 4 * 1024 * 1024;
+export { MAX_DECODED_BYTES } from "../contract";
 
 const BASE64 = /^[A-Za-z0-9\-_+/]*={0,2}$/;
 
-/** The raw `submission_content` value of an API Gateway proxy event. */
+/**
+ * The raw `submission_content` of an API Gateway proxy event: the request body when there is one, else the query
+ * parameter. A query string is limited to API Gateway's 10,240 bytes of request line and headers, so clients send
+ * a large inline submission as the body (and the session id as the query parameter the request validator
+ * requires); upstream's clients send no body, so for them nothing changes.
+ */
 export function submissionContent(event: ApiGatewayEvent): string {
-  const fromQuery = event.queryStringParameters?.[SUBMISSION_CONTENT];
-  if (fromQuery !== undefined && fromQuery !== null && fromQuery !== "") return fromQuery;
-  if (typeof event.body === "string" && event.body !== "") {
+  if (typeof event.body === "string" && event.body.trim() !== "") {
     return event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
   }
+  const fromQuery = event.queryStringParameters?.[SUBMISSION_CONTENT];
+  if (fromQuery !== undefined && fromQuery !== null && fromQuery !== "") return fromQuery;
   throw new RequestError("Invalid request: expected the submission_content query parameter");
 }
 

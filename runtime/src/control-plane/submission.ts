@@ -4,9 +4,11 @@
 //  "1" (default, upstream's client): `tasks_list.tasks` is a list of task ids `<session_id>_<suffix>`
 //      whose inputs the client stored as `<task_id>-input`; rows carry task_definition "none".
 //  "0" (inline; upstream defect 16 made it unusable): `tasks_list.tasks` is a list of task
-//      definitions (JSON objects). The server assigns ids `<session_id>_<index>` (and a fresh
+//      definitions (JSON objects). The server assigns ids `<session_id>_<first_index + index>` (and a fresh
 //      session id when session_id is missing or "None") and stores each definition, as JSON text,
 //      in the row's `task_definition`, where agents read it when external storage is off.
+//      `tasks_list.first_index` (default 0) lets a client split one session over several submissions
+//      without reusing ids.
 
 import { randomUUID } from "node:crypto";
 import {
@@ -102,6 +104,17 @@ export function parseSubmission(payload: Record<string, unknown>, options: Submi
       requested === undefined || requested === null || requested === NONE
         ? (options.newSessionId ?? randomUUID)()
         : validSessionId(requested, "session_id");
+    const firstIndex = (tasksList as { first_index?: unknown }).first_index ?? 0;
+    if (typeof firstIndex !== "number" || !Number.isSafeInteger(firstIndex) || firstIndex < 0) {
+      throw new RequestError(
+        `Invalid submission: tasks_list.first_index must be a non-negative integer, got ${JSON.stringify(firstIndex)}`,
+      );
+    }
+    if (!TASK_ID_PATTERN.test(`${sessionId}_${firstIndex + tasks.length - 1}`)) {
+      throw new RequestError(
+        `Invalid submission: task id ${sessionId}_${firstIndex + tasks.length - 1} would be longer than 80 characters`,
+      );
+    }
     entries = tasks.map((task, i) => {
       if (typeof task !== "object" || task === null || Array.isArray(task)) {
         throw new RequestError(
@@ -114,7 +127,7 @@ export function parseSubmission(payload: Record<string, unknown>, options: Submi
           `Invalid submission: tasks_list.tasks[${i}] is larger than ${MAX_INLINE_DEFINITION_BYTES} bytes`,
         );
       }
-      return { taskId: `${sessionId}_${i}`, definition };
+      return { taskId: `${sessionId}_${firstIndex + i}`, definition };
     });
   }
 

@@ -145,8 +145,12 @@ describe("worker errors", () => {
       async () => (await h.output(slow.taskIds[0], "error")) !== undefined,
     );
     expect(await h.output(slow.taskIds[0], "error")).toBe("Task timed out after 1.00 seconds");
-    // Handed back: heartbeat expired, still processing until the TTL checker requeues it.
-    expect((await h.row(slow.taskIds[0]))?.heartbeat_expiration_timestamp).toBe(1);
+    // Handed back right after the error is stored: heartbeat expired, processing until the TTL checker requeues it.
+    await h.waitFor(
+      "the task handed back",
+      async () => (await h.row(slow.taskIds[0]))?.heartbeat_expiration_timestamp === 1,
+    );
+    expect(stateOf((await h.row(slow.taskIds[0]))?.task_status ?? "")).toBe("processing");
     const quick = await h.submit([sleepTask(0)]);
     await h.waitFor("the next task finished", () => allIn("finished")(quick.taskIds), 15_000);
     expect(await stopAgent(agent)).toBe(0);

@@ -163,12 +163,17 @@ describe("environment contract", () => {
 });
 
 describe("responses", () => {
-  it("answers 200 with a JSON body and errors with the plain message", () => {
+  it("answers 200 with a JSON body and errors with the plain message, each labelled with its content type", () => {
     expect(ok({ session_id: "s", task_ids: [] })).toEqual({
       statusCode: 200,
+      headers: { "Content-Type": "application/json" },
       body: '{"session_id":"s","task_ids":[]}',
     });
-    expect(fail(SUBMIT_ERROR_STATUS, "bad")).toEqual({ statusCode: 543, body: "bad" });
+    expect(fail(SUBMIT_ERROR_STATUS, "bad")).toEqual({
+      statusCode: 543,
+      headers: { "Content-Type": "text/plain; charset=utf-8" },
+      body: "bad",
+    });
     expect(QUERY_ERROR_STATUS).toBe(542);
   });
 });

@@ -2,7 +2,7 @@
 // to the state table and then one message per task to the queue of the session's priority.
 
 import type { DataPlane } from "../../aws/data-plane";
-import { payloadKey } from "../../contract";
+import { SQS_LIMITS, payloadKey } from "../../contract";
 import { readExternalStorageFlag } from "../env";
 import type { ErrorLogger } from "../../aws/error-log";
 import { RequestError, decodeBase64JsonObject, submissionContent, validSessionId } from "../request";
@@ -10,7 +10,7 @@ import { SUBMIT_ERROR_STATUS, fail, ok } from "../response";
 import { dataPlane, errorLogger, once, stateTable, taskQueue } from "../runtime";
 import { messageBody, parseSubmission } from "../submission";
 import { StateTableError, type StateTable } from "../../aws/state-table";
-import type { TaskQueue } from "../../aws/task-queue";
+import { messageBytes, type TaskQueue } from "../../aws/task-queue";
 import type { ApiGatewayEvent, ApiResponse } from "../types";
 
 export interface SubmitDeps {
@@ -59,9 +59,37 @@ export async function submitTasks(event: ApiGatewayEvent, deps: SubmitDeps): Pro
     stampStats(stats, "stage2_sbmtlmba_01_invocation_tstmp", "invocation", invokedAt);
     stampStats(stats, "stage2_sbmtlmba_02_before_batch_write_tstmp", "before_batch_write", now());
 
+    // Every message must fit SQS before anything is written: a message refused after the rows were written
+    // would leave failed rows behind for a request that was never valid.
+    const messages = rows.map((row) => ({ id: row.task_id, body: messageBody(row, stats) }));
+    const largest = messages.reduce(
+      (max, m) => {
+        const bytes = messageBytes(m.body, priority);
+        return bytes > max.bytes ? { id: m.id, bytes } : max;
+      },
+      { id: "", bytes: 0 },
+    );
+    if (largest.bytes > SQS_LIMITS.maxMessageBytes) {
+      const statsBytes = Buffer.byteLength(JSON.stringify(stats));
+      return fail(
+        SUBMIT_ERROR_STATUS,
+        `Invalid submission: the queue message of task ${largest.id} would be ${largest.bytes} bytes, above SQS's ` +
+          `${SQS_LIMITS.maxMessageBytes}-byte limit (it carries the task row and the submission's stats, ` +
+          `${statsBytes} bytes of them); make stats or the task definition smaller. Nothing was written`,
+      );
+    }
+
+    // The first row is the submission's claim, written only if absent: a submit retried after a lost answer (or
+    // a 504 while the first attempt still ran) finds it and is answered as a duplicate, writing and queueing
+    // nothing, instead of resetting rows that may already be running or finished and queueing them twice.
+    const taskIds = rows.map((r) => r.task_id);
+    if (!(await deps.stateTable.putTaskIfAbsent(rows[0]))) {
+      return ok({ session_id: sessionId, task_ids: taskIds, duplicate: true });
+    }
+
     // State rows first: an agent that receives a message must always find its row.
     try {
-      await deps.stateTable.putTasks(rows);
+      await deps.stateTable.putTasks(rows.slice(1));
     } catch (error) {
       // Nothing was queued yet: remove what was written so the session can simply be resubmitted.
       await deps.stateTable
@@ -76,10 +104,7 @@ export async function submitTasks(event: ApiGatewayEvent, deps: SubmitDeps): Pro
       );
     }
 
-    const unsent = await deps.taskQueue.send(
-      priority,
-      rows.map((row) => ({ id: row.task_id, body: messageBody(row, stats) })),
-    );
+    const unsent = await deps.taskQueue.send(priority, messages);
     if (unsent.length > 0) {
       // A pending row without a message would never run: make it visibly failed instead.
       await Promise.all(unsent.map((taskId) => deps.stateTable.failPendingTask(taskId)));
@@ -91,7 +116,7 @@ export async function submitTasks(event: ApiGatewayEvent, deps: SubmitDeps): Pro
         `${unsent.length} of ${rows.length} tasks of session ${sessionId} could not be queued and were marked failed`,
       );
     }
-    return ok({ session_id: sessionId, task_ids: rows.map((r) => r.task_id) });
+    return ok({ session_id: sessionId, task_ids: taskIds });
   } catch (error) {
     if (error instanceof RequestError) return fail(SUBMIT_ERROR_STATUS, error.message);
     await deps.logger.log("submit_tasks failed", error);

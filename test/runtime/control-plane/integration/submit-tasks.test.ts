@@ -19,7 +19,16 @@ import {
   taskQueue,
 } from "../../../../runtime/src/control-plane/runtime";
 import { MAX_TASKS_PER_SUBMISSION } from "../../../../runtime/src/contract";
-import { apiEvent, applyEnv, b64, getRow, newSessionId, putPayloadS3, submissionPayload } from "./fixtures";
+import {
+  apiEvent,
+  applyEnv,
+  b64,
+  finishAsAgent,
+  getRow,
+  newSessionId,
+  putPayloadS3,
+  submissionPayload,
+} from "./fixtures";
 import { StateTable } from "../../../../runtime/src/aws/state-table";
 import { BUCKET, LOG_GROUP, LOG_STREAM, TABLE, startLocalGrid, type LocalGrid } from "./local-grid";
 
@@ -137,9 +146,30 @@ describe("submit_tasks with external storage (S3)", () => {
     expect(await messagesOf(sessionId, 0)).toHaveLength(0);
   });
 
+  it("refuses, before writing anything, a submission whose queue messages would exceed SQS's 256 KiB", async () => {
+    const sessionId = newSessionId();
+    // Each message is the task's row plus the submission's stats: 300 KB of stats cannot be queued.
+    const payload = { ...submissionPayload(sessionId, 3), stats: { note: "x".repeat(300 * 1024) } };
+    await putPayloadS3(grid.s3, sessionId, payload);
+    const response = await handler(apiEvent(sessionId));
+    expect(response.statusCode).toBe(543);
+    expect(response.body).toMatch(/above SQS's 262144-byte limit.*Nothing was written/);
+    expect(await rowCount(grid.ddb, sessionId)).toBe(0);
+    expect(await messagesOf(sessionId, 0)).toHaveLength(0);
+  });
+
+  it("queues a submission whose messages are large but within SQS's limit", async () => {
+    const sessionId = newSessionId();
+    const payload = { ...submissionPayload(sessionId, 2), stats: { note: "x".repeat(200 * 1024) } };
+    await putPayloadS3(grid.s3, sessionId, payload);
+    expect((await handler(apiEvent(sessionId))).statusCode).toBe(200);
+    expect(await rowCount(grid.ddb, sessionId)).toBe(2);
+    expect(await messagesOf(sessionId, 0)).toHaveLength(2);
+  });
+
   it("rejects a request without submission_content", async () => {
     const response = await handler({ queryStringParameters: null });
-    expect(response).toEqual({ statusCode: 543, body: expect.stringMatching(/submission_content/) });
+    expect(response).toMatchObject({ statusCode: 543, body: expect.stringMatching(/submission_content/) });
   });
 });
 
@@ -159,12 +189,83 @@ describe("submit_tasks with inline task input (TASK_INPUT_PASSED_VIA_EXTERNAL_ST
     ).toEqual(tasks.map((t) => JSON.stringify(t)).sort());
   });
 
+  it("numbers a later part of a split session from tasks_list.first_index", async () => {
+    applyEnv({ TASK_INPUT_PASSED_VIA_EXTERNAL_STORAGE: "0" });
+    const sessionId = newSessionId();
+    const part = (first: number, count: number) =>
+      apiEvent(
+        b64({
+          session_id: sessionId,
+          tasks_list: { tasks: Array.from({ length: count }, () => ({})), first_index: first },
+        }),
+      );
+    expect(JSON.parse((await handler(part(0, 2))).body).task_ids).toEqual([
+      `${sessionId}_0`,
+      `${sessionId}_1`,
+    ]);
+    expect(JSON.parse((await handler(part(2, 3))).body).task_ids).toEqual(
+      [2, 3, 4].map((i) => `${sessionId}_${i}`),
+    );
+    expect(await rowCount(grid.ddb, sessionId)).toBe(5);
+    const bad = await handler(part(-1, 1));
+    expect(bad.statusCode).toBe(543);
+    expect(bad.body).toMatch(/first_index/);
+  });
+
+  it("reads the submission from the request body when there is one (large inline submissions)", async () => {
+    applyEnv({ TASK_INPUT_PASSED_VIA_EXTERNAL_STORAGE: "0" });
+    const sessionId = newSessionId();
+    // 200 definitions of 1 KB: far above what fits in a query string.
+    const tasks = Array.from({ length: 200 }, (_, i) => ({ i, pad: "p".repeat(1024) }));
+    const response = await handler({
+      queryStringParameters: { submission_content: sessionId },
+      body: b64({ session_id: sessionId, tasks_list: { tasks } }),
+      isBase64Encoded: false,
+    });
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body).task_ids).toHaveLength(200);
+    expect(JSON.parse((await getRow(grid.ddb, `${sessionId}_7`))?.task_definition ?? "{}")).toEqual(tasks[7]);
+  });
+
   it("rejects task ids (strings) in inline mode", async () => {
     applyEnv({ TASK_INPUT_PASSED_VIA_EXTERNAL_STORAGE: "0" });
     const sessionId = newSessionId();
     const response = await handler(apiEvent(b64(submissionPayload(sessionId, 2))));
     expect(response.statusCode).toBe(543);
     expect(await rowCount(grid.ddb, sessionId)).toBe(0);
+  });
+});
+
+describe("submit_tasks retried or repeated", () => {
+  it("answers a repeated submission as a duplicate and writes and queues nothing again", async () => {
+    const sessionId = newSessionId();
+    await putPayloadS3(grid.s3, sessionId, submissionPayload(sessionId, 5));
+    const first = JSON.parse((await handler(apiEvent(sessionId))).body);
+    expect(first.duplicate).toBeUndefined();
+    expect(await messagesOf(sessionId, 0)).toHaveLength(5);
+    // An agent finished one task meanwhile: a blind rewrite would have reset it to pending and queued it again.
+    await finishAsAgent(grid.ddb, `${sessionId}_0`);
+    const again = await handler(apiEvent(sessionId));
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(again.body)).toEqual({
+      session_id: sessionId,
+      task_ids: first.task_ids,
+      duplicate: true,
+    });
+    expect((await getRow(grid.ddb, `${sessionId}_0`))?.task_status).toBe(
+      stateKeyForSession("finished", sessionId),
+    );
+    expect(await messagesOf(sessionId, 0)).toHaveLength(0);
+  });
+
+  it("lets exactly one of two concurrent copies of a submission write and queue", async () => {
+    const sessionId = newSessionId();
+    await putPayloadS3(grid.s3, sessionId, submissionPayload(sessionId, 30));
+    const answers = await Promise.all([handler(apiEvent(sessionId)), handler(apiEvent(sessionId))]);
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
+    expect(answers.filter((a) => JSON.parse(a.body).duplicate === true)).toHaveLength(1);
+    expect(await rowCount(grid.ddb, sessionId)).toBe(30);
+    expect(await messagesOf(sessionId, 0)).toHaveLength(30);
   });
 });
 
@@ -245,6 +346,10 @@ describe("submit_tasks under failure injection", () => {
     expect(response.body).toMatch(/nothing was queued/);
     expect(await rowCount(grid.ddb, sessionId)).toBe(0);
     expect(await messagesOf(sessionId, 0)).toHaveLength(0);
+    // The rollback removed the first row (the submission's claim) too, so resubmitting is not a duplicate.
+    const again = await handler(apiEvent(sessionId));
+    expect(JSON.parse(again.body).duplicate).toBeUndefined();
+    expect(await rowCount(grid.ddb, sessionId)).toBe(60);
     expect(
       grid.recorded.some(
         (c) =>

@@ -1,0 +1,606 @@
+// `htc`: the grid's command line, on GridClient. Every failure is one line on stderr saying what was wrong and
+// what to do, with an exit code that says what happened (EXIT below, and the README's table); no stack traces,
+// no credentials. Data goes to stdout (session ids, results), progress and messages to stderr.
+
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { MAX_TASKS_PER_SESSION } from "../contract";
+import { CognitoAuthenticator, type ApiAuthenticator } from "./auth";
+import { CognitoClient, type CognitoTokens } from "./cognito";
+import { loadAgentConfig, resolveAgentConfigPath } from "./config";
+import {
+  AuthError,
+  ConfigError,
+  GridError,
+  GridTimeoutError,
+  UsageError,
+  type GridErrorKind,
+  type SessionProgress,
+} from "./errors";
+import { GridClient, type ApiFlavour, type SessionResults, type Submission } from "./grid-client";
+import { TokenStore, tokenStorePath } from "./token-store";
+
+/** Exit codes. */
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  config: 3,
+  auth: 4,
+  api: 5,
+  timeout: 6,
+  unknownSession: 7,
+  someFailed: 10,
+  someCancelled: 11,
+  incomplete: 12,
+  interrupted: 130,
+} as const;
+
+const KIND_EXIT: Record<GridErrorKind, number> = {
+  usage: EXIT.usage,
+  config: EXIT.config,
+  auth: EXIT.auth,
+  api: EXIT.api,
+  timeout: EXIT.timeout,
+  "unknown-session": EXIT.unknownSession,
+};
+
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown; isTTY?: boolean };
+  readonly stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Aborted on Ctrl-C. */
+  readonly signal?: AbortSignal;
+}
+
+const USAGE = `usage: htc <command> [options]
+
+commands:
+  submit   --file FILE | --count N --worker-args "ARGS"   submit a session of tasks (FILE: JSON array or NDJSON, - = stdin)
+             [--priority P] [--session ID] [--wait [--timeout SEC] [--format json|ndjson]]
+  watch    SESSION [--tasks N] [--timeout SEC]               follow a session until every task is done
+  results  SESSION [--tasks N] [--format json|ndjson]        print what a session produced so far
+  cancel   SESSION...                                         cancel every pending and running task
+  login    [--username NAME] [--password-stdin]               sign in to Cognito (public API) and keep the refresh token
+  logout                                                      forget the stored refresh token
+
+options:
+  --config FILE        agent configuration (default: $AGENT_CONFIG_FILE, generated/agent_config.json, /etc/agent/...)
+  --api public|private which API (default: private when INTRA_VPC is set, else public)
+  -h, --help           this text
+exit codes: 0 all finished, 2 usage, 3 config, 4 auth, 5 API, 6 timeout, 7 unknown session,
+            10 some failed, 11 some cancelled, 12 not finished yet, 130 interrupted, 1 internal error
+`;
+
+const OPTIONS = {
+  config: { type: "string" },
+  api: { type: "string" },
+  file: { type: "string", short: "f" },
+  count: { type: "string", short: "n" },
+  "worker-args": { type: "string" },
+  priority: { type: "string", short: "p" },
+  session: { type: "string" },
+  wait: { type: "boolean", short: "w" },
+  timeout: { type: "string", short: "t" },
+  format: { type: "string" },
+  tasks: { type: "string" },
+  username: { type: "string", short: "u" },
+  "password-stdin": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Values = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string;
+};
+
+function integer(
+  name: string,
+  text: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} ${JSON.stringify(text)} must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function seconds(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`--${name} ${JSON.stringify(text)} must be a number of seconds above 0`);
+  }
+  return n * 1000;
+}
+
+function format(values: Values): "json" | "ndjson" {
+  const f = values.format ?? "json";
+  if (f !== "json" && f !== "ndjson")
+    throw new UsageError(`--format ${JSON.stringify(f)} must be json or ndjson`);
+  return f;
+}
+
+/** Tasks from a JSON array or NDJSON text. */
+export function parseTasks(text: string, source: string): unknown[] {
+  const trimmed = text.trim();
+  if (trimmed === "") throw new UsageError(`${source} holds no tasks`);
+  if (trimmed.startsWith("[")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch (error) {
+      throw new UsageError(
+        `${source} is not a valid JSON array (${(error as Error).message}); fix it, or write one task per line (NDJSON)`,
+      );
+    }
+    if (!Array.isArray(parsed)) throw new UsageError(`${source} must be a JSON array of tasks`);
+    return parsed;
+  }
+  const tasks: unknown[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === "") return;
+    try {
+      tasks.push(JSON.parse(line));
+    } catch (error) {
+      throw new UsageError(
+        `${source} line ${i + 1} is not JSON (${(error as Error).message}); tasks are a JSON array or one JSON value per line`,
+      );
+    }
+  });
+  return tasks;
+}
+
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function tasksFrom(values: Values, io: CliIo): Promise<unknown[]> {
+  if (values.file !== undefined && values.count !== undefined) {
+    throw new UsageError("give either --file or --count, not both");
+  }
+  if (values.file !== undefined) {
+    if (values["worker-args"] !== undefined)
+      throw new UsageError("--worker-args goes with --count, not --file");
+    let text: string;
+    if (values.file === "-") text = await readStdin(io.stdin);
+    else {
+      try {
+        text = readFileSync(values.file, "utf8");
+      } catch (error) {
+        throw new UsageError(
+          `cannot read tasks file ${values.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        );
+      }
+    }
+    return parseTasks(text, values.file === "-" ? "standard input" : `tasks file ${values.file}`);
+  }
+  const count = integer("count", values.count, 1, MAX_TASKS_PER_SESSION);
+  if (count === undefined) throw new UsageError("submit needs --file FILE or --count N (see htc --help)");
+  // Upstream's convention: {"worker_arguments": ["1000", "1", "1"]} from --worker_arguments "1000 1 1".
+  const args = (values["worker-args"] ?? "").trim();
+  const task = { worker_arguments: args === "" ? [] : args.split(/\s+/) };
+  return Array.from({ length: count }, () => task);
+}
+
+/** Reads a password without echo from a terminal, or the first line of a piped stdin. */
+async function readPassword(io: CliIo, prompt: string): Promise<string> {
+  if (!io.stdin.isTTY || !io.stdin.setRawMode) return (await readStdin(io.stdin)).split(/\r?\n/)[0] ?? "";
+  io.stderr.write(prompt);
+  io.stdin.setRawMode(true);
+  io.stdin.resume();
+  return new Promise((resolve, reject) => {
+    let value = "";
+    const done = (error?: Error) => {
+      io.stdin.setRawMode?.(false);
+      io.stdin.pause();
+      io.stdin.removeListener("data", onData);
+      io.stderr.write("\n");
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (data: Buffer | string) => {
+      for (const ch of data.toString()) {
+        if (ch === "\r" || ch === "\n") return done();
+        if (ch === "\u0003") return done(new UsageError("sign-in interrupted"));
+        if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    io.stdin.on("data", onData);
+  });
+}
+
+async function readLine(io: CliIo, prompt: string): Promise<string> {
+  if (!io.stdin.isTTY) throw new UsageError("no user name: pass --username or set HTC_USERNAME");
+  io.stderr.write(prompt);
+  io.stdin.resume();
+  return new Promise((resolve) => {
+    io.stdin.once("data", (data: Buffer | string) => {
+      io.stdin.pause();
+      resolve(data.toString().split(/\r?\n/)[0].trim());
+    });
+  });
+}
+
+interface Context {
+  readonly io: CliIo;
+  readonly values: Values;
+  readonly positionals: string[];
+}
+
+function apiFlavour(values: Values): ApiFlavour | undefined {
+  if (values.api === undefined) return undefined;
+  if (values.api !== "public" && values.api !== "private") {
+    throw new UsageError(`--api ${JSON.stringify(values.api)} must be public or private`);
+  }
+  return values.api;
+}
+
+function configOf(ctx: Context) {
+  return loadAgentConfig(resolveAgentConfigPath(ctx.values.config, ctx.io.env, ctx.io.cwd));
+}
+
+function cognitoOf(config: ReturnType<typeof configOf>, env: CliIo["env"]): CognitoClient {
+  if (!config.user_pool_id || !config.cognito_userpool_client_id) {
+    throw new ConfigError(
+      "the agent configuration has no user_pool_id / cognito_userpool_client_id; the public API cannot be used",
+    );
+  }
+  return new CognitoClient(
+    {
+      region: config.user_pool_id.split("_")[0] || config.region,
+      userPoolId: config.user_pool_id,
+      clientId: config.cognito_userpool_client_id,
+    },
+    env,
+  );
+}
+
+/** A client for the configuration; the public API signs in with HTC_USERNAME/HTC_PASSWORD or the stored login. */
+function clientOf(ctx: Context): GridClient {
+  const { io } = ctx;
+  const config = configOf(ctx);
+  const api = apiFlavour(ctx.values) ?? (io.env.INTRA_VPC ? "private" : "public");
+  let authenticator: ApiAuthenticator | undefined;
+  if (api === "public") {
+    const cognito = cognitoOf(config, io.env);
+    const username = io.env.HTC_USERNAME;
+    const password = io.env.HTC_PASSWORD;
+    if (username && password) {
+      authenticator = new CognitoAuthenticator(cognito, { username, password });
+    } else {
+      const store = new TokenStore(tokenStorePath(io.env));
+      const stored = store.get(config.user_pool_id, config.cognito_userpool_client_id);
+      if (!stored) {
+        throw new AuthError(
+          "not signed in to the grid's Cognito user pool: run `htc login`, or set HTC_USERNAME and HTC_PASSWORD (inside the VPC, set INTRA_VPC=1 for the private API)",
+        );
+      }
+      authenticator = new CognitoAuthenticator(
+        cognito,
+        { username: stored.username, refreshToken: stored.refreshToken },
+        {
+          // Keep a rotated refresh token.
+          onTokens: (tokens: CognitoTokens) => {
+            if (tokens.refreshToken && tokens.refreshToken !== stored.refreshToken) {
+              store.save(config.user_pool_id, config.cognito_userpool_client_id, {
+                username: stored.username,
+                refreshToken: tokens.refreshToken,
+                savedAt: new Date().toISOString(),
+              });
+            }
+          },
+        },
+      );
+    }
+  }
+  return new GridClient(config, {
+    api,
+    env: io.env,
+    authenticator,
+    log: (line) => io.stderr.write(`htc: ${line}\n`),
+  });
+}
+
+/** Progress on stderr: a live bar on a terminal, a plain line every 10 s otherwise. */
+class ProgressReporter {
+  private first: { at: number; done: number } | undefined;
+  private lastLine = 0;
+  private drawn = false;
+
+  constructor(private readonly io: CliIo) {}
+
+  update(p: SessionProgress, final = false): void {
+    const now = Date.now();
+    const done = p.finished + p.failed + p.cancelled;
+    this.first ??= { at: now, done };
+    const elapsed = (now - this.first.at) / 1000;
+    const rate = elapsed > 0 ? (done - this.first.done) / elapsed : 0;
+    const total = p.total ?? 0;
+    const pending = p.pending ?? Math.max(0, total - done);
+    const eta = rate > 0 && pending > 0 ? `${Math.ceil(pending / rate)}s` : pending === 0 ? "0s" : "?";
+    const counts = `done ${p.finished}  failed ${p.failed}  cancelled ${p.cancelled}  pending ${pending}`;
+    if (this.io.stderr.isTTY) {
+      const width = 24;
+      const fill = total > 0 ? Math.round((done / total) * width) : 0;
+      const pct = total > 0 ? ((done / total) * 100).toFixed(1).padStart(5) : "  ?  ";
+      const bar = `[${"#".repeat(fill)}${"-".repeat(width - fill)}] ${pct}%  ${done}/${total}  ${counts}  ${rate.toFixed(1)}/s  ETA ${eta}`;
+      this.io.stderr.write(`\r\u001b[K${bar}${final ? "\n" : ""}`);
+      this.drawn = !final;
+    } else if (final || now - this.lastLine >= 10_000) {
+      this.lastLine = now;
+      this.io.stderr.write(
+        `htc: session ${p.sessionId}: ${done}/${total} tasks done (${counts.replace(/ {2}/g, ", ")}), ${rate.toFixed(1)} tasks/s, ETA ${eta}\n`,
+      );
+    }
+  }
+
+  /** Ends a bar that is still being drawn (before an error message). */
+  end(): void {
+    if (this.drawn) this.io.stderr.write("\n");
+    this.drawn = false;
+  }
+}
+
+function outcome(results: SessionResults): number {
+  if (results.failed > 0) return EXIT.someFailed;
+  if (results.cancelled > 0) return EXIT.someCancelled;
+  if (!results.complete) return EXIT.incomplete;
+  return EXIT.ok;
+}
+
+function printResults(io: CliIo, results: SessionResults, fmt: "json" | "ndjson"): void {
+  const tasks = results.results.map((r) => ({
+    task_id: r.taskId,
+    status: r.status,
+    ...(r.output !== undefined ? { output: r.output } : {}),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+    ...(r.outputMissing ? { output_missing: true } : {}),
+  }));
+  if (fmt === "ndjson") {
+    io.stdout.write(tasks.map((t) => `${JSON.stringify(t)}\n`).join(""));
+    return;
+  }
+  io.stdout.write(
+    `${JSON.stringify(
+      {
+        session_id: results.sessionId,
+        total: results.total ?? null,
+        finished: results.finished,
+        failed: results.failed,
+        cancelled: results.cancelled,
+        pending: results.pending ?? null,
+        complete: results.complete,
+        tasks,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+}
+
+function summary(io: CliIo, results: SessionResults): void {
+  const parts = [
+    `${results.finished} finished`,
+    `${results.failed} failed`,
+    `${results.cancelled} cancelled`,
+  ];
+  if (results.pending) parts.push(`${results.pending} not done yet`);
+  io.stderr.write(`htc: session ${results.sessionId}: ${parts.join(", ")}\n`);
+}
+
+async function follow(
+  ctx: Context,
+  client: GridClient,
+  session: string | Submission,
+  options: { total?: number; timeoutMs?: number; readOutputs: boolean },
+): Promise<SessionResults> {
+  const reporter = new ProgressReporter(ctx.io);
+  try {
+    const results = await client.wait(session, {
+      total: options.total,
+      timeoutMs: options.timeoutMs,
+      readOutputs: options.readOutputs,
+      maxPollIntervalMs: ctx.io.stderr.isTTY ? 2_000 : 5_000,
+      signal: ctx.io.signal,
+      onProgress: (p) => reporter.update(p),
+    });
+    reporter.update(results, true);
+    return results;
+  } catch (error) {
+    reporter.end();
+    if (error instanceof GridTimeoutError && ctx.io.signal?.aborted) throw new Interrupted(error.message);
+    throw error;
+  }
+}
+
+class Interrupted extends Error {}
+
+const COMMANDS: Record<string, (ctx: Context) => Promise<number>> = {
+  async submit(ctx) {
+    const { values, io } = ctx;
+    if (ctx.positionals.length > 0)
+      throw new UsageError(`submit takes no arguments, got ${JSON.stringify(ctx.positionals[0])}`);
+    if (!values.wait && (values.timeout !== undefined || values.format !== undefined)) {
+      throw new UsageError("--timeout and --format go with --wait");
+    }
+    const priority = integer("priority", values.priority, 0, 1_000) ?? 0;
+    const timeoutMs = seconds("timeout", values.timeout);
+    const fmt = format(values);
+    const tasks = await tasksFrom(values, io);
+    const client = clientOf(ctx);
+    try {
+      const submission = await client.submit(tasks, { priority, sessionId: values.session });
+      io.stderr.write(
+        `htc: submitted ${submission.taskIds.length} tasks as session ${submission.sessionId} (priority ${priority}, ${submission.calls} call${submission.calls === 1 ? "" : "s"})\n`,
+      );
+      if (!values.wait) {
+        io.stdout.write(`${submission.sessionId}\n`);
+        return EXIT.ok;
+      }
+      const results = await follow(ctx, client, submission, { timeoutMs, readOutputs: true });
+      printResults(io, results, fmt);
+      summary(io, results);
+      return outcome(results);
+    } finally {
+      await client.close();
+    }
+  },
+
+  async watch(ctx) {
+    const { values, io } = ctx;
+    if (ctx.positionals.length !== 1) throw new UsageError("watch takes one session id: htc watch SESSION");
+    const total = integer("tasks", values.tasks, 1, MAX_TASKS_PER_SESSION);
+    const timeoutMs = seconds("timeout", values.timeout);
+    const client = clientOf(ctx);
+    try {
+      const results = await follow(ctx, client, ctx.positionals[0], { total, timeoutMs, readOutputs: false });
+      summary(io, results);
+      return outcome(results);
+    } finally {
+      await client.close();
+    }
+  },
+
+  async results(ctx) {
+    const { values, io } = ctx;
+    if (ctx.positionals.length !== 1)
+      throw new UsageError("results takes one session id: htc results SESSION");
+    const total = integer("tasks", values.tasks, 1, MAX_TASKS_PER_SESSION);
+    const fmt = format(values);
+    const client = clientOf(ctx);
+    try {
+      const results = await client.results(ctx.positionals[0], { total });
+      printResults(io, results, fmt);
+      summary(io, results);
+      return outcome(results);
+    } finally {
+      await client.close();
+    }
+  },
+
+  async cancel(ctx) {
+    const { io } = ctx;
+    if (ctx.positionals.length === 0)
+      throw new UsageError("cancel takes one or more session ids: htc cancel SESSION...");
+    const client = clientOf(ctx);
+    try {
+      const counts = await client.cancel(ctx.positionals);
+      io.stdout.write(`${JSON.stringify(counts, null, 2)}\n`);
+      for (const [session, c] of Object.entries(counts)) {
+        io.stderr.write(
+          `htc: session ${session}: cancelled ${c.total_cancelled_tasks} tasks (${c.cancelled_pending} pending, ${c.cancelled_processing} running)\n`,
+        );
+      }
+      return EXIT.ok;
+    } finally {
+      await client.close();
+    }
+  },
+
+  async login(ctx) {
+    const { values, io } = ctx;
+    if (ctx.positionals.length > 0) throw new UsageError("login takes no arguments");
+    const config = configOf(ctx);
+    const cognito = cognitoOf(config, io.env);
+    const username = values.username ?? io.env.HTC_USERNAME ?? (await readLine(io, "Cognito user name: "));
+    if (!username) throw new UsageError("no user name given");
+    const password = values["password-stdin"]
+      ? (await readStdin(io.stdin)).split(/\r?\n/)[0]
+      : io.env.HTC_PASSWORD || (await readPassword(io, `Password for ${username}: `));
+    if (!password)
+      throw new UsageError("no password given (HTC_PASSWORD, --password-stdin, or type it at the prompt)");
+    const tokens = await cognito.signIn(username, password);
+    if (!tokens.refreshToken)
+      throw new AuthError(
+        "Cognito answered no refresh token; check that the app client allows REFRESH_TOKEN_AUTH",
+      );
+    const store = new TokenStore(tokenStorePath(io.env));
+    store.save(config.user_pool_id, config.cognito_userpool_client_id, {
+      username,
+      refreshToken: tokens.refreshToken,
+      savedAt: new Date().toISOString(),
+    });
+    io.stderr.write(
+      `htc: signed in as ${username}; refresh token kept in ${store.path} (mode 0600). \`htc logout\` forgets it\n`,
+    );
+    return EXIT.ok;
+  },
+
+  async logout(ctx) {
+    const config = configOf(ctx);
+    const store = new TokenStore(tokenStorePath(ctx.io.env));
+    const removed = store.remove(config.user_pool_id, config.cognito_userpool_client_id);
+    ctx.io.stderr.write(removed ? `htc: signed out (removed from ${store.path})\n` : "htc: not signed in\n");
+    return EXIT.ok;
+  },
+};
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** Runs `htc` with `argv` (without the node and script paths); resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message.split("\n")[0]} (see htc --help)`);
+    }
+    const [command, ...positionals] = parsed.positionals;
+    const values = parsed.values as Values;
+    if (values.help || command === "help") {
+      io.stdout.write(USAGE);
+      return EXIT.ok;
+    }
+    if (command === undefined) throw new UsageError("no command given (see htc --help)");
+    const run = COMMANDS[command];
+    if (!run)
+      throw new UsageError(
+        `unknown command ${JSON.stringify(command)}; commands: ${Object.keys(COMMANDS).join(", ")}`,
+      );
+    // parseArgs reads the environment nowhere; the token store reads XDG_CONFIG_HOME/HOME from process.env.
+    return await run({ io, values, positionals });
+  } catch (error) {
+    if (error instanceof Interrupted) {
+      io.stderr.write(`htc: ${oneLine(error.message)}\n`);
+      return EXIT.interrupted;
+    }
+    if (error instanceof GridError) {
+      io.stderr.write(`htc: ${oneLine(error.message)}\n`);
+      return KIND_EXIT[error.kind];
+    }
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    io.stderr.write(`htc: internal error: ${oneLine(message)} (please report it)\n`);
+    return EXIT.internal;
+  }
+}
+
+/** The `htc` process: runs main, then exits with its code once stdout is flushed. */
+export function run(): void {
+  const abort = new AbortController();
+  let interrupts = 0;
+  process.on("SIGINT", () => {
+    if (++interrupts > 1) process.exit(EXIT.interrupted);
+    abort.abort();
+  });
+  void main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: abort.signal,
+  }).then((code) => {
+    process.stdout.write("", () => process.exit(code));
+  });
+}

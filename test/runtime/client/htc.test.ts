@@ -1,0 +1,315 @@
+// `htc` end to end through its real entry point (runtime/bin/htc.js, the package's bin; one test goes through
+// `npx htc`), against the local grid behind the local API front (private API, API key), with the test-only
+// stand-in agent. Bad input must give one line on stderr, a distinct exit code, and submit nothing.
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT } from "../../../runtime/src/client/cli";
+import { findRepoRoot } from "../../../modules/runtime-bundle/bundle";
+import { newSessionId } from "../control-plane/integration/fixtures";
+import { TABLE } from "../control-plane/integration/local-grid";
+import { PRIORITIES, startHarness, type Harness, type Mode } from "./support/harness";
+
+const ROOT = findRepoRoot(__dirname);
+const BIN = join(ROOT, "runtime", "bin", "htc.js");
+const MODE: Mode = { storage: "REDIS", external: true };
+
+let h: Harness;
+let dir: string;
+let configFile: string;
+let baseEnv: Record<string, string>;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function htc(
+  args: string[],
+  options: {
+    env?: Record<string, string | undefined>;
+    input?: string;
+    npx?: boolean;
+    /** Run under a pseudo-terminal (util-linux `script`), stdout discarded, stderr captured as stdout. */
+    tty?: boolean;
+  } = {},
+): Promise<Run> {
+  const env = { ...baseEnv, ...options.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const [cmd, argv] = options.npx
+    ? ["npx", ["htc", ...args]]
+    : options.tty
+      ? ["script", ["-qec", `${quoted} 2>&1 >/dev/null`, "/dev/null"]]
+      : [process.execPath, [BIN, ...args]];
+  return new Promise((resolve, reject) => {
+    // npx resolves the bin from the repository's node_modules, so it runs in the repository.
+    const child = spawn(cmd, argv, { cwd: options.npx ? ROOT : dir, env: env as NodeJS.ProcessEnv });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** One line on stderr, no stack trace. */
+function expectOneLineError(run: Run, pattern: RegExp): void {
+  const lines = run.stderr.trimEnd().split("\n");
+  expect(lines, run.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^htc: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+}
+
+async function rowCount(): Promise<number> {
+  return (await h.grid.ddb.send(new ScanCommand({ TableName: TABLE, Select: "COUNT" }))).Count ?? 0;
+}
+
+async function queued(): Promise<number> {
+  let n = 0;
+  for (let p = 0; p < PRIORITIES; p++) n += await h.grid.visibleCount(p);
+  return n;
+}
+
+/** Runs `body` and checks that it wrote no row, queued no message and invoked no submit_tasks. */
+async function expectNothingSubmitted(body: () => Promise<void>): Promise<void> {
+  const before = { rows: await rowCount(), queued: await queued(), submits: h.api.invocations.submit };
+  await body();
+  expect({ rows: await rowCount(), queued: await queued(), submits: h.api.invocations.submit }).toEqual(
+    before,
+  );
+}
+
+beforeAll(async () => {
+  // The bin compiles runtime/dist when the sources changed; do it once here, not in the first test.
+  spawnSync(process.execPath, [join(ROOT, "runtime", "scripts", "build.js")], { stdio: "inherit" });
+  h = await startHarness();
+  dir = mkdtempSync(join(tmpdir(), "htc-cli-"));
+  configFile = join(dir, "agent_config.json");
+  writeFileSync(configFile, JSON.stringify(await h.useMode(MODE)), { mode: 0o600 });
+  baseEnv = {
+    PATH: process.env.PATH ?? "",
+    HOME: dir,
+    XDG_CONFIG_HOME: join(dir, "config"),
+    ...h.grid.env,
+    AGENT_CONFIG_FILE: configFile,
+    INTRA_VPC: "1",
+  };
+}, 120_000);
+
+afterAll(async () => {
+  await h?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("htc submit, watch, results, cancel", () => {
+  it("submits --count N --worker-args tasks, waits, prints the results as JSON and exits 0", async () => {
+    const agent = h.agent(MODE);
+    const session = newSessionId();
+    const run = await htc([
+      "submit",
+      "--count",
+      "5",
+      "--worker-args",
+      "1000 1 1",
+      "--wait",
+      "--session",
+      session,
+    ]);
+    await agent.stop();
+    expect(run.code, run.stderr).toBe(EXIT.ok);
+    const out = JSON.parse(run.stdout);
+    expect(out).toMatchObject({ session_id: session, total: 5, finished: 5, failed: 0, complete: true });
+    expect(out.tasks[0].output).toEqual({ echo: { worker_arguments: ["1000", "1", "1"] } });
+    expect(run.stderr).toMatch(/submitted 5 tasks as session .* \(priority 0, 1 call\)/);
+    // Not a terminal: plain progress lines, no bar.
+    expect(run.stderr).toMatch(/5\/5 tasks done/);
+    expect(run.stderr).not.toContain("\r");
+  });
+
+  it("submits an NDJSON file, prints the session id, then watch and results --format ndjson follow it", async () => {
+    const file = join(dir, "tasks.ndjson");
+    writeFileSync(file, '{"x": 1}\n{"x": 2}\n\n{"x": 3}\n');
+    const session = newSessionId();
+    const submitted = await htc(["submit", "--file", file, "--session", session, "--priority", "1"]);
+    expect(submitted.code, submitted.stderr).toBe(EXIT.ok);
+    expect(submitted.stdout).toBe(`${session}\n`);
+    const agent = h.agent(MODE);
+    const watched = await htc(["watch", session, "--timeout", "30"]);
+    await agent.stop();
+    expect(watched.code, watched.stderr).toBe(EXIT.ok);
+    expect(watched.stderr).toMatch(/3 finished, 0 failed, 0 cancelled/);
+    const results = await htc(["results", session, "--format", "ndjson"]);
+    expect(results.code).toBe(EXIT.ok);
+    const lines = results.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.output.echo.x).sort()).toEqual([1, 2, 3]);
+  });
+
+  it("exits 10 when some tasks failed, with their errors in the results", async () => {
+    const agent = h.agent(MODE);
+    const session = newSessionId();
+    const run = await htc(["submit", "--file", "-", "--wait", "--session", session], {
+      input: '[{"x": 1}, {"fail": "worker crashed"}]',
+    });
+    await agent.stop();
+    expect(run.code, run.stderr).toBe(EXIT.someFailed);
+    expect(JSON.parse(run.stdout).tasks).toContainEqual({
+      task_id: `${session}_1`,
+      status: "failed",
+      error: "worker crashed",
+    });
+  });
+
+  it("cancels sessions (exit 0), after which results exits 11", async () => {
+    const session = newSessionId();
+    expect((await htc(["submit", "--count", "4", "--session", session])).code).toBe(EXIT.ok);
+    const cancelled = await htc(["cancel", session]);
+    expect(cancelled.code, cancelled.stderr).toBe(EXIT.ok);
+    expect(JSON.parse(cancelled.stdout)[session]).toMatchObject({ total_cancelled_tasks: 4 });
+    const results = await htc(["results", session]);
+    expect(results.code).toBe(EXIT.someCancelled);
+    await h.grid.purge(0);
+  });
+
+  it("exits 12 from results while tasks are still pending, and 6 when watch times out", async () => {
+    const session = newSessionId();
+    expect((await htc(["submit", "--count", "2", "--session", session])).code).toBe(EXIT.ok);
+    const results = await htc(["results", session]);
+    expect(results.code).toBe(EXIT.incomplete);
+    expect(JSON.parse(results.stdout)).toMatchObject({ pending: 2, complete: false });
+    const watched = await htc(["watch", session, "--timeout", "0.5"]);
+    expect(watched.code).toBe(EXIT.timeout);
+    expect(watched.stderr.trimEnd().split("\n").at(-1)).toMatch(
+      /^htc: waiting for session .* timed out .* 0 of 2 tasks done/,
+    );
+    await htc(["cancel", session]);
+    await h.grid.purge(0);
+  });
+
+  it("resolves through npx in the repository (the workspace package's bin)", async () => {
+    const run = await htc(["--help"], { npx: true });
+    expect(run.code, run.stderr).toBe(EXIT.ok);
+    expect(run.stdout).toMatch(/^usage: htc <command>/);
+  });
+
+  it.skipIf(spawnSync("script", ["--version"]).status !== 0)(
+    "draws a live progress bar on a terminal",
+    async () => {
+      const agent = h.agent(MODE);
+      const session = newSessionId();
+      const run = await htc(["submit", "--count", "20", "--wait", "--session", session], { tty: true });
+      await agent.stop();
+      expect(run.code, run.stdout).toBe(EXIT.ok);
+      // One redraw: carriage return, erase line (ESC [ K), then the bar and its counters.
+      const bars = run.stdout.split(`\r${String.fromCharCode(27)}[K`).slice(1);
+      expect(bars.length).toBeGreaterThan(0);
+      for (const bar of bars) {
+        expect(bar).toMatch(
+          /^\[[#-]{24}\] +\d+\.\d% {2}\d+\/20 {2}done \d+ {2}failed 0 {2}cancelled 0 {2}pending \d+ {2}[\d.]+\/s {2}ETA \S+/,
+        );
+      }
+      expect(bars.at(-1)).toMatch(/100\.0% {2}20\/20 {2}done 20 .*pending 0 .*ETA 0s\r?\n/);
+    },
+  );
+});
+
+describe("htc refuses bad input with one line, a distinct exit code, and submits nothing", () => {
+  it("a missing configuration file: exit 3", async () => {
+    await expectNothingSubmitted(async () => {
+      const run = await htc(["submit", "--count", "1"], {
+        env: { AGENT_CONFIG_FILE: join(dir, "nope.json") },
+      });
+      expect(run.code).toBe(EXIT.config);
+      expectOneLineError(run, /nope\.json \(from AGENT_CONFIG_FILE\) does not exist; run `npm run outputs`/);
+    });
+  });
+
+  it("no configuration at all: exit 3, naming the three places", async () => {
+    const run = await htc(["results", "s"], { env: { AGENT_CONFIG_FILE: undefined } });
+    expect(run.code).toBe(EXIT.config);
+    expectOneLineError(run, /pass --config FILE, set AGENT_CONFIG_FILE, or run `npm run outputs`/);
+  });
+
+  it("a wrong API key: exit 4, without the key in the message", async () => {
+    await expectNothingSubmitted(async () => {
+      const run = await htc(["submit", "--count", "3"], { env: { HTC_API_KEY: "not-the-key-31337" } });
+      expect(run.code).toBe(EXIT.auth);
+      expectOneLineError(run, /refused the API key \(x-api-key\) \(403 Forbidden\); check api_gateway_key/);
+      expect(run.stderr).not.toContain("not-the-key-31337");
+    });
+  });
+
+  it("an unknown session: exit 7 from results, watch and cancel", async () => {
+    const unknown = newSessionId();
+    for (const args of [
+      ["results", unknown],
+      ["watch", unknown],
+      ["cancel", unknown],
+    ]) {
+      const run = await htc(args);
+      expect(run.code, args.join(" ")).toBe(EXIT.unknownSession);
+      expectOneLineError(run, new RegExp(`${unknown}`));
+    }
+  });
+
+  it.each([
+    [
+      "a JSON array with a syntax error",
+      "tasks.json",
+      '[{"x": 1},, {"x": 2}]',
+      /tasks file .*tasks\.json is not a valid JSON array/,
+    ],
+    [
+      "an NDJSON line that is not JSON",
+      "tasks.ndjson",
+      '{"x": 1}\n{x: 2}\n',
+      /tasks file .*tasks\.ndjson line 2 is not JSON/,
+    ],
+    ["an empty file", "empty.json", "  \n", /holds no tasks/],
+  ])("a malformed task file (%s): exit 2", async (_name, file, text, message) => {
+    writeFileSync(join(dir, file), text);
+    await expectNothingSubmitted(async () => {
+      const run = await htc(["submit", "--file", join(dir, file)]);
+      expect(run.code).toBe(EXIT.usage);
+      expectOneLineError(run, message);
+    });
+  });
+
+  it.each([
+    [["frobnicate"], /unknown command "frobnicate"/],
+    [["submit", "--count", "0"], /--count "0" must be an integer from 1/],
+    [["submit", "--count", "2", "--colour"], /Unknown option '--colour'/],
+    [["submit", "--file", "/does/not/exist.json"], /cannot read tasks file \/does\/not\/exist\.json: ENOENT/],
+    [["submit", "--count", "1", "--priority", "x"], /--priority "x" must be an integer/],
+    [["watch"], /watch takes one session id/],
+  ])("usage error %j: exit 2", async (args, message) => {
+    await expectNothingSubmitted(async () => {
+      const run = await htc(args);
+      expect(run.code).toBe(EXIT.usage);
+      expectOneLineError(run, message);
+    });
+  });
+
+  it("a priority the grid does not have: the grid's refusal, exit 5", async () => {
+    const before = { rows: await rowCount(), queued: await queued() };
+    const run = await htc(["submit", "--count", "1", "--priority", "9"]);
+    expect(run.code).toBe(EXIT.api);
+    expectOneLineError(run, /543: Invalid submission: context.tasks_priority 9 is out of range 0-2/);
+    expect({ rows: await rowCount(), queued: await queued() }).toEqual(before);
+  });
+});
