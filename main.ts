@@ -1,10 +1,8 @@
 // cdktf app entry point: load and validate the grid configuration once, then synthesize every stack.
 // A rejected configuration exits non-zero before anything is written under cdktf.out/.
-import { App } from "cdktf";
 import { ConfigError, loadGridConfig } from "./modules/config/load";
-import { buildGridApp } from "./stacks/app";
 
-function main(): void {
+async function main(): Promise<void> {
   let loaded;
   try {
     loaded = loadGridConfig(process.env, process.cwd());
@@ -18,9 +16,13 @@ function main(): void {
   console.log(
     `htc-grid: using grid configuration from ${loaded.source} (project ${loaded.config.projectName}, region ${loaded.config.region})`,
   );
+  // cdktf and the provider bindings are loaded only for an accepted configuration: they are most of the start-up
+  // time, and a rejected file should be answered at once.
+  const { App } = await import("cdktf");
+  const { buildGridApp } = await import("./stacks/app");
   const app = new App();
   buildGridApp(app, loaded.config);
   app.synth();
 }
 
-main();
+void main();

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import type { GridConfig } from "./model";
-import { normalizeConfig, show, type ConfigEnvironment, type ConfigIssue } from "./normalize";
+import { normalizeConfig, show, type ConfigEnvironment, type ConfigIssue } from "./normalize/index";
 import { gridConfigSchema, UNSUPPORTED_KEYS } from "./schema";
 import { SEED_GRID_CONFIG } from "./seed";
 import { editDistance } from "./text";

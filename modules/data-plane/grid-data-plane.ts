@@ -12,7 +12,7 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import type { AccountContext } from "../account/account-context";
-import type { DataPlaneConfig, GridStorageService, RedisConfig } from "../config/model";
+import type { DataPlaneConfig, GridStorageService } from "../config/model";
 import type { GridKey } from "../kms/grid-key";
 import type { GridNames } from "../naming/names";
 import type { NetworkHandoff } from "../network/handoff";
@@ -32,20 +32,6 @@ const REDIS_DEFAULTS = {
    */
   secretRecoveryWindowDays: 0,
 } as const;
-
-/**
- * ElastiCache parameter-group family for an engine and version: redis 6.x -> "redis6.x", redis 7.x ->
- * "redis7", valkey 7.x/8.x -> "valkey7"/"valkey8".
- */
-export function parameterGroupFamily(redis: Pick<RedisConfig, "engine" | "engineVersion">): string {
-  const major = Number(/^(\d+)(\.|$)/.exec(redis.engineVersion)?.[1]);
-  if (redis.engine === "valkey" && major >= 7) return `valkey${major}`;
-  if (redis.engine === "redis" && major === 6) return "redis6.x";
-  if (redis.engine === "redis" && major >= 7) return `redis${major}`;
-  throw new Error(
-    `redis_engine_version "${redis.engineVersion}" is not supported for ${redis.engine}; allowed: redis 6.x or 7.x, valkey 7.x or 8.x`,
-  );
-}
 
 /** true when the storage mode keeps payloads in S3. */
 export function usesS3(storage: GridStorageService): boolean {
@@ -120,12 +106,7 @@ export class GridDataPlane extends Construct implements DataPlaneHandoff {
   private redisCache(props: GridDataPlaneProps) {
     const { names, network } = props;
     const config = props.dataPlane.redis;
-    if (config.multiAz && config.replicas < 1) {
-      throw new Error(
-        `redis_multi_az true needs redis_replicas >= 1 (got ${config.replicas}): failover needs a replica in another zone`,
-      );
-    }
-    const family = parameterGroupFamily(config);
+    const family = config.parameterGroupFamily;
     const scope = new Construct(this, "redis");
     const cacheId = names.name("elasticacheId", "htc-data-cache");
 

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Testing } from "cdktf";
 import { parse } from "yaml";
 import { buildGridApp } from "../../stacks/app";
-import { ADDON_VERSIONS, clusterAutoscalerImageTag } from "../../modules/cluster-addons/versions";
+import { ADDON_VERSIONS, CLUSTER_AUTOSCALER_IMAGE_TAGS } from "../../modules/cluster-addons/versions";
 import { gridConfig, ofType, workerGroups } from "../compute-plane/fixture";
 
 type Body = Record<string, unknown>;
@@ -115,7 +115,9 @@ describe("cluster-autoscaler", () => {
     const v = r.values("cluster-autoscaler");
     expect(v.autoDiscovery).toEqual({ clusterName: r.config.clusterName });
     expect(v.awsRegion).toBe(r.config.region);
-    expect((v.image as Body).tag).toBe(clusterAutoscalerImageTag(r.config.computePlane.kubernetesVersion));
+    expect((v.image as Body).tag).toBe(
+      CLUSTER_AUTOSCALER_IMAGE_TAGS[r.config.computePlane.kubernetesVersion],
+    );
     expect((v.image as Body).tag).toBe(`v${r.config.computePlane.kubernetesVersion}.2`);
   });
 
@@ -135,9 +137,9 @@ describe("cluster-autoscaler", () => {
     expect((o.values("cluster-autoscaler").image as Body).tag).toBe("v1.35.0");
   });
 
-  it("refuses a Kubernetes minor without a pinned image unless overridden", () => {
-    expect(() => clusterAutoscalerImageTag("1.33")).toThrow(/kubernetes_version: "1\.33".*k8s_ca_version/);
-    expect(clusterAutoscalerImageTag("1.33", "v1.33.3")).toBe("v1.33.3");
+  it("runs the k8s_ca_version image for a minor without a pinned image", () => {
+    const o = synthK8s({ kubernetes_version: "1.33", k8s_ca_version: "v1.33.3" });
+    expect((o.values("cluster-autoscaler").image as Body).tag).toBe("v1.33.3");
   });
 
   it("may only scale groups tagged as owned by this cluster; describe calls get a separate statement", () => {

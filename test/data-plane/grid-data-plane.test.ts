@@ -3,7 +3,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { Testing } from "cdktf";
 import type { GridConfig } from "../../modules/config/model";
-import { parameterGroupFamily } from "../../modules/data-plane/grid-data-plane";
 import { GridStack } from "../../stacks/grid-stack";
 import {
   dataOf,
@@ -285,18 +284,8 @@ describe("storage S3+REDIS with Multi-AZ Valkey and allowed CIDRs", () => {
 });
 
 describe("parameter group family", () => {
-  it("follows the engine and major version", () => {
-    expect(parameterGroupFamily({ engine: "redis", engineVersion: "6.2" })).toBe("redis6.x");
-    expect(parameterGroupFamily({ engine: "redis", engineVersion: "7.1" })).toBe("redis7");
-    expect(parameterGroupFamily({ engine: "valkey", engineVersion: "7.2" })).toBe("valkey7");
-  });
-
-  it("refuses versions ElastiCache has no family for, naming the key", () => {
-    expect(() => parameterGroupFamily({ engine: "redis", engineVersion: "5.0.6" })).toThrow(
-      /redis_engine_version "5\.0\.6" is not supported for redis/,
-    );
-    expect(() => scenario({ redis_engine: "valkey", redis_engine_version: "6.2" })).toThrow(
-      /redis_engine_version "6\.2" is not supported for valkey/,
-    );
+  it("is the family the config layer resolved for the engine version", () => {
+    const v9 = scenario({ redis_engine: "valkey", redis_engine_version: "9.0" });
+    expect(oneResource(v9.json, "aws_elasticache_parameter_group").family).toBe("valkey9");
   });
 });

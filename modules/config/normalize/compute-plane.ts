@@ -1,14 +1,73 @@
-// Compute-plane area: worker node groups (either key set), the core group, and the sizes every group obeys.
+// Compute-plane area: the EKS version and its add-on pins, the public endpoint, cluster access for IAM roles,
+// the core node group and the worker node groups (either key set), and the sizes every group obeys.
+import { CLUSTER_AUTOSCALER_IMAGE_TAGS } from "../../cluster-addons/versions";
 import type { CapacityType, ComputePlaneConfig, InputRole, WorkerGroup } from "../model";
 import type { RawGridConfig } from "../schema";
+import { checkArnPartition } from "./identity";
 import { show, type IssueSink } from "./issues";
-import { checkCidrList } from "./network";
+import { checkCidrList, checkPublicEndpointCidrs, type PublicAccessKey } from "./network";
 
 export const DEFAULT_CORE_GROUP = { instanceTypes: ["m6i.large"], minSize: 2, maxSize: 6, desiredSize: 2 };
 
-const ROLE_ARN = /^arn:aws(-cn|-us-gov)?:iam::(\d{12}|\{\{account_id\}\}):role\/[\w+=,.@/-]+$/;
+/**
+ * Kubernetes minors EKS offers for new clusters (standard or extended support) as of 2026-11; add a row when EKS
+ * releases one, drop it when extended support ends.
+ */
+export const EKS_KUBERNETES_VERSIONS = ["1.32", "1.33", "1.34", "1.35", "1.36"] as const;
 
-export function normalizeComputePlane(raw: RawGridConfig, issue: IssueSink): ComputePlaneConfig {
+/** Name of the core node group; a worker group may not take it (node-groups.ts builds both from it). */
+export const CORE_GROUP_NAME = "core";
+
+const ROLE_ARN = /^arn:aws(-cn|-us-gov)?:iam::(\d{12}|\{\{account_id\}\}):role\/[\w+=,.@/-]+$/;
+/** Prefixes EKS access entries refuse in user names and Kubernetes groups. */
+const EKS_RESERVED_PREFIXES = ["system:", "eks:", "aws:", "amazon:", "iam:"];
+/**
+ * Reserved groups with an EKS access-policy equivalent (compute-plane/access.ts translates them); any other
+ * reserved group is refused.
+ */
+const TRANSLATED_SYSTEM_GROUPS = ["system:masters"];
+
+/**
+ * EC2 instance families the grid's AL2023_x86_64_STANDARD node AMI cannot run: Graviton (arm64) families and
+ * accelerated families, which need the ARM64, NVIDIA or Neuron AMI variants.
+ */
+const ARM_FAMILY = /^(a1|[a-z]+\d+g[a-z]*)$/;
+const ACCELERATED_FAMILY =
+  /^(p\d+[a-z]*|g\d+[a-z]*|gr\d+[a-z]*|inf\d+[a-z]*|trn\d+[a-z]*|dl\d+[a-z]*|f\d+[a-z]*|vt\d+[a-z]*)$/;
+
+/** Problems with a list of EC2 instance types for the grid's node AMI, one issue per bad entry. */
+export function checkInstanceTypes(path: string, types: string[], issue: IssueSink): void {
+  if (types.length === 0) issue(path, `[] is not allowed; list at least one instance type`);
+  const seen = new Map<string, number>();
+  types.forEach((t, j) => {
+    const at = `${path}[${j}]`;
+    const m = /^([a-z][a-z0-9-]*)\.([a-z0-9]+)$/.exec(t);
+    if (!m) {
+      issue(at, `${show(t)} is not an EC2 instance type (e.g. "m5.xlarge")`);
+      return;
+    }
+    const family = m[1];
+    if (seen.has(t)) issue(at, `${show(t)} is already listed at ${path}[${seen.get(t)}]`);
+    seen.set(t, j);
+    if (ARM_FAMILY.test(family)) {
+      issue(
+        at,
+        `${show(t)} is a Graviton (arm64) type; the grid's nodes run the x86_64 AL2023 AMI; allowed: x86_64 types such as "m6i.xlarge", "m5.xlarge", "c6i.2xlarge"`,
+      );
+    } else if (ACCELERATED_FAMILY.test(family)) {
+      issue(
+        at,
+        `${show(t)} is an accelerated (GPU/Inferentia/Trainium/FPGA) type, which needs an AMI variant the grid does not configure; allowed: x86_64 general-purpose, compute- or memory-optimized types`,
+      );
+    }
+  });
+}
+
+export function normalizeComputePlane(
+  raw: RawGridConfig,
+  acknowledged: ReadonlySet<PublicAccessKey>,
+  issue: IssueSink,
+): ComputePlaneConfig | undefined {
   const workerGroups = normalizeWorkerGroups(raw.eks_worker_groups, issue);
   const core = {
     instanceTypes: raw.core_node_group.instance_types ?? DEFAULT_CORE_GROUP.instanceTypes,
@@ -16,6 +75,7 @@ export function normalizeComputePlane(raw: RawGridConfig, issue: IssueSink): Com
     maxSize: raw.core_node_group.max_size ?? DEFAULT_CORE_GROUP.maxSize,
     desiredSize: raw.core_node_group.desired_size ?? DEFAULT_CORE_GROUP.desiredSize,
   };
+  checkInstanceTypes("core_node_group.instance_types", core.instanceTypes, issue);
   checkSizes(
     "core_node_group",
     "min_size",
@@ -26,16 +86,49 @@ export function normalizeComputePlane(raw: RawGridConfig, issue: IssueSink): Com
     core.desiredSize,
     issue,
   );
-  if (!/^1\.(2[89]|3\d)$/.test(raw.kubernetes_version)) {
+
+  // Kubernetes version and the add-on pins that must match it.
+  const version = raw.kubernetes_version;
+  const knownVersion = (EKS_KUBERNETES_VERSIONS as readonly string[]).includes(version);
+  if (!knownVersion) {
     issue(
       "kubernetes_version",
-      `${show(raw.kubernetes_version)} is not allowed; allowed: an EKS minor version "1.28" to "1.39", e.g. "1.34"`,
+      `${show(version)} is not a Kubernetes version EKS offers; allowed: ${EKS_KUBERNETES_VERSIONS.map((v) => `"${v}"`).join(", ")}`,
     );
   }
+  let autoscalerTag: string | undefined = raw.k8s_ca_version ?? CLUSTER_AUTOSCALER_IMAGE_TAGS[version];
+  if (raw.k8s_ca_version !== undefined) {
+    const m = /^v(\d+\.\d+)\.\d+$/.exec(raw.k8s_ca_version);
+    if (!m) {
+      issue(
+        "k8s_ca_version",
+        `${show(raw.k8s_ca_version)} is not a cluster-autoscaler image tag; allowed: "v<major>.<minor>.<patch>", e.g. "v${version}.0"`,
+      );
+      autoscalerTag = undefined;
+    } else if (knownVersion && m[1] !== version) {
+      issue(
+        "k8s_ca_version",
+        `${show(raw.k8s_ca_version)} is for Kubernetes ${m[1]} but kubernetes_version is ${show(version)}; the autoscaler must match the cluster's minor; allowed: "v${version}.<patch>"`,
+      );
+    }
+  } else if (knownVersion && autoscalerTag === undefined) {
+    issue(
+      "kubernetes_version",
+      `${show(version)} has no pinned cluster-autoscaler image (pinned for ${Object.keys(CLUSTER_AUTOSCALER_IMAGE_TAGS).join(", ")}); set k8s_ca_version to a cluster-autoscaler tag of the same minor, e.g. "v${version}.0"`,
+    );
+  }
+  if (raw.k8s_keda_version !== undefined && !/^\d+\.\d+\.\d+$/.test(raw.k8s_keda_version)) {
+    issue(
+      "k8s_keda_version",
+      `${show(raw.k8s_keda_version)} is not a KEDA chart version; allowed: "<major>.<minor>.<patch>", e.g. "2.20.1"`,
+    );
+  }
+
+  // The API endpoint: private access is always on; public access only for listed CIDRs.
   if (raw.eks_public_access && raw.eks_public_access_cidrs.length === 0) {
     issue(
       "eks_public_access_cidrs",
-      "[] is not allowed when eks_public_access is true; list the CIDRs that may reach the API server",
+      `[] is not allowed when eks_public_access is true; list the public CIDRs that may reach the API server, e.g. ["203.0.113.7/32"] for the machine that runs cdktf deploy`,
     );
   }
   if (!raw.eks_public_access && raw.eks_public_access_cidrs.length > 0) {
@@ -44,43 +137,71 @@ export function normalizeComputePlane(raw: RawGridConfig, issue: IssueSink): Com
       `${show(raw.eks_public_access_cidrs)} has no effect while eks_public_access is false; remove it or enable public access`,
     );
   }
-  checkCidrList("eks_public_access_cidrs", raw.eks_public_access_cidrs, issue, { allowPublic: true });
-  checkCidrList("grafana_allowed_cidrs", raw.grafana_allowed_cidrs, issue, { allowPublic: true });
+  const endpointCidrs = raw.eks_public_access_cidrs;
+  const parsedEndpoint = checkCidrList("eks_public_access_cidrs", endpointCidrs, issue, {
+    allowPublic: acknowledged.has("eks_public_access_cidrs"),
+    publicAccessKey: "eks_public_access_cidrs",
+  });
+  if (parsedEndpoint.length === endpointCidrs.length)
+    checkPublicEndpointCidrs("eks_public_access_cidrs", endpointCidrs, issue);
+  checkCidrList("grafana_allowed_cidrs", raw.grafana_allowed_cidrs, issue, {
+    allowPublic: acknowledged.has("grafana_allowed_cidrs"),
+    publicAccessKey: "grafana_allowed_cidrs",
+  });
   if (raw.grafana_allowed_cidrs.length > 0 && !raw.enable_monitoring) {
     issue(
       "grafana_allowed_cidrs",
       `${show(raw.grafana_allowed_cidrs)} has no effect while enable_monitoring is false`,
     );
   }
+
+  // Cluster access for IAM roles (EKS access entries).
   const inputRoles: InputRole[] = raw.input_role.map((r, i) => {
+    const path = `input_role[${i}]`;
     if (!ROLE_ARN.test(r.rolearn)) {
       issue(
-        `input_role[${i}].rolearn`,
+        `${path}.rolearn`,
         `${show(r.rolearn)} is not an IAM role ARN (arn:aws:iam::<12-digit account or {{account_id}}>:role/<name>)`,
       );
-    }
-    if (r.username.trim() === "")
-      issue(`input_role[${i}].username`, `"" is not allowed; give a Kubernetes user name`);
+    } else checkArnPartition(`${path}.rolearn`, r.rolearn, raw.region, issue);
+    if (r.username.trim() === "") issue(`${path}.username`, `"" is not allowed; give a Kubernetes user name`);
+    const reservedUser = EKS_RESERVED_PREFIXES.find((p) => r.username.startsWith(p));
+    if (reservedUser)
+      issue(
+        `${path}.username`,
+        `${show(r.username)} starts with "${reservedUser}", a prefix EKS reserves (${EKS_RESERVED_PREFIXES.join(", ")}); choose another user name`,
+      );
+    r.groups.forEach((g, j) => {
+      const reserved = EKS_RESERVED_PREFIXES.find((p) => g.startsWith(p));
+      if (reserved && !TRANSLATED_SYSTEM_GROUPS.includes(g))
+        issue(
+          `${path}.groups[${j}]`,
+          `${show(g)} is a reserved Kubernetes group that EKS access entries refuse and that has no access-policy equivalent; allowed reserved groups: ${TRANSLATED_SYSTEM_GROUPS.join(", ")}, or any group not starting with ${EKS_RESERVED_PREFIXES.join(", ")}`,
+        );
+      else if (g.trim() === "")
+        issue(`${path}.groups[${j}]`, `"" is not allowed; give a Kubernetes group name`);
+    });
     return { roleArn: r.rolearn, username: r.username, groups: [...r.groups] };
   });
-  const seenRoles = new Set<string>();
+  const seenRoles = new Map<string, number>();
   raw.input_role.forEach((r, i) => {
     if (seenRoles.has(r.rolearn))
       issue(
         `input_role[${i}].rolearn`,
-        `${show(r.rolearn)} is listed twice; each role gets one access entry`,
+        `${show(r.rolearn)} is already listed at input_role[${seenRoles.get(r.rolearn)}]; each role gets one access entry`,
       );
-    seenRoles.add(r.rolearn);
+    seenRoles.set(r.rolearn, i);
   });
+  if (autoscalerTag === undefined) return undefined;
   return {
-    kubernetesVersion: raw.kubernetes_version,
+    kubernetesVersion: version,
     workerGroups,
     coreGroup: core,
     nodeVolumeSizeGb: raw.eks_node_volume_size,
     inputRoles,
     publicEndpoint: raw.eks_public_access,
     publicEndpointCidrs: [...raw.eks_public_access_cidrs],
-    clusterAutoscalerImageTag: raw.k8s_ca_version,
+    clusterAutoscalerImageTag: autoscalerTag,
     kedaChartVersion: raw.k8s_keda_version,
     monitoring: { enabled: raw.enable_monitoring, grafanaAllowedCidrs: [...raw.grafana_allowed_cidrs] },
   };
@@ -180,6 +301,12 @@ export function normalizeWorkerGroups(
         `${show(name)} is not allowed; use up to 38 letters, digits, "-" or "_", starting with a letter or digit`,
       );
     }
+    if (name.toLowerCase() === CORE_GROUP_NAME) {
+      issue(
+        `${path}.${nameKey}`,
+        `${show(name)} is reserved for the grid's core node group (system add-ons); choose another name`,
+      );
+    }
     if (names.has(name)) {
       issue(
         `${path}.${nameKey}`,
@@ -187,14 +314,7 @@ export function normalizeWorkerGroups(
       );
     }
     names.set(name, i);
-    if (types.length === 0)
-      issue(`${path}.${typesKey}`, `[] is not allowed; list at least one instance type`);
-    types.forEach((t, j) => {
-      if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(t))
-        issue(`${path}.${typesKey}[${j}]`, `${show(t)} is not an EC2 instance type (e.g. "m5.xlarge")`);
-    });
-    if (new Set(types).size !== types.length)
-      issue(`${path}.${typesKey}`, `${show(types)} lists an instance type twice`);
+    checkInstanceTypes(`${path}.${typesKey}`, types, issue);
     const desiredSize = desired ?? Math.max(min, 0);
     checkSizes(path, minKey, maxKey, desiredKey, min, max, desiredSize, issue);
     let capacityType: CapacityType = "SPOT";

@@ -5,21 +5,123 @@ import type { GridConfig } from "../model";
 import type { RawGridConfig } from "../schema";
 import { show, type IssueSink } from "./issues";
 
-/** Parses a list of CIDRs, one issue per entry that is not a valid IPv4 CIDR. */
+/** Address ranges AWS refuses as a VPC range (RFC 6890 special-purpose blocks). */
+const RESERVED_RANGES: readonly { cidr: string; what: string }[] = [
+  { cidr: "0.0.0.0/8", what: '"this network"' },
+  { cidr: "127.0.0.0/8", what: "loopback" },
+  { cidr: "169.254.0.0/16", what: "link-local" },
+  { cidr: "224.0.0.0/4", what: "multicast" },
+  { cidr: "240.0.0.0/4", what: "reserved (and broadcast)" },
+];
+/** Private and special ranges the public EKS endpoint never sees as a source address. */
+const NON_PUBLIC_RANGES: readonly { cidr: string; what: string }[] = [
+  { cidr: "10.0.0.0/8", what: "private (RFC 1918)" },
+  { cidr: "172.16.0.0/12", what: "private (RFC 1918)" },
+  { cidr: "192.168.0.0/16", what: "private (RFC 1918)" },
+  { cidr: "100.64.0.0/10", what: "carrier-grade NAT (RFC 6598)" },
+  ...RESERVED_RANGES,
+];
+
+/**
+ * A CIDR this wide opens a port to (nearly) the whole internet: 0.0.0.0/0, but also 0.0.0.0/1 + 128.0.0.0/1 and
+ * anything else wider than a /8.
+ */
+export const WORLD_OPEN_PREFIX = 8;
+
+/** The config keys whose CIDRs may be world-open only when `allow_public_access` names them. */
+export const PUBLIC_ACCESS_KEYS = {
+  eks_public_access_cidrs: "the Kubernetes API endpoint",
+  grafana_allowed_cidrs: "Grafana (plain HTTP through an NLB)",
+  allowed_access_cidr_blocks: "Redis and the VPC endpoints",
+} as const;
+export type PublicAccessKey = keyof typeof PUBLIC_ACCESS_KEYS;
+
+function overlapsRange(c: Cidr, ranges: readonly { cidr: string; what: string }[]) {
+  return ranges.find((r) => overlaps(c, parseCidr(r.cidr)!));
+}
+
+/**
+ * Parses a list of CIDRs: one issue per entry that is not a valid IPv4 CIDR, is listed twice, or (for the keys
+ * in PUBLIC_ACCESS_KEYS) opens the grid to the internet without the key's acknowledgement in allow_public_access.
+ */
 export function checkCidrList(
   path: string,
   list: string[],
   issue: IssueSink,
-  _opts: { allowPublic: boolean },
+  opts: { allowPublic: boolean; publicAccessKey?: PublicAccessKey },
 ): Cidr[] {
   const out: Cidr[] = [];
+  const seen = new Map<string, number>();
   list.forEach((text, i) => {
+    const at = `${path}[${i}]`;
     const c = parseCidr(text);
-    if (!c)
-      issue(`${path}[${i}]`, `${show(text)} is not a valid IPv4 CIDR (a.b.c.d/n with no host bits set)`);
-    else out.push(c);
+    if (!c) {
+      const ipv6 = text.includes(":");
+      issue(
+        at,
+        ipv6
+          ? `${show(text)} is an IPv6 range; this grid is IPv4-only here${text.trim() === "::/0" ? " (and ::/0 would open it to the whole IPv6 internet)" : ""}; allowed: an IPv4 CIDR a.b.c.d/n`
+          : `${show(text)} is not a valid IPv4 CIDR (a.b.c.d/n with no host bits set)`,
+      );
+      return;
+    }
+    const canonical = formatCidr(c);
+    if (seen.has(canonical)) {
+      issue(
+        at,
+        `${show(text)} is already listed at ${path}[${seen.get(canonical)}]; AWS refuses duplicate rules`,
+      );
+      return;
+    }
+    seen.set(canonical, i);
+    if (c.prefix < WORLD_OPEN_PREFIX && !opts.allowPublic) {
+      const what = opts.publicAccessKey ? PUBLIC_ACCESS_KEYS[opts.publicAccessKey] : "this";
+      issue(
+        at,
+        `${show(text)} opens ${what} to the whole internet; list the networks that need access (e.g. "203.0.113.7/32"), or, if you mean it, add "${opts.publicAccessKey ?? path}" to allow_public_access`,
+      );
+    }
+    out.push(c);
   });
   return out;
+}
+
+/** The EKS public endpoint filters on public source addresses: private or special ranges never match. */
+export function checkPublicEndpointCidrs(path: string, list: string[], issue: IssueSink): void {
+  // EKS's documented limit on public access CIDR blocks.
+  const maxCidrs = 40;
+  if (list.length > maxCidrs)
+    issue(path, `${list.length} CIDRs is too many; EKS allows at most ${maxCidrs} public access CIDR blocks`);
+  list.forEach((text, i) => {
+    const c = parseCidr(text);
+    if (!c || c.prefix < WORLD_OPEN_PREFIX) return;
+    const range = overlapsRange(c, NON_PUBLIC_RANGES);
+    if (range)
+      issue(
+        `${path}[${i}]`,
+        `${show(text)} is ${range.what} address space, which EKS refuses for the public endpoint (it only sees public source addresses); allowed: public IPv4 ranges. Machines inside the VPC use the private endpoint, which is always on`,
+      );
+  });
+}
+
+/** Which keys `allow_public_access` acknowledges; an acknowledgement that opens nothing is reported. */
+export function checkPublicAccessAcknowledgements(
+  raw: RawGridConfig,
+  issue: IssueSink,
+): Set<PublicAccessKey> {
+  const acknowledged = new Set<PublicAccessKey>(raw.allow_public_access);
+  raw.allow_public_access.forEach((key, i) => {
+    const wide = raw[key].some((text) => {
+      const c = parseCidr(text);
+      return c !== undefined && c.prefix < WORLD_OPEN_PREFIX;
+    });
+    if (!wide)
+      issue(
+        `allow_public_access[${i}]`,
+        `${show(key)} acknowledges nothing: no CIDR in ${key} is wider than /${WORLD_OPEN_PREFIX}; remove it`,
+      );
+  });
+  return acknowledged;
 }
 
 export function normalizeNetwork(
@@ -32,6 +134,14 @@ export function normalizeNetwork(
     issue(
       "vpc_cidr_block",
       `${show(raw.vpc_cidr_block)} is not a valid IPv4 CIDR (a.b.c.d/n with no host bits set)`,
+    );
+    return undefined;
+  }
+  const reserved = overlapsRange(vpc, RESERVED_RANGES);
+  if (reserved) {
+    issue(
+      "vpc_cidr_block",
+      `${show(raw.vpc_cidr_block)} overlaps ${reserved.what} space (${reserved.cidr}), which AWS refuses for a VPC; allowed: a private range such as 10.0.0.0/16, 172.16.0.0/16 or 192.168.0.0/16`,
     );
     return undefined;
   }
@@ -61,8 +171,8 @@ export function normalizeNetwork(
         `${raw.availability_zone_count} does not match the ${pub.length} subnets listed per tier`,
       );
     }
-    publicCidrs = checkCidrList("vpc_cidr_block_public", pub, issue, { allowPublic: false });
-    privateCidrs = checkCidrList("vpc_cidr_block_private", priv, issue, { allowPublic: false });
+    publicCidrs = checkCidrList("vpc_cidr_block_public", pub, issue, { allowPublic: true });
+    privateCidrs = checkCidrList("vpc_cidr_block_private", priv, issue, { allowPublic: true });
     if (pub.length !== priv.length) {
       issue(
         "vpc_cidr_block_private",
@@ -134,6 +244,14 @@ export function normalizeNetwork(
       "true has no effect with enable_private_subnet true (no NAT gateways are created)",
     );
   }
+  raw.allowed_access_cidr_blocks.forEach((text, i) => {
+    const c = parseCidr(text);
+    if (c && c.base === vpc.base && c.prefix === vpc.prefix)
+      issue(
+        `allowed_access_cidr_blocks[${i}]`,
+        `${show(text)} is the VPC range, which the grid already allows; AWS refuses the duplicate rule; remove it`,
+      );
+  });
   return {
     vpcCidr: raw.vpc_cidr_block,
     azCount,
