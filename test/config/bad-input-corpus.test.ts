@@ -3,7 +3,7 @@
 // and leave the output directory byte-identical. Runs are spawned two at a time (the machine has two cores).
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -50,6 +50,31 @@ const CLASSES: Record<string, Case[]> = {
       expect: ["(root): [] has the wrong type; expected object"],
     },
     { name: "null document", config: "null", expect: ["(root): null has the wrong type; expected object"] },
+    { name: "empty file", config: "  \n", expect: ["(root): the file is empty"] },
+    {
+      name: "a byte-order mark does not hide the real error",
+      config: '\ufeff{\n  "region": "eu-west-9"\n}',
+      expect: ['region: unknown region "eu-west-9"'],
+    },
+    {
+      name: "a key given twice",
+      config: '{\n  "region": "eu-west-1",\n  "project_name": "a",\n  "region": "eu-west-2"\n}',
+      expect: ["region: is given twice (lines 2 and 4); JSON keeps only the last one"],
+    },
+    {
+      name: "a nested key given twice",
+      config: JSON.stringify(
+        { ...seed(), agent_configuration: { lambda: { runtime: "provided" } } },
+        null,
+        2,
+      ).replace('"runtime": "provided"', '"runtime": "provided",\n      "runtime": "java17"'),
+      expect: ["agent_configuration.lambda.runtime: is given twice (lines"],
+    },
+    {
+      name: "a directory instead of a file",
+      config: { directory: true },
+      expect: ["is a directory, not a configuration file"],
+    },
   ],
   "unknown, unsupported and mistyped keys": [
     {
@@ -883,7 +908,8 @@ describe("bad-input corpus", () => {
 
   it.concurrent.each(CASES)("rejects ($klass): $name", async ({ name, config, expect: expected, env }) => {
     const file = path.join(work, `${createHash("sha1").update(name).digest("hex")}.json`);
-    writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config, null, 2));
+    if (typeof config !== "string" && config.directory === true) mkdirSync(file);
+    else writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config, null, 2));
     const run = await spawnLimit(
       () =>
         new Promise<{ status: number | null; stderr: string }>((resolve) => {
