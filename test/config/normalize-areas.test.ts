@@ -166,3 +166,15 @@ describe("compute plane", () => {
     expect(override?.clusterAutoscalerImageTag).toBe("v1.33.4");
   });
 });
+
+describe("agent images", () => {
+  it("keeps repositories registry-free when aws_htc_ecr is set (the chart prefixes the registry once)", () => {
+    const c = parseGridConfig(
+      { ...structuredClone(SEED_GRID_CONFIG), aws_htc_ecr: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/" },
+      "t",
+    );
+    expect(c.agent.ecrRegistry).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+    expect(c.agent.agent.repository).toBe("awshpc-lambda");
+    expect(c.agent.lambda.image.repository).toBe("lambda");
+  });
+});

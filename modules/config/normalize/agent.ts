@@ -157,8 +157,9 @@ export function normalizeAgent(raw: RawGridConfig, issue: IssueSink): AgentConfi
   }
   // Upstream passes `file` as-is when it already contains the function ("mock.lambda_handler").
   const handler = file === "" && fn === "" ? "bootstrap.main" : file.includes(".") ? file : `${file}.${fn}`;
+  // Repositories stay paths under the registry: the chart prefixes `imageRegistry` (aws_htc_ecr, else the grid's
+  // ECR) once; putting the registry into them too made the chart pull `<registry>/<registry>/<name>`.
   const ecr = raw.aws_htc_ecr === "" ? undefined : raw.aws_htc_ecr.replace(/\/$/, "");
-  const repo = (name: string) => (ecr ? `${ecr}/${name}` : name);
   const runtime = l.runtime ?? "provided";
   if (!IMAGE_TAG.test(runtime))
     issue(
@@ -185,14 +186,14 @@ export function normalizeAgent(raw: RawGridConfig, issue: IssueSink): AgentConfi
     gracefulTerminationDelaySec: raw.graceful_termination_delay,
     ecrRegistry: ecr,
     agent: {
-      ...image("agent_configuration.agent", ac.agent, repo("awshpc-lambda"), tag, issue),
+      ...image("agent_configuration.agent", ac.agent, "awshpc-lambda", tag, issue),
       ...agentRes,
     },
     lambda: {
       image: image(
         "agent_configuration.lambda",
         { image: l.image, pullPolicy: l.pullPolicy },
-        repo("lambda"),
+        "lambda",
         runtime,
         issue,
       ),
@@ -203,8 +204,8 @@ export function normalizeAgent(raw: RawGridConfig, issue: IssueSink): AgentConfi
       functionName,
       handler,
     },
-    getLayer: image("agent_configuration.get_layer", ac.get_layer, repo("lambda-init"), tag, issue),
-    test: image("agent_configuration.test", ac.test, repo("submitter"), tag, issue),
+    getLayer: image("agent_configuration.get_layer", ac.get_layer, "lambda-init", tag, issue),
+    test: image("agent_configuration.test", ac.test, "submitter", tag, issue),
     tuning: {
       emptyTaskQueueBackoffTimeoutSec: raw.empty_task_queue_backoff_timeout_sec,
       workProcStatusPullIntervalSec: raw.work_proc_status_pull_interval_sec,
