@@ -529,7 +529,8 @@ const CLASSES: Record<string, Case[]> = {
         ...seed(),
         ...lambda({
           s3_source: "s3://a-bucket/lambda.zip",
-          s3_source_kms_key_arn: "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/abc",
+          s3_source_kms_key_arn:
+            "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/2b9d6f4a-1c7e-4b8a-9f3d-6e5c4a3b2d1f",
         }),
       },
       expect: ["agent_configuration.lambda.s3_source_kms_key_arn:", 'is in partition "aws-us-gov"'],

@@ -133,11 +133,13 @@ export function normalizeAgent(raw: RawGridConfig, issue: IssueSink): AgentConfi
   }
   if (
     l.s3_source_kms_key_arn !== undefined &&
-    !/^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/.test(l.s3_source_kms_key_arn)
+    !/^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:(key\/(mrk-)?[0-9a-f-]{32,36}|alias\/[A-Za-z0-9/_-]+)$/.test(
+      l.s3_source_kms_key_arn,
+    )
   ) {
     issue(
       "agent_configuration.lambda.s3_source_kms_key_arn",
-      `${show(l.s3_source_kms_key_arn)} is not a KMS key ARN`,
+      `${show(l.s3_source_kms_key_arn)} is not a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id> or :alias/<name>)`,
     );
   } else if (l.s3_source_kms_key_arn !== undefined) {
     checkArnPartition(

@@ -1,9 +1,10 @@
 // Turns a schema-valid raw config (either key set) into the normalized GridConfig, collecting every semantic
 // problem (ranges, CIDR layout, name rules, what AWS, EKS or a chart would refuse) as a path-addressed issue
 // instead of stopping at the first. Each config area has its own module; this one runs them and assembles the
-// model.
+// model, whose strings then go through the one Terraform-escaping step (../terraform-literal.ts).
 import type { GridConfig } from "../model";
 import type { RawGridConfig } from "../schema";
+import { terraformLiterals } from "../terraform-literal";
 import { normalizeAgent } from "./agent";
 import { normalizeBackend } from "./backend";
 import { isRoleArn, normalizeComputePlane } from "./compute-plane";
@@ -80,5 +81,6 @@ export function normalizeConfig(
     backend,
     tags: { ...raw.tags },
   };
-  return { config, issues };
+  // Checked on the raw values (lengths, characters), escaped once for Terraform.
+  return { config: terraformLiterals(config), issues };
 }
