@@ -58,6 +58,11 @@ function main(): number {
       console.error(`generate: ${e.message}`);
       return 1;
     }
+    // A file-system failure outside the writer (e.g. the working directory vanished) is still one line.
+    if ((e as NodeJS.ErrnoException).code !== undefined) {
+      console.error(`generate: ${(e as Error).message}`);
+      return 1;
+    }
     throw e;
   }
 }

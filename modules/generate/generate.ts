@@ -1,11 +1,12 @@
 // `npm run generate`: this project's `make happy-path TAG=... REGION=...`. Writes the grid configuration and the
 // submission job templates into generated/, validating everything before writing anything, and never
 // overwriting a file the user changed unless forced.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseGridConfig } from "../config/load";
 import { SEED_GRID_CONFIG } from "../config/seed";
 import { renderSubmissionJobs } from "../agent/job-templates";
+import { NODE_FILE_OPS, writeFilesAtomically, WriteFilesError, type FileOps } from "./write-files";
 
 export const ACCOUNT_PLACEHOLDER = "{{account_id}}";
 
@@ -16,6 +17,8 @@ export interface GenerateOptions {
   readonly accountId?: string;
   readonly force: boolean;
   readonly outDir: string;
+  /** File-system calls (tests inject failures). @default node:fs */
+  readonly fileOps?: FileOps;
 }
 
 export interface GenerateResult {
@@ -53,29 +56,35 @@ export function generate(opts: GenerateOptions): GenerateResult {
       imageTag: opts.tag,
     }),
   };
+  const current = (name: string): string | undefined => {
+    const file = path.join(opts.outDir, name);
+    try {
+      return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+    } catch (e) {
+      throw new GenerateError(
+        `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+  };
+  const existing = Object.fromEntries(Object.keys(files).map((name) => [name, current(name)]));
   const conflicts = Object.entries(files)
-    .filter(([name, text]) => {
-      const file = path.join(opts.outDir, name);
-      return existsSync(file) && readFileSync(file, "utf8") !== text;
-    })
+    .filter(([name, text]) => existing[name] !== undefined && existing[name] !== text)
     .map(([name]) => name);
   if (conflicts.length > 0 && !opts.force) {
     throw new GenerateError(
       `refusing to overwrite ${conflicts.map((c) => path.join(opts.outDir, c)).join(", ")}: they differ from what would be generated (your edits?). Re-run with --force to overwrite, or move them away.`,
     );
   }
-  mkdirSync(opts.outDir, { recursive: true });
-  const written: string[] = [];
-  const unchanged: string[] = [];
-  for (const [name, text] of Object.entries(files)) {
-    const file = path.join(opts.outDir, name);
-    if (existsSync(file) && readFileSync(file, "utf8") === text) {
-      unchanged.push(file);
-      continue;
-    }
-    writeFileSync(`${file}.tmp`, text);
-    renameSync(`${file}.tmp`, file);
-    written.push(file);
+  // All or nothing: a failure half-way (read-only directory, full disk) leaves generated/ as it was.
+  const changed = Object.fromEntries(Object.entries(files).filter(([name, text]) => existing[name] !== text));
+  const unchanged = Object.keys(files)
+    .filter((name) => !(name in changed))
+    .map((name) => path.join(opts.outDir, name));
+  try {
+    const written = writeFilesAtomically(opts.outDir, changed, {}, opts.fileOps ?? NODE_FILE_OPS);
+    return { written, unchanged };
+  } catch (e) {
+    if (e instanceof WriteFilesError) throw new GenerateError(`${e.message}; nothing was changed`);
+    throw e;
   }
-  return { written, unchanged };
 }

@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { parseGridConfigText } from "../../modules/config/load";
 import { generate, GenerateError } from "../../modules/generate/generate";
+import { NODE_FILE_OPS, type FileOps } from "../../modules/generate/write-files";
 
 const root = path.resolve(__dirname, "..", "..");
 const cli = path.join(root, "dist", "scripts", "generate.js");
@@ -111,6 +112,62 @@ describe("generate", () => {
       generate({ tag: "a", region: "eu-west-1", accountId: "12", force: false, outDir: path.join(dir, "g") }),
     ).toThrow(GenerateError);
     expect(existsSync(path.join(dir, "g"))).toBe(false);
+  });
+
+  /** node:fs, except that the n-th call of `method` fails with `code` (failure injection). */
+  const failing = (method: "writeFileSync" | "renameSync", n: number, code: string): FileOps => {
+    let calls = 0;
+    return {
+      ...NODE_FILE_OPS,
+      [method]: (...args: unknown[]) => {
+        if (++calls === n) throw Object.assign(new Error(`${code}: injected`), { code });
+        return (NODE_FILE_OPS[method] as (...a: unknown[]) => unknown)(...args);
+      },
+    };
+  };
+  const snapshot = (d: string) =>
+    Object.fromEntries(readdirSync(d).map((f) => [f, readFileSync(path.join(d, f), "utf8")]));
+
+  it("writes nothing when a file cannot be written, and says which and why in one line", () => {
+    const outDir = path.join(dir, "generated");
+    expect(() =>
+      generate({
+        tag: "a",
+        region: "eu-west-1",
+        force: false,
+        outDir,
+        fileOps: failing("writeFileSync", 3, "EROFS"),
+      }),
+    ).toThrow(/^cannot write .*batch-task-test\.yaml: EROFS \(not writable\); nothing was changed$/);
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+
+  it("puts every original back when a rename fails half-way (all or nothing)", () => {
+    const outDir = path.join(dir, "generated");
+    generate({ tag: "a", region: "eu-west-1", force: false, outDir });
+    const before = snapshot(outDir);
+    // --force with another tag changes every file; the 6th rename (the 3rd file's new text) fails.
+    expect(() =>
+      generate({
+        tag: "b",
+        region: "eu-west-1",
+        force: true,
+        outDir,
+        fileOps: failing("renameSync", 6, "EIO"),
+      }),
+    ).toThrow(/^cannot replace .*: EIO; nothing was changed$/);
+    expect(snapshot(outDir)).toEqual(before);
+  });
+
+  it("creates a missing generated/ and reports one that cannot be a directory, without a stack trace", () => {
+    expect(run(["--tag", "demo"]).status).toBe(0);
+    rmSync(path.join(dir, "generated"), { recursive: true });
+    writeFileSync(path.join(dir, "generated"), "not a directory");
+    const r = run(["--tag", "demo"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^generate: cannot .*generated.*: E[A-Z]+/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 
   it("prints usage for --help and fails on unknown flags", () => {
