@@ -175,19 +175,32 @@ describe("storage REDIS (seed default)", () => {
     expect(keyArnOf(group.kms_key_id)).toMatch(/^keys_redis_key_/);
   });
 
-  it("takes the AUTH token from a Secrets Manager secret version generated in AWS and kept stable", () => {
-    const group = oneResource(s.json, "aws_elasticache_replication_group");
-    const versionRef = referenceOf(group.auth_token)!;
-    expect(versionRef[0]).toBe("aws_secretsmanager_secret_version");
-    expect(group.auth_token).toMatch(/\.secret_string\}$/);
-    const version = resourcesOf(s.json, "aws_secretsmanager_secret_version")[versionRef[1]];
-    expect(version.lifecycle.ignore_changes).toEqual(["secret_string"]);
-    expect(referenceOf(version.secret_string)?.[0]).toBe("data.aws_secretsmanager_random_password");
-    const generator = Object.values(dataOf(s.json, "aws_secretsmanager_random_password"))[0];
+  it("generates the AUTH token for one run and writes it to its secret write-only", () => {
+    const [id, version] = Object.entries(resourcesOf(s.json, "aws_secretsmanager_secret_version")).find(
+      ([name]) => name.startsWith("data-plane"),
+    )!;
+    expect(version).not.toHaveProperty("secret_string");
+    expect(version.secret_string_wo).toMatch(
+      /^\$\{ephemeral\.aws_secretsmanager_random_password\.[\w-]+\.random_password\}$/,
+    );
+    // A constant version: the token is written once and stays the same across plans.
+    expect(version.secret_string_wo_version).toBe(1);
+    const generator = Object.values(s.json.ephemeral.aws_secretsmanager_random_password)[0] as Record<
+      string,
+      unknown
+    >;
     expect(generator.password_length).toBeGreaterThanOrEqual(16);
     expect(generator.exclude_punctuation).toBe(true);
+    expect(dataOf(s.json, "aws_secretsmanager_random_password")).toEqual({});
     // The random provider is never needed.
     expect(JSON.stringify(s.json.terraform.required_providers)).not.toContain("random");
+    // The group reads the token back from the secret, after the version is written.
+    const group = oneResource(s.json, "aws_elasticache_replication_group");
+    const read = referenceOf(group.auth_token)!;
+    expect(read[0]).toBe("data.aws_secretsmanager_secret_version");
+    expect(dataOf(s.json, "aws_secretsmanager_secret_version")[read[1]].depends_on).toEqual([
+      `aws_secretsmanager_secret_version.${id}`,
+    ]);
   });
 
   it("encrypts the secret with the secrets grid key", () => {
