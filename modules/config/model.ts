@@ -141,6 +141,8 @@ export interface ComputePlaneConfig {
   /** Public API-server endpoint; private access is always on. */
   readonly publicEndpoint: boolean;
   readonly publicEndpointCidrs: string[];
+  /** The deployer reaches the VPC, so grid-k8s may talk to a private-only endpoint. */
+  readonly deployerInsideVpc: boolean;
   /** cluster-autoscaler image tag: `k8s_ca_version`, else the pinned tag of the cluster's minor. */
   readonly clusterAutoscalerImageTag: string;
   readonly kedaChartVersion?: string;

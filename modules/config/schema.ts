@@ -264,6 +264,12 @@ export const gridConfigSchema = z
       .describe(
         "Public CIDRs allowed to the EKS endpoint (required when public), e.g. the deployer's `203.0.113.7/32`; at most 40.",
       ),
+    deployer_inside_vpc: z
+      .boolean()
+      .default(false)
+      .describe(
+        "The machine that deploys grid-k8s reaches the VPC (VPN, peering, bastion), so a private-only endpoint is enough. Without it, grid-k8s's plan stops with instructions while the endpoint is private.",
+      ),
     enable_monitoring: z.boolean().default(false).describe("Install Prometheus and Grafana."),
     grafana_allowed_cidrs: z
       .array(cidrString)

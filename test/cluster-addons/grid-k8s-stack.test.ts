@@ -56,6 +56,23 @@ describe("grid-k8s providers", () => {
   });
 });
 
+describe("reaching the cluster from the deploying machine", () => {
+  const clusterLookup = (r: ReturnType<typeof synthK8s>) =>
+    (JSON.parse(r.json) as { data: { aws_eks_cluster: { cluster: Body } } }).data.aws_eks_cluster.cluster;
+
+  it("stops the plan with instructions before the providers connect when the endpoint is private", () => {
+    const lookup = clusterLookup(synthK8s());
+    const [check] = (lookup.lifecycle as { postcondition: Body[] }).postcondition;
+    expect(check.condition).toBe("${self.vpc_config[0].endpoint_public_access}");
+    expect(check.error_message).toMatch(/Set eks_public_access to true and eks_public_access_cidrs/);
+    expect(check.error_message).toMatch(/set deployer_inside_vpc to true instead/);
+  });
+
+  it("drops the check when the deployer reaches the VPC", () => {
+    expect(clusterLookup(synthK8s({ deployer_inside_vpc: true }))).not.toHaveProperty("lifecycle");
+  });
+});
+
 describe("add-on releases", () => {
   let r: ReturnType<typeof synthK8s>;
   beforeAll(() => {

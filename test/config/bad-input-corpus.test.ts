@@ -675,6 +675,15 @@ const CLASSES: Record<string, Case[]> = {
       expect: ['allow_public_access[0]: "grafana_allowed_cidrs" acknowledges nothing'],
     },
     {
+      name: "the deployer placeholder npm run generate writes",
+      config: { ...seed(), eks_public_access: true, eks_public_access_cidrs: ["<your-public-ip>/32"] },
+      expect: [
+        'eks_public_access_cidrs[0]: "<your-public-ip>/32" is a placeholder',
+        "--deployer-cidr",
+        "deployer_inside_vpc true",
+      ],
+    },
+    {
       name: "public endpoint without CIDRs",
       config: { ...seed(), eks_public_access: true },
       expect: ["eks_public_access_cidrs: [] is not allowed when eks_public_access is true"],

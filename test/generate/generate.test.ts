@@ -33,12 +33,15 @@ describe("generate", () => {
     });
 
   it("writes a grid config the loader accepts, with the tag as project_name and the region", () => {
-    const r = run(["--tag", "demo", "--region", "us-east-2"]);
+    const r = run(["--tag", "demo", "--region", "us-east-2", "--deployer-cidr", "203.0.113.7/32"]);
     expect(r.status).toBe(0);
     const text = readFileSync(path.join(dir, "generated", "grid_config.json"), "utf8");
     const config = parseGridConfigText(text, "generated");
     expect(config.projectName).toBe("demo");
     expect(config.region).toBe("us-east-2");
+    // Deployable from the deployer's machine: the endpoint is public to that address only, private access stays.
+    expect(config.computePlane.publicEndpoint).toBe(true);
+    expect(config.computePlane.publicEndpointCidrs).toEqual(["203.0.113.7/32"]);
     expect(JSON.parse(text).$schema).toBe("./grid_config.schema.json");
     expect(JSON.parse(text).eks_worker_groups[0].name).toBe("worker-small-spot");
   });
@@ -73,6 +76,35 @@ describe("generate", () => {
       const volumes = JSON.stringify(pod.volumes);
       expect(volumes).toContain("agent-configmap");
     }
+  });
+
+  it("without --deployer-cidr writes a placeholder that synthesis refuses with what to set", () => {
+    const r = run(["--tag", "demo"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(
+      "note: eks_public_access_cidrs in generated/grid_config.json is a placeholder",
+    );
+    const text = readFileSync(path.join(dir, "generated", "grid_config.json"), "utf8");
+    try {
+      parseGridConfigText(text, "generated");
+      expect.unreachable();
+    } catch (e) {
+      expect((e as Error).message).toMatch(
+        /eks_public_access_cidrs\[0\]: "<your-public-ip>\/32" is a placeholder: replace it with the public address of the machine that runs cdktf deploy/,
+      );
+    }
+  });
+
+  it("refuses a --deployer-cidr that is no CIDR, or a private one, before writing", () => {
+    const bad = run(["--deployer-cidr", "my-laptop"]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--deployer-cidr: "my-laptop" is not an IPv4 CIDR');
+    const internal = run(["--deployer-cidr", "10.1.2.3/32"]);
+    expect(internal.status).toBe(1);
+    expect(internal.stderr).toContain(
+      'eks_public_access_cidrs[0]: "10.1.2.3/32" is private (RFC 1918) address space',
+    );
+    expect(existsSync(path.join(dir, "generated"))).toBe(false);
   });
 
   it("keeps the account id as a placeholder instead of looking it up", () => {

@@ -137,7 +137,11 @@ export function normalizeComputePlane(
       `${show(raw.eks_public_access_cidrs)} has no effect while eks_public_access is false; remove it or enable public access`,
     );
   }
-  const endpointCidrs = raw.eks_public_access_cidrs;
+  const endpointCidrs = checkDeployerPlaceholders(
+    "eks_public_access_cidrs",
+    raw.eks_public_access_cidrs,
+    issue,
+  );
   const parsedEndpoint = checkCidrList("eks_public_access_cidrs", endpointCidrs, issue, {
     allowPublic: acknowledged.has("eks_public_access_cidrs"),
     publicAccessKey: "eks_public_access_cidrs",
@@ -201,10 +205,30 @@ export function normalizeComputePlane(
     inputRoles,
     publicEndpoint: raw.eks_public_access,
     publicEndpointCidrs: [...raw.eks_public_access_cidrs],
+    deployerInsideVpc: raw.deployer_inside_vpc,
     clusterAutoscalerImageTag: autoscalerTag,
     kedaChartVersion: raw.k8s_keda_version,
     monitoring: { enabled: raw.enable_monitoring, grafanaAllowedCidrs: [...raw.grafana_allowed_cidrs] },
   };
+}
+
+/**
+ * The placeholder `npm run generate` writes when it was not told the deployer's address. Refused with a message
+ * that says exactly what to put there.
+ */
+export const DEPLOYER_CIDR_PLACEHOLDER = "<your-public-ip>/32";
+
+function checkDeployerPlaceholders(path: string, cidrs: string[], issue: IssueSink): string[] {
+  const rest: string[] = [];
+  cidrs.forEach((text, i) => {
+    if (text === DEPLOYER_CIDR_PLACEHOLDER) {
+      issue(
+        `${path}[${i}]`,
+        `${show(text)} is a placeholder: replace it with the public address of the machine that runs cdktf deploy (grid-k8s's helm and kubernetes providers connect from there), e.g. "203.0.113.7/32" from \`curl -s https://checkip.amazonaws.com\`, or re-run \`npm run generate -- --deployer-cidr <cidr> --force\`. If you deploy from inside the VPC instead, set eks_public_access false, remove eks_public_access_cidrs and set deployer_inside_vpc true`,
+      );
+    } else rest.push(text);
+  });
+  return rest.length === cidrs.length ? cidrs : [];
 }
 
 /** An IAM role ARN as the config accepts it (a 12-digit account or the `{{account_id}}` placeholder). */
