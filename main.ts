@@ -20,9 +20,17 @@ async function main(): Promise<void> {
   // time, and a rejected file should be answered at once.
   const { App } = await import("cdktf");
   const { buildGridApp } = await import("./stacks/app");
-  const app = new App();
-  buildGridApp(app, loaded.config);
-  app.synth();
+  try {
+    const app = new App();
+    buildGridApp(app, loaded.config);
+    app.synth();
+  } catch (e) {
+    // An output directory that cannot be written (CDKTF_OUTDIR, cdktf.out/) is the environment's problem: one line.
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === undefined) throw e;
+    console.error(`htc-grid: cannot write the synthesized stacks: ${err.code} (${err.message})`);
+    process.exit(1);
+  }
 }
 
 void main();

@@ -1,7 +1,7 @@
 // Table-driven corpus of malformed grid configurations run through the real entry point (`node dist/main.js`),
 // grouped by class of mistake: each must exit non-zero, name the JSON path of the problem, print no stack trace,
 // and leave the output directory byte-identical. Runs are spawned two at a time (the machine has two cores).
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -914,6 +914,19 @@ describe("bad-input corpus", () => {
   it("covers every class with configurations of its own", () => {
     expect(CASES.length).toBeGreaterThanOrEqual(100);
     for (const [klass, cases] of Object.entries(CLASSES)) expect(cases.length, klass).toBeGreaterThan(0);
+  });
+
+  it("answers an output directory that cannot be written with one line", () => {
+    const blocker = path.join(work, "not-a-directory");
+    writeFileSync(blocker, "");
+    const run = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], {
+      cwd: work,
+      env: { ...process.env, CDKTF_OUTDIR: path.join(blocker, "out"), HTCGRID_CONFIG: "" },
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toMatch(/^htc-grid: cannot write the synthesized stacks: ENOTDIR/);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
   });
 
   it.concurrent.each(CASES)("rejects ($klass): $name", async ({ name, config, expect: expected, env }) => {
