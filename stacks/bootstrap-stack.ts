@@ -29,6 +29,7 @@ export class BootstrapStack extends TerraformStack {
       account: this.account,
       kms: config.kms,
       stateLocking: config.stateLocking,
+      allowDestroy: config.allowDestroy,
     });
   }
 }

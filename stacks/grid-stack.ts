@@ -74,6 +74,7 @@ export class GridStack extends TerraformStack {
       keys: this.keys,
       network: this.network,
       dataPlane: this.dataPlane,
+      allowDestroy: config.allowDestroy,
     });
     this.workloadBucketName = workloadBucketName(names, account);
     this.workerZipLocation =

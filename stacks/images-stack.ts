@@ -28,6 +28,7 @@ export class ImagesStack extends TerraformStack {
       account: this.account,
       kms: config.kms,
       immutableTags: config.ecrImmutableTags,
+      allowDestroy: config.allowDestroy,
     });
   }
 }

@@ -229,6 +229,11 @@ export interface GridConfig {
   readonly logRetentionDays: number;
   /** ECR: immutable tags on the grid's repositories. */
   readonly ecrImmutableTags: boolean;
+  /**
+   * Teardown switch: when true, nothing that holds data blocks `cdktf destroy` (deletion protection off, buckets
+   * and repositories emptied on destroy). False keeps every safeguard.
+   */
+  readonly allowDestroy: boolean;
   /** Bootstrap state locking: S3 native lockfile or a DynamoDB lock table. */
   readonly stateLocking: "s3-lockfile" | "dynamodb";
   readonly backend: BackendConfig;

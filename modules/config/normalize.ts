@@ -1,6 +1,7 @@
 // Turns a schema-valid raw config (either key set) into the normalized GridConfig, collecting every semantic
 // problem (ranges, CIDR layout, name rules) as a path-addressed issue instead of stopping at the first.
 import { carve, contains, formatCidr, overlaps, parseCidr, type Cidr } from "./cidr";
+import { normalizeDeployKeys } from "./deploy-keys";
 import type {
   AgentConfig,
   BackendConfig,
@@ -246,6 +247,7 @@ export function normalizeConfig(
   }
   const agent = normalizeAgent(raw, issue);
   const backend = normalizeBackend(raw, env, issue);
+  const deployKeys = normalizeDeployKeys(raw, issue);
 
   for (const [key, value] of Object.entries(raw.tags)) {
     if (key.toLowerCase().startsWith("aws:"))
@@ -277,7 +279,8 @@ export function normalizeConfig(
         readCapacity: raw.dynamodb_default_read_capacity,
         writeCapacity: raw.dynamodb_default_write_capacity,
         autoscaling: raw.dynamodb_autoscaling_enabled,
-        deletionProtection: raw.dynamodb_deletion_protection,
+        // allow_destroy is the one teardown switch; it overrides the table's own protection.
+        deletionProtection: raw.dynamodb_deletion_protection && !raw.allow_destroy,
         service: raw.state_table_service,
         sdkConfig: JSON.stringify(parseLooseJson(raw.state_table_config)),
         baseName: raw.ddb_state_table,
@@ -329,6 +332,7 @@ export function normalizeConfig(
     dataBucketBaseName: raw.s3_bucket,
     logRetentionDays: raw.log_retention_days,
     ecrImmutableTags: raw.ecr_immutable_tags,
+    ...deployKeys,
     stateLocking: raw.state_locking,
     backend: backend!,
     tags: { ...raw.tags },

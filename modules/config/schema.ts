@@ -383,6 +383,12 @@ export const gridConfigSchema = z
       .boolean()
       .default(false)
       .describe("Immutable image tags on the grid's ECR repositories."),
+    allow_destroy: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let `cdktf destroy` remove what holds data: state-table and user-pool deletion protection off, buckets and ECR repositories emptied on destroy. Apply it, then destroy.",
+      ),
     state_locking: z
       .enum(["s3-lockfile", "dynamodb"])
       .default("s3-lockfile")

@@ -64,6 +64,8 @@ export interface GridImagesProps {
   readonly kms: KmsConfig;
   /** Make tags immutable (`ecr_immutable_tags`). */
   readonly immutableTags: boolean;
+  /** Teardown switch (`allow_destroy`): repositories holding images are deleted with them. @default false */
+  readonly allowDestroy?: boolean;
   /** Days an untagged image is kept. @default 14 */
   readonly untaggedExpirationDays?: number;
 }
@@ -163,8 +165,9 @@ export class GridImages extends Construct {
         imageTagMutability: props.immutableTags ? "IMMUTABLE" : "MUTABLE",
         imageScanningConfiguration: { scanOnPush: true },
         encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: this.key.arn }],
-        // Images are rebuilt from source; a leftover image must not block tearing the grid down (as upstream).
-        forceDelete: true,
+        // A repository holding images blocks its deletion unless the teardown switch is on (upstream always
+        // force-deleted; here an image someone pushed is kept unless the operator says otherwise).
+        forceDelete: props.allowDestroy ?? false,
       });
       new EcrLifecyclePolicy(repositories, `${name}-lifecycle`, {
         repository: repository.name,
