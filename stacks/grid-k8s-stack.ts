@@ -53,6 +53,8 @@ export class GridK8sStack extends TerraformStack {
       kubernetes: { host: this.cluster.endpoint, clusterCaCertificate: caCertificate, exec },
     });
 
+    // The grid account's own registry: its pull-through cache serves every stock and add-on image.
+    const registry = `${this.account.accountId}.dkr.ecr.${config.region}.${this.account.dnsSuffix}`;
     this.addons = new ClusterAddons(this, "addons", {
       clusterName: config.clusterName,
       region: config.region,
@@ -62,6 +64,7 @@ export class GridK8sStack extends TerraformStack {
       secretsKmsKeyArn: grid.keys.secrets.arn,
       account: this.account,
       names: new GridNames(config.projectName),
+      registry,
     });
 
     // The agents, after KEDA (its CRDs back the chart's ScaledObject). Values come from the grid stack's objects.
@@ -70,7 +73,7 @@ export class GridK8sStack extends TerraformStack {
       agentConfigJson: grid.agentConfiguration.publicJson,
       redisAuthSecretArn: grid.dataPlane.redisAuthSecret?.arn,
       apiKeySecretArn: grid.agentConfiguration.apiKeySecret.arn,
-      defaultImageRegistry: `${this.account.accountId}.dkr.ecr.${config.region}.${this.account.dnsSuffix}`,
+      defaultImageRegistry: registry,
       workerZipLocation: grid.workerZipLocation,
       scalingMetricName: grid.controlPlane.scalingMetric.name,
       dependsOn: [this.addons.keda.release],

@@ -29,6 +29,7 @@ export class ImagesStack extends TerraformStack {
       kms: config.kms,
       immutableTags: config.ecrImmutableTags,
       allowDestroy: config.allowDestroy,
+      ghcrCredentialSecret: config.ghcrCredentialSecret,
     });
   }
 }

@@ -229,6 +229,8 @@ export interface GridConfig {
   readonly logRetentionDays: number;
   /** ECR: immutable tags on the grid's repositories. */
   readonly ecrImmutableTags: boolean;
+  /** Name of the Secrets Manager secret ECR's pull-through cache authenticates to ghcr.io with. */
+  readonly ghcrCredentialSecret: string;
   /**
    * Teardown switch: when true, nothing that holds data blocks `cdktf destroy` (deletion protection off, buckets
    * and repositories emptied on destroy). False keeps every safeguard.

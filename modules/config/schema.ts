@@ -383,6 +383,12 @@ export const gridConfigSchema = z
       .boolean()
       .default(false)
       .describe("Immutable image tags on the grid's ECR repositories."),
+    ghcr_credential_secret: z
+      .string()
+      .default("ecr-pullthroughcache/ghcr")
+      .describe(
+        "Secrets Manager secret (`ecr-pullthroughcache/...`, JSON `username` + `accessToken` of a GitHub token) that ECR's pull-through cache uses for ghcr.io (KEDA, Grafana); create it before deploying the images stack.",
+      ),
     allow_destroy: z
       .boolean()
       .default(false)
