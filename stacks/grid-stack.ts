@@ -106,6 +106,7 @@ export class GridStack extends TerraformStack {
       dataPlane: this.dataPlane,
       compute: this.compute,
       workerZipLocation: this.workerZipLocation,
+      workloadBucketName: this.workloadBucketName,
     });
     const cp = this.controlPlane;
     new GridDashboard(this, "dashboard", {

@@ -1,6 +1,6 @@
 // Entry point of configuration: find the file, parse JSON, check the schema, normalize. Every problem becomes one
 // line naming the JSON path, the bad value and what is allowed; nothing is synthesized from a rejected config.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import type { GridConfig } from "./model";
@@ -38,12 +38,20 @@ export function loadGridConfig(env: ConfigEnvironment, cwd: string): LoadedConfi
       throw new ConfigError(explicit, [
         { path: "", message: `HTCGRID_CONFIG names ${file}, which does not exist` },
       ]);
-    return { config: parseGridConfigText(readFileSync(file, "utf8"), explicit, env), source: file };
+    return {
+      config: parseGridConfigText(readFileSync(file, "utf8"), explicit, env, path.dirname(file)),
+      source: file,
+    };
   }
   const generated = path.resolve(cwd, DEFAULT_CONFIG_PATH);
   if (existsSync(generated)) {
     return {
-      config: parseGridConfigText(readFileSync(generated, "utf8"), DEFAULT_CONFIG_PATH, env),
+      config: parseGridConfigText(
+        readFileSync(generated, "utf8"),
+        DEFAULT_CONFIG_PATH,
+        env,
+        path.dirname(generated),
+      ),
       source: generated,
     };
   }
@@ -54,7 +62,12 @@ export function loadGridConfig(env: ConfigEnvironment, cwd: string): LoadedConfi
 }
 
 /** Parse JSON text; syntax errors are reported with line and column. */
-export function parseGridConfigText(text: string, source: string, env: ConfigEnvironment = {}): GridConfig {
+export function parseGridConfigText(
+  text: string,
+  source: string,
+  env: ConfigEnvironment = {},
+  baseDir: string = process.cwd(),
+): GridConfig {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -72,11 +85,19 @@ export function parseGridConfigText(text: string, source: string, env: ConfigEnv
       { path: "", message: `not valid JSON${where}: ${message.replace(/ in JSON at position \d+.*$/, "")}` },
     ]);
   }
-  return parseGridConfig(value, source, env);
+  return parseGridConfig(value, source, env, baseDir);
 }
 
-/** Validate and normalize an already-parsed JSON value. */
-export function parseGridConfig(value: unknown, source: string, env: ConfigEnvironment = {}): GridConfig {
+/**
+ * Validate and normalize an already-parsed JSON value. Local paths in it (the worker zip) are resolved against
+ * `baseDir`, the config file's folder, and must exist.
+ */
+export function parseGridConfig(
+  value: unknown,
+  source: string,
+  env: ConfigEnvironment = {},
+  baseDir: string = process.cwd(),
+): GridConfig {
   const result = gridConfigSchema.safeParse(value);
   if (!result.success) {
     throw new ConfigError(
@@ -86,7 +107,24 @@ export function parseGridConfig(value: unknown, source: string, env: ConfigEnvir
   }
   const { config, issues } = normalizeConfig(result.data, env);
   if (!config || issues.length > 0) throw new ConfigError(source, issues);
-  return config;
+  return resolveLocalFiles(config, source, baseDir);
+}
+
+/** The worker zip given as a local path, made absolute and checked to be a file. */
+function resolveLocalFiles(config: GridConfig, source: string, baseDir: string): GridConfig {
+  const given = config.agent.lambda.localZip;
+  if (given === undefined) return config;
+  const file = path.resolve(baseDir, given);
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (!stat?.isFile()) {
+    throw new ConfigError(source, [
+      {
+        path: "agent_configuration.lambda.location",
+        message: `${show(given)} is not a file (looked for ${file}; a relative path starts at the config file's folder)`,
+      },
+    ]);
+  }
+  return { ...config, agent: { ...config.agent, lambda: { ...config.agent.lambda, localZip: file } } };
 }
 
 export function formatPath(parts: readonly PropertyKey[]): string {

@@ -2,6 +2,7 @@
 // problem (ranges, CIDR layout, name rules) as a path-addressed issue instead of stopping at the first.
 import { carve, contains, formatCidr, overlaps, parseCidr, type Cidr } from "./cidr";
 import { normalizeDeployKeys } from "./deploy-keys";
+import { BUILTIN_WORKER_RUNTIME, WORKER_RUNTIMES } from "../images/stock-images";
 import type {
   AgentConfig,
   BackendConfig,
@@ -617,17 +618,17 @@ function normalizeNetwork(
   };
 }
 
-function image(
-  path: string,
+/** A custom image when the config names a repository or a tag; undefined keeps the grid's stock image. */
+function customImage(
   given: { image?: string; tag?: string; pullPolicy?: ImageRef["pullPolicy"] } | undefined,
   defaultRepo: string,
   defaultTag: string,
-): ImageRef {
-  void path;
+): ImageRef | undefined {
+  if (given?.image === undefined && given?.tag === undefined) return undefined;
   return {
-    repository: given?.image ?? defaultRepo,
-    tag: given?.tag ?? defaultTag,
-    pullPolicy: given?.pullPolicy ?? "IfNotPresent",
+    repository: given.image ?? defaultRepo,
+    tag: given.tag ?? defaultTag,
+    pullPolicy: given.pullPolicy ?? "IfNotPresent",
   };
 }
 
@@ -679,11 +680,21 @@ function normalizeAgent(
       "is given together with s3_source; use one (location is the workshop's name for s3_source)",
     );
   }
-  const s3Source = l.s3_source ?? l.location;
+  // The worker zip: an s3:// URL is used as is; anything else is a local file the grid uploads.
+  const location = l.s3_source ?? l.location;
+  const locationKey = `agent_configuration.lambda.${l.s3_source !== undefined ? "s3_source" : "location"}`;
+  const s3Source = location?.startsWith("s3:") ? location : undefined;
+  const localZip = location !== undefined && s3Source === undefined ? location : undefined;
   if (s3Source !== undefined && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(s3Source)) {
+    issue(locationKey, `${show(s3Source)} is not an S3 URL (s3://bucket/key)`);
+  }
+  if (localZip !== undefined && (localZip.trim() === "" || localZip.includes("://"))) {
+    issue(locationKey, `${show(localZip)} is neither an S3 URL (s3://bucket/key) nor a local path to a zip`);
+  }
+  if (localZip !== undefined && l.s3_source_kms_key_arn !== undefined) {
     issue(
-      `agent_configuration.lambda.${l.s3_source !== undefined ? "s3_source" : "location"}`,
-      `${show(s3Source)} is not an S3 URL (s3://bucket/key)`,
+      "agent_configuration.lambda.s3_source_kms_key_arn",
+      "only applies to an s3:// location; a local zip is uploaded to the workload bucket under the grid's key",
     );
   }
   if (
@@ -703,11 +714,46 @@ function normalizeAgent(
       "give both lambda_handler_file_name and lambda_handler_function_name, or neither",
     );
   }
-  // Upstream passes `file` as-is when it already contains the function ("mock.lambda_handler").
-  const handler = file === "" && fn === "" ? "bootstrap.main" : file.includes(".") ? file : `${file}.${fn}`;
   const ecr = raw.aws_htc_ecr === "" ? undefined : raw.aws_htc_ecr.replace(/\/$/, "");
   const repo = (name: string) => (ecr ? `${ecr}/${name}` : name);
-  const runtime = l.runtime ?? "provided";
+  // Without a worker location the built-in mock compute engine (Node.js) runs; upstream's default runtime was
+  // `provided` (its C++ engine), which stays the default when a location is given.
+  const builtinWorker = location === undefined;
+  const runtime = l.runtime ?? (builtinWorker ? BUILTIN_WORKER_RUNTIME : "provided");
+  const workerImage = customImage(
+    l.image === undefined ? undefined : { image: l.image, tag: runtime, pullPolicy: l.pullPolicy },
+    repo("lambda"),
+    runtime,
+  );
+  const stockRuntime = WORKER_RUNTIMES[runtime];
+  if (workerImage === undefined && stockRuntime === undefined) {
+    issue(
+      "agent_configuration.lambda.runtime",
+      `${show(runtime)} has no stock worker image; allowed: ${Object.keys(WORKER_RUNTIMES)
+        .map((r) => `"${r}"`)
+        .join(
+          ", ",
+        )}, or set agent_configuration.lambda.image to a repository with this tag (upstream's runtime images)`,
+    );
+  } else if (
+    builtinWorker &&
+    workerImage === undefined &&
+    stockRuntime.image !== WORKER_RUNTIMES[BUILTIN_WORKER_RUNTIME].image
+  ) {
+    issue(
+      "agent_configuration.lambda.runtime",
+      `${show(runtime)} cannot run the built-in worker (the mock compute engine, a Node.js handler); use "${BUILTIN_WORKER_RUNTIME}", or give agent_configuration.lambda.location`,
+    );
+  }
+  // Upstream passes `file` as-is when it already contains the function ("mock.lambda_handler").
+  const givenHandler = file === "" && fn === "" ? undefined : file.includes(".") ? file : `${file}.${fn}`;
+  const handler = givenHandler ?? (workerImage ? "bootstrap.main" : stockRuntime?.defaultHandler);
+  if (handler === undefined) {
+    issue(
+      "agent_configuration.lambda.lambda_handler_file_name",
+      `runtime ${show(runtime)} needs a handler: set lambda_handler_file_name and lambda_handler_function_name (e.g. "mock_compute_engine" and "lambda_handler")`,
+    );
+  }
   return {
     name: raw.htc_agent_name,
     namespace: raw.htc_agent_namespace,
@@ -716,23 +762,24 @@ function normalizeAgent(
     targetValue: raw.htc_agent_target_value,
     gracefulTerminationDelaySec: raw.graceful_termination_delay,
     ecrRegistry: ecr,
-    agent: { ...image("agent_configuration.agent", ac.agent, repo("awshpc-lambda"), tag), ...agentRes },
+    agent: {
+      image: customImage(ac.agent, repo("awshpc-lambda"), tag),
+      pullPolicy: ac.agent?.pullPolicy ?? "IfNotPresent",
+      ...agentRes,
+    },
     lambda: {
-      image: image(
-        "agent_configuration.lambda",
-        { image: l.image, tag: runtime, pullPolicy: l.pullPolicy },
-        repo("lambda"),
-        runtime,
-      ),
+      image: workerImage,
+      pullPolicy: l.pullPolicy ?? "IfNotPresent",
       runtime,
       ...lambdaRes,
       s3Source,
+      localZip,
       s3SourceKmsKeyArn: l.s3_source_kms_key_arn,
       functionName: l.function_name ?? "function",
-      handler,
+      handler: handler ?? "",
     },
-    getLayer: image("agent_configuration.get_layer", ac.get_layer, repo("lambda-init"), tag),
-    test: image("agent_configuration.test", ac.test, repo("submitter"), tag),
+    getLayer: customImage(ac.get_layer, repo("lambda-init"), tag),
+    test: customImage(ac.test, repo("submitter"), tag),
     tuning: {
       emptyTaskQueueBackoffTimeoutSec: raw.empty_task_queue_backoff_timeout_sec,
       workProcStatusPullIntervalSec: raw.work_proc_status_pull_interval_sec,
