@@ -104,6 +104,7 @@ export class AgentRelease extends Construct {
       region: config.region,
       agent: config.agent,
       metrics: config.controlPlane.metrics,
+      network: { vpcCidr: config.network.vpcCidr, redis: config.dataPlane.storage !== "S3" },
       resources: {
         gridRegistry: props.gridRegistry,
         dnsSuffix: props.dnsSuffix,

@@ -70,12 +70,27 @@ export interface AgentChartResources {
   readonly configRevision?: string;
 }
 
+/** What the agents' NetworkPolicy lets them reach besides DNS, HTTPS and the Pod Identity agent. */
+export interface AgentNetwork {
+  /** The VPC's range (Redis lives there). */
+  readonly vpcCidr: string;
+  /** The data plane includes Redis (REDIS or S3+REDIS). */
+  readonly redis: boolean;
+}
+
+/** EKS Pod Identity's credentials agent, on every node's link-local address (IPv4). */
+export const POD_IDENTITY_AGENT = { cidr: "169.254.170.23/32", port: 80 } as const;
+/** ElastiCache's port. */
+const REDIS_PORT = 6379;
+
 /** Inputs of `agentChartValues`. */
 export interface AgentChartInputs {
   readonly region: string;
   readonly agent: AgentConfig;
   readonly metrics: Pick<ControlPlaneConfig["metrics"], "namespace" | "dimensionName">;
   readonly resources: AgentChartResources;
+  /** The agents' NetworkPolicy. */
+  readonly network: AgentNetwork;
   /** How KEDA authenticates to CloudWatch (see charts/htc-agent/values.yaml `scaling.kedaAuth`). @default "triggerAuthentication" */
   readonly kedaAuth?: "triggerAuthentication" | "operatorMetadata";
 }
@@ -245,6 +260,13 @@ export function agentChartValues(inputs: AgentChartInputs) {
         name: r.scalingMetricName,
       },
       kedaAuth: inputs.kedaAuth ?? "triggerAuthentication",
+    },
+    networkPolicy: {
+      enabled: true,
+      vpcCidr: inputs.network.vpcCidr,
+      podIdentityAgentCidr: POD_IDENTITY_AGENT.cidr,
+      podIdentityAgentPort: POD_IDENTITY_AGENT.port,
+      redis: { enabled: inputs.network.redis, port: REDIS_PORT },
     },
     test: {
       enabled: agent.test !== undefined,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { agentChartValues } from "../../modules/agent/chart-values";
 import { seedGridConfig } from "./fixtures/seed-grid-config";
-import { agentChartResources, UPSTREAM_IMAGES } from "./fixtures/resources";
+import { agentNetwork, agentChartResources, UPSTREAM_IMAGES } from "./fixtures/resources";
 import { gridConfig } from "../support/grid-synth";
 import { CHART_DIR, renderChart, requireHelm, runHelm } from "./helm";
 import { validateKubernetesObject } from "./k8s-validate";
@@ -18,6 +18,7 @@ const seedValues = agentChartValues({
   agent: seedGridConfig.agent,
   metrics: seedGridConfig.controlPlane.metrics,
   resources: agentChartResources,
+  network: agentNetwork,
 });
 
 /** Upstream's four custom images (agent, runtime, lambda-init, submitter), as its templates configure them. */
@@ -27,6 +28,7 @@ const upstreamValues = agentChartValues({
   agent: upstreamConfig.agent,
   metrics: upstreamConfig.controlPlane.metrics,
   resources: agentChartResources,
+  network: agentNetwork,
 });
 
 function upstreamValuesInputs() {
@@ -35,6 +37,7 @@ function upstreamValuesInputs() {
     agent: upstreamConfig.agent,
     metrics: upstreamConfig.controlPlane.metrics,
     resources: agentChartResources,
+    network: agentNetwork,
   };
 }
 
@@ -84,6 +87,7 @@ describe("htc-agent chart", () => {
     const names = (objects: Obj[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     const agents = [
       "Deployment/htc-agent",
+      "NetworkPolicy/htc-agent",
       "PodDisruptionBudget/htc-agent",
       "ScaledObject/htc-agent-scaling-metrics",
       "ServiceAccount/htc-agent-sa",
@@ -148,6 +152,7 @@ describe("htc-agent chart", () => {
         region: "eu-west-1",
         metrics: seedGridConfig.controlPlane.metrics,
         resources: agentChartResources,
+        network: agentNetwork,
       },
       agent: gridConfig().agent,
     });
@@ -333,6 +338,33 @@ describe("htc-agent chart", () => {
     expect(() => renderChart(helm, { scaling: { kedaAuth: "static-keys" } })).toThrow(
       /scaling.kedaAuth must be/,
     );
+  });
+
+  it("fences the agent pods: no ingress, egress only to DNS, HTTPS, the Pod Identity agent and Redis", () => {
+    const policy = one(seed, "NetworkPolicy");
+    expect(policy.spec.podSelector.matchLabels).toEqual(one(seed, "Deployment").spec.selector.matchLabels);
+    expect(policy.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(policy.spec.ingress).toEqual([]);
+    expect(policy.spec.egress).toEqual([
+      {
+        ports: [
+          { protocol: "UDP", port: 53 },
+          { protocol: "TCP", port: 53 },
+        ],
+      },
+      {
+        to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] } }],
+        ports: [{ protocol: "TCP", port: 443 }],
+      },
+      { to: [{ ipBlock: { cidr: "169.254.170.23/32" } }], ports: [{ protocol: "TCP", port: 80 }] },
+      { to: [{ ipBlock: { cidr: "10.0.0.0/16" } }], ports: [{ protocol: "TCP", port: 6379 }] },
+    ]);
+    // Without Redis in the data plane, no Redis port.
+    const s3Only = renderChart(helm, {
+      ...seedValues,
+      networkPolicy: { ...seedValues.networkPolicy, redis: { enabled: false, port: 6379 } },
+    });
+    expect(one(s3Only, "NetworkPolicy").spec.egress).toHaveLength(3);
   });
 
   it("limits voluntary disruptions of the agents", () => {

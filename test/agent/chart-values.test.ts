@@ -2,13 +2,14 @@ import { describe, expect, it } from "vitest";
 import { agentChartValues, type AgentChartInputs } from "../../modules/agent/chart-values";
 import type { AgentConfig } from "../../modules/config/model";
 import { seedGridConfig } from "./fixtures/seed-grid-config";
-import { agentChartResources } from "./fixtures/resources";
+import { agentNetwork, agentChartResources } from "./fixtures/resources";
 
 const baseInputs: AgentChartInputs = {
   region: seedGridConfig.region,
   agent: seedGridConfig.agent,
   metrics: seedGridConfig.controlPlane.metrics,
   resources: agentChartResources,
+  network: agentNetwork,
 };
 
 function withAgent(patch: (agent: AgentConfig) => AgentConfig): AgentChartInputs {

@@ -63,6 +63,7 @@ describe("an agent pod from the chart's rendering, on local servers", () => {
       region: config.region,
       agent: config.agent,
       metrics: config.controlPlane.metrics,
+      network: { vpcCidr: config.network.vpcCidr, redis: false },
       resources: {
         gridRegistry: "000000000000.dkr.ecr.eu-west-1.amazonaws.com",
         dnsSuffix: "amazonaws.com",
