@@ -18,6 +18,11 @@ export function buildGridApp(app: App, config: GridConfig): GridApp {
   const bootstrap = new BootstrapStack(app, STACK_NAMES.bootstrap, { config });
   const images = new ImagesStack(app, STACK_NAMES.images, { config });
   const grid = new GridStack(app, STACK_NAMES.grid, { config });
+  // The grid reads what these two create without a cross-stack reference (the workload bucket and its key, the
+  // pull-through cache policy, by name), so the order is declared: cdktf deploys bootstrap and images first and
+  // destroys them last.
+  grid.addDependency(bootstrap);
+  grid.addDependency(images);
   const gridK8s = new GridK8sStack(app, STACK_NAMES.gridK8s, { config, grid });
   return { bootstrap, images, grid, gridK8s };
 }

@@ -6,7 +6,7 @@ import type { GridConfig } from "../modules/config/model";
 import { AccountContext } from "../modules/account/account-context";
 import { GridNames } from "../modules/naming/names";
 import { StateBootstrap } from "../modules/state-bootstrap/state-bootstrap";
-import { STACK_NAMES, gridAwsProvider } from "./common";
+import { STACK_NAMES, gridAwsProvider, localStatePath } from "./common";
 
 export interface BootstrapStackProps {
   readonly config: GridConfig;
@@ -20,7 +20,7 @@ export class BootstrapStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: BootstrapStackProps) {
     super(scope, id);
     const { config } = props;
-    new LocalBackend(this, { path: `terraform.${STACK_NAMES.bootstrap}.tfstate` });
+    new LocalBackend(this, { path: localStatePath(STACK_NAMES.bootstrap) });
     gridAwsProvider(this, config);
     this.names = new GridNames(config.projectName);
     this.account = new AccountContext(this, "account", { region: config.region });
@@ -29,6 +29,7 @@ export class BootstrapStack extends TerraformStack {
       account: this.account,
       kms: config.kms,
       stateLocking: config.stateLocking,
+      allowDestroy: config.allowDestroy,
     });
   }
 }

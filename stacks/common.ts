@@ -22,11 +22,23 @@ export function gridTags(config: GridConfig): Record<string, string> {
   };
 }
 
+/**
+ * Where a stack with local state keeps it: `terraform.<stack>.tfstate` in the project root (cdktf's own default
+ * location, outside cdktf.out/ so a fresh synth never touches it), written relative to the stack's folder. cdktf
+ * runs Terraform in `cdktf.out/stacks/<stack>`, and a cross-stack `terraform_remote_state` reuses the producer's
+ * path from its own folder, which sits at the same depth: both resolve to the same file. (A bare
+ * `terraform.<stack>.tfstate` resolved to two different folders; an absolute path would tie the synthesized JSON
+ * to one machine.)
+ */
+export function localStatePath(stackName: string): string {
+  return `../../../terraform.${stackName}.tfstate`;
+}
+
 /** Attach the configured backend (local, S3 or Terraform Cloud) to a stack. */
 export function applyBackend(stack: TerraformStack, backend: BackendConfig, stackName: string): void {
   switch (backend.type) {
     case "local":
-      new LocalBackend(stack, { path: `terraform.${stackName}.tfstate` });
+      new LocalBackend(stack, { path: localStatePath(stackName) });
       return;
     case "s3":
       new S3Backend(stack, {

@@ -4,6 +4,7 @@
 import { Construct } from "constructs";
 import { Fn, TerraformStack } from "cdktf";
 import { DataAwsEksCluster } from "@cdktf/provider-aws/lib/data-aws-eks-cluster";
+import { DataAwsKmsAlias } from "@cdktf/provider-aws/lib/data-aws-kms-alias";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { AccountContext } from "../modules/account/account-context";
@@ -11,6 +12,7 @@ import { AgentRelease } from "../modules/agent/agent-release";
 import { ClusterAddons } from "../modules/cluster-addons/cluster-addons";
 import type { GridConfig } from "../modules/config/model";
 import { GridNames } from "../modules/naming/names";
+import { workloadBucketName, workloadKeyAlias } from "../modules/state-bootstrap/workload";
 import { STACK_NAMES, applyBackend, gridAwsProvider } from "./common";
 import type { GridStack } from "./grid-stack";
 
@@ -69,6 +71,9 @@ export class GridK8sStack extends TerraformStack {
       kubernetes: { host: this.cluster.endpoint, clusterCaCertificate: caCertificate, exec },
     });
 
+    const names = new GridNames(config.projectName);
+    // The grid account's own registry: its pull-through cache serves every stock and add-on image.
+    const registry = `${this.account.accountId}.dkr.ecr.${config.region}.${this.account.dnsSuffix}`;
     this.addons = new ClusterAddons(this, "addons", {
       clusterName: config.clusterName,
       region: config.region,
@@ -77,7 +82,8 @@ export class GridK8sStack extends TerraformStack {
       taskQueueArns: grid.controlPlane.taskQueues.map((q) => q.arn),
       secretsKmsKeyArn: grid.keys.secrets.arn,
       account: this.account,
-      names: new GridNames(config.projectName),
+      names,
+      registry,
     });
 
     // The agents, after KEDA (its CRDs back the chart's ScaledObject). Values come from the grid stack's objects.
@@ -86,8 +92,11 @@ export class GridK8sStack extends TerraformStack {
       agentConfigJson: grid.agentConfiguration.publicJson,
       redisAuthSecretArn: grid.dataPlane.redisAuthSecret?.arn,
       apiKeySecretArn: grid.agentConfiguration.apiKeySecret.arn,
-      defaultImageRegistry: `${this.account.accountId}.dkr.ecr.${config.region}.${this.account.dnsSuffix}`,
-      workerZipLocation: grid.workerZipLocation,
+      gridRegistry: registry,
+      dnsSuffix: this.account.dnsSuffix,
+      workloadBucketName: workloadBucketName(names, this.account),
+      workloadKeyArn: new DataAwsKmsAlias(this, "workload-key", { name: workloadKeyAlias(names) })
+        .targetKeyArn,
       scalingMetricName: grid.controlPlane.scalingMetric.name,
       dependsOn: [this.addons.keda.release],
     });

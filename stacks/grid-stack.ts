@@ -74,6 +74,7 @@ export class GridStack extends TerraformStack {
       keys: this.keys,
       network: this.network,
       dataPlane: this.dataPlane,
+      allowDestroy: config.allowDestroy,
     });
     this.workloadBucketName = workloadBucketName(names, account);
     this.workerZipLocation =
@@ -105,6 +106,7 @@ export class GridStack extends TerraformStack {
       dataPlane: this.dataPlane,
       compute: this.compute,
       workerZipLocation: this.workerZipLocation,
+      workloadBucketName: this.workloadBucketName,
     });
     const cp = this.controlPlane;
     new GridDashboard(this, "dashboard", {

@@ -28,6 +28,8 @@ export class ImagesStack extends TerraformStack {
       account: this.account,
       kms: config.kms,
       immutableTags: config.ecrImmutableTags,
+      allowDestroy: config.allowDestroy,
+      ghcrCredentialSecret: config.ghcrCredentialSecret,
     });
   }
 }

@@ -14,6 +14,7 @@ import type { ControlPlane } from "../control-plane/control-plane";
 import type { GridDataPlane } from "../data-plane/grid-data-plane";
 import type { GridKeys } from "../kms/grid-keys";
 import type { GridNames } from "../naming/names";
+import { runtimeBundleKey } from "../runtime-delivery/runtime-delivery";
 import { workloadKeyAlias } from "../state-bootstrap/workload";
 import { buildAgentConfig, type AgentConfigDocument } from "./agent-config";
 import { AGENT_CONFIG_OUTPUT, SECRET_OUTPUTS } from "./outputs-file";
@@ -28,6 +29,8 @@ export interface AgentConfigurationProps {
   readonly compute: ComputePlane;
   /** `s3://bucket/key` of the worker zip (configured, or the bootstrap workload bucket's lambda.zip). */
   readonly workerZipLocation: string;
+  /** The bootstrap stack's workload bucket, where the pods' runtime bundles are uploaded. */
+  readonly workloadBucketName: string;
 }
 
 /**
@@ -138,13 +141,11 @@ export class AgentConfiguration extends Construct {
 
     // The agents' permissions: exactly the grid's own table, queues, data plane, keys and error log.
     const zip = splitS3Url(props.workerZipLocation);
-    const zipKeyArns: string[] = [];
+    // The workload key always (the runtime bundles live in the workload bucket), plus the key of a user's s3:// zip.
+    const zipKeyArns: string[] = [
+      new DataAwsKmsAlias(this, "workload-key", { name: workloadKeyAlias(names) }).targetKeyArn,
+    ];
     if (config.agent.lambda.s3SourceKmsKeyArn) zipKeyArns.push(config.agent.lambda.s3SourceKmsKeyArn);
-    else if (config.agent.lambda.s3Source === undefined) {
-      zipKeyArns.push(
-        new DataAwsKmsAlias(this, "workload-key", { name: workloadKeyAlias(names) }).targetKeyArn,
-      );
-    }
     const queueArns = [...cp.taskQueues, ...cp.deadLetterQueues].map((q) => q.arn);
     const statements: Record<string, unknown>[] = [
       {
@@ -181,10 +182,14 @@ export class AgentConfiguration extends Construct {
         Resource: [cp.errorLogGroup.arn, `${cp.errorLogGroup.arn}:*`],
       },
       {
-        Sid: "WorkerZip",
+        // What the fetch step downloads at pod start: the worker zip and the runtime bundles, by exact version.
+        Sid: "PodCode",
         Effect: "Allow",
-        Action: ["s3:GetObject"],
-        Resource: [`arn:${account.partition}:s3:::${zip.bucket}/${zip.key}`],
+        Action: ["s3:GetObject", "s3:GetObjectVersion"],
+        Resource: [
+          `arn:${account.partition}:s3:::${zip.bucket}/${zip.key}`,
+          `arn:${account.partition}:s3:::${props.workloadBucketName}/${runtimeBundleKey("*")}`,
+        ],
       },
       {
         Sid: "GridKeys",

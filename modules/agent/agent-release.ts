@@ -1,6 +1,8 @@
 // In-cluster side of the agents: the ConfigMap `agent-configmap` (non-secret fields), the Secret with the Redis
 // AUTH token and the private API key (read from Secrets Manager for each run through ephemeral resources and
-// written through write-only arguments, so neither value is in this stack's state), and the htc-agent chart
+// written through write-only arguments, so neither value is in this stack's state), the code the pods fetch
+// (runtime bundles and the worker zip in the workload bucket, the fetch script in a ConfigMap), and the htc-agent
+// chart
 // shipped as a TerraformAsset so the stack folder is self-contained.
 import * as path from "node:path";
 import { findRepoRoot } from "../runtime-bundle/bundle";
@@ -14,6 +16,11 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { GridConfig } from "../config/model";
 import { ephemeralSecretString } from "../ephemeral/ephemeral-resource";
 import { AGENT_CONFIG_FILE_NAME, AGENT_CONFIG_MAP_NAME, AGENT_SECRET_NAME } from "./agent-config";
+import {
+  FETCH_CONFIG_MAP_NAME,
+  RuntimeDelivery,
+  type WorkerSource,
+} from "../runtime-delivery/runtime-delivery";
 import { agentChartValues } from "./chart-values";
 
 /** The chart folder in this repository (absolute: Terraform never gets a relative path). */
@@ -29,10 +36,13 @@ export interface AgentReleaseProps {
   readonly redisAuthSecretArn?: string;
   /** ARN of the secret holding the private API key. */
   readonly apiKeySecretArn: string;
-  /** `<account>.dkr.ecr.<region>.<dns suffix>`. */
-  readonly defaultImageRegistry: string;
-  /** `s3://bucket/key` of the worker zip. */
-  readonly workerZipLocation: string;
+  /** The grid account's registry, `<account>.dkr.ecr.<region>.<dns suffix>`: stock images come through its cache. */
+  readonly gridRegistry: string;
+  /** DNS suffix of the partition. */
+  readonly dnsSuffix: string;
+  /** The bootstrap stack's workload bucket and its key: where the pods' code is uploaded. */
+  readonly workloadBucketName: string;
+  readonly workloadKeyArn: string;
   /** Suffixed name of the backlog metric scaling_metrics publishes. */
   readonly scalingMetricName: string;
   /** Releases the agents need first (KEDA provides the ScaledObject CRD). */
@@ -41,6 +51,8 @@ export interface AgentReleaseProps {
 
 export class AgentRelease extends Construct {
   public readonly configMap: ConfigMapV1;
+  /** The code the pods fetch: uploaded objects and the fetch script's ConfigMap. */
+  public readonly delivery: RuntimeDelivery;
   public readonly secret: SecretV1;
   public readonly release: Release;
 
@@ -90,14 +102,36 @@ export class AgentRelease extends Construct {
       dataWoRevision: Fn.parseint(Fn.substr(Fn.sha256(secretVersions), 0, 12), 16),
     });
 
+    const lambda = config.agent.lambda;
+    const worker: WorkerSource =
+      lambda.s3Source !== undefined
+        ? { kind: "s3", uri: lambda.s3Source }
+        : lambda.localZip !== undefined
+          ? { kind: "local", path: lambda.localZip }
+          : { kind: "builtin" };
+    this.delivery = new RuntimeDelivery(this, "delivery", {
+      bucketName: props.workloadBucketName,
+      kmsKeyArn: props.workloadKeyArn,
+      worker,
+      namespace: nsName,
+    });
+
     const chart = new TerraformAsset(this, "chart", { path: agentChartDir(), type: AssetType.DIRECTORY });
     const values = agentChartValues({
       region: config.region,
       agent: config.agent,
       metrics: config.controlPlane.metrics,
+      network: { vpcCidr: config.network.vpcCidr, redis: config.dataPlane.storage !== "S3" },
       resources: {
-        defaultImageRegistry: props.defaultImageRegistry,
-        defaultLambdaS3Source: props.workerZipLocation,
+        gridRegistry: props.gridRegistry,
+        dnsSuffix: props.dnsSuffix,
+        delivery: {
+          agentBundle: this.delivery.bundles.agent,
+          workerZip: this.delivery.workerZip,
+          // The literal name (the release depends on the ConfigMap explicitly).
+          fetchConfigMap: FETCH_CONFIG_MAP_NAME,
+          revision: this.delivery.revision,
+        },
         clusterName: config.clusterName,
         scalingMetricName: props.scalingMetricName,
         // Pods read the file only at start: a content hash in the pod template rolls them on change.
@@ -114,7 +148,7 @@ export class AgentRelease extends Construct {
       wait: true,
       cleanupOnFail: true,
       timeout: 600,
-      dependsOn: [this.configMap, this.secret, ...(props.dependsOn ?? [])],
+      dependsOn: [this.configMap, this.secret, this.delivery.fetchConfigMap, ...(props.dependsOn ?? [])],
     });
   }
 }

@@ -1,6 +1,8 @@
 // Values for the htc-agent chart (charts/htc-agent) built from the typed grid configuration. Pure: the
 // in-cluster stack passes the result to its helm_release; resource references arrive as strings.
-import type { AgentConfig, ControlPlaneConfig } from "../config/model";
+import type { AgentConfig, ControlPlaneConfig, ImageRef } from "../config/model";
+import { WORKER_RUNTIMES, stockImageReference } from "../images/stock-images";
+import type { DeliveredObject } from "../runtime-delivery/runtime-delivery";
 import {
   AGENT_CONFIG_FILE_NAME,
   AGENT_CONFIG_MAP_NAME,
@@ -12,12 +14,52 @@ import {
 /** Service account of the agent pods; the agent IAM role trusts exactly this name. */
 export const AGENT_SERVICE_ACCOUNT_NAME = "htc-agent-sa";
 
+/**
+ * Where things live in an agent pod. The fetch step writes the runtime bundles, the worker's task root and the
+ * assembled configuration; the agent and the worker read them.
+ */
+export const POD_PATHS = {
+  /** Runtime bundles (`agent.js`), an in-memory emptyDir. */
+  runtime: "/opt/htc/runtime",
+  /** The fetch script (ConfigMap). */
+  fetchScript: "/opt/htc/fetch",
+  /** The worker's code, unpacked from the zip (Lambda's task root). */
+  taskRoot: "/var/task",
+  /** ConfigMap JSON and Secret fields the fetch step merges. */
+  configPublic: "/config/public",
+  configSecret: "/config/secret",
+} as const;
+
+/**
+ * One user for the agent, the worker and the fetch step in a stock pod: the agent restarts a stuck worker by
+ * killing its emulator process (shared process namespace), which only works within one user. 1000 is the Node.js
+ * image's `node` user; the Lambda base images run as whoever starts them.
+ */
+export const STOCK_POD_USER = 1000;
+/** Users upstream's custom images are built for (agent and submitter: nobody; runtime and lambda-init: 99). */
+const CUSTOM_IMAGE_USERS = { agent: 65534, lambda: 99, getLayer: 99, test: 65534 } as const;
+
+/** Process names of the worker runtime the agent kills after a cancelled task (HTC_WORKER_PROCESS_NAMES). */
+export const WORKER_PROCESS_NAMES = ["aws-lambda-rie"] as const;
+
+/** What the fetch step downloads, as the delivery construct made it; strings are usually Terraform tokens. */
+export interface AgentDelivery {
+  /** The agent bundle (`runtime/agent.js`). */
+  readonly agentBundle: DeliveredObject;
+  readonly workerZip: DeliveredObject;
+  /** ConfigMap holding the fetch script. */
+  readonly fetchConfigMap: string;
+  /** Changes with any delivered object or the fetch script. */
+  readonly revision: string;
+}
+
 /** Deployed resources the values refer to; strings (usually Terraform tokens), copied as is. */
 export interface AgentChartResources {
-  /** ECR registry used when `agent.ecrRegistry` is not set (`<account>.dkr.ecr.<region>.<dns suffix>`). */
-  readonly defaultImageRegistry: string;
-  /** Worker zip used when `agent.lambda.s3Source` is not set (the bootstrap workload bucket's lambda.zip). */
-  readonly defaultLambdaS3Source: string;
+  /** The grid account's ECR registry (`<account>.dkr.ecr.<region>.<dns suffix>`): stock images come through its cache. */
+  readonly gridRegistry: string;
+  /** DNS suffix of the partition (`amazonaws.com`). */
+  readonly dnsSuffix: string;
+  readonly delivery: AgentDelivery;
   /** Dimension value of the scaling metric: the EKS cluster name. */
   readonly clusterName: string;
   /** Suffixed scaling metric name (`pending_tasks_ddb-<tag>`). */
@@ -28,12 +70,27 @@ export interface AgentChartResources {
   readonly configRevision?: string;
 }
 
+/** What the agents' NetworkPolicy lets them reach besides DNS, HTTPS and the Pod Identity agent. */
+export interface AgentNetwork {
+  /** The VPC's range (Redis lives there). */
+  readonly vpcCidr: string;
+  /** The data plane includes Redis (REDIS or S3+REDIS). */
+  readonly redis: boolean;
+}
+
+/** EKS Pod Identity's credentials agent, on every node's link-local address (IPv4). */
+export const POD_IDENTITY_AGENT = { cidr: "169.254.170.23/32", port: 80 } as const;
+/** ElastiCache's port. */
+const REDIS_PORT = 6379;
+
 /** Inputs of `agentChartValues`. */
 export interface AgentChartInputs {
   readonly region: string;
   readonly agent: AgentConfig;
   readonly metrics: Pick<ControlPlaneConfig["metrics"], "namespace" | "dimensionName">;
   readonly resources: AgentChartResources;
+  /** The agents' NetworkPolicy. */
+  readonly network: AgentNetwork;
   /** How KEDA authenticates to CloudWatch (see charts/htc-agent/values.yaml `scaling.kedaAuth`). @default "triggerAuthentication" */
   readonly kedaAuth?: "triggerAuthentication" | "operatorMetadata";
 }
@@ -60,25 +117,88 @@ function containerResources(b: ResourceBounds) {
 /** Builds the complete values object of the htc-agent chart from a config the config layer has checked. */
 export function agentChartValues(inputs: AgentChartInputs) {
   const { agent, resources: r } = inputs;
+
+  const customRegistry = agent.ecrRegistry ?? r.gridRegistry;
+  const custom = (image: ImageRef, tag = image.tag) => `${customRegistry}/${image.repository}:${tag}`;
+  const node = stockImageReference(r.gridRegistry, "node");
+  const stockAgent = agent.agent.image === undefined;
+  const workerRuntime = WORKER_RUNTIMES[agent.lambda.runtime];
+  // The config layer only accepts a runtime without a stock image together with a custom worker image.
+  const stockWorker = agent.lambda.image === undefined;
+  const agentFile = `${POD_PATHS.runtime}/agent.js`;
+  const configFile = `${AGENT_CONFIG_MOUNT_PATH}/${AGENT_CONFIG_FILE_NAME}`;
+  const fetchObject = (o: DeliveredObject, target: { file: string } | { unzip: string }) => ({
+    bucket: o.bucket,
+    key: o.key,
+    versionId: o.versionId,
+    sha256: o.sha256,
+    ...target,
+  });
+  const configAssembly = {
+    public: `${POD_PATHS.configPublic}/${AGENT_CONFIG_FILE_NAME}`,
+    secrets: POD_PATHS.configSecret,
+    keys: [...AGENT_SECRET_FIELDS],
+    target: configFile,
+  };
+  // The fetch step's plan: the agent bundle (stock agent), the worker zip (unless upstream's get-layer container
+  // downloads it) and the configuration file.
+  const fetchPlan = {
+    region: inputs.region,
+    dnsSuffix: r.dnsSuffix,
+    objects: [
+      ...(stockAgent ? [fetchObject(r.delivery.agentBundle, { file: agentFile })] : []),
+      ...(agent.getLayer === undefined
+        ? [fetchObject(r.delivery.workerZip, { unzip: POD_PATHS.taskRoot })]
+        : []),
+    ],
+    config: configAssembly,
+  };
+  const user = (kind: keyof typeof CUSTOM_IMAGE_USERS, isStock: boolean) =>
+    isStock ? STOCK_POD_USER : CUSTOM_IMAGE_USERS[kind];
+
   return {
     fullnameOverride: agent.name,
     terminationGracePeriodSeconds: agent.gracefulTerminationDelaySec,
-    imageRegistry: agent.ecrRegistry ?? r.defaultImageRegistry,
     agent: {
-      image: { repository: agent.agent.repository, tag: agent.agent.tag, pullPolicy: agent.agent.pullPolicy },
+      image: stockAgent ? node : custom(agent.agent.image!),
+      pullPolicy: agent.agent.pullPolicy,
+      // The stock image runs the fetched bundle; upstream's image keeps its own entrypoint.
+      command: stockAgent ? ["node", agentFile] : [],
+      stock: stockAgent,
+      workerProcessNames: WORKER_PROCESS_NAMES.join(","),
+      runAsUser: user("agent", stockAgent),
       resources: containerResources(agent.agent),
     },
     lambda: {
-      image: { repository: agent.lambda.image.repository, pullPolicy: agent.lambda.image.pullPolicy },
-      runtime: agent.lambda.runtime,
+      image: stockWorker
+        ? stockImageReference(r.gridRegistry, workerRuntime!.image)
+        : custom(agent.lambda.image!),
+      pullPolicy: agent.lambda.pullPolicy,
+      command: stockWorker ? [...(workerRuntime!.command ?? [])] : [],
       handler: agent.lambda.handler,
       functionName: agent.lambda.functionName,
-      s3Source: agent.lambda.s3Source ?? r.defaultLambdaS3Source,
-      // The bucket's real region; upstream left the chart default (eu-west-1) in place.
-      region: inputs.region,
+      runAsUser: user("lambda", stockWorker),
       resources: containerResources(agent.lambda),
     },
-    getLayer: { image: { ...agent.getLayer } },
+    fetch: {
+      image: node,
+      pullPolicy: "IfNotPresent",
+      runAsUser: STOCK_POD_USER,
+      configMapName: r.delivery.fetchConfigMap,
+      plan: fetchPlan,
+      // The test pod only needs the configuration file.
+      testPlan: { region: inputs.region, dnsSuffix: r.dnsSuffix, objects: [], config: configAssembly },
+      revision: r.delivery.revision,
+    },
+    getLayer: {
+      enabled: agent.getLayer !== undefined,
+      image: agent.getLayer ? custom(agent.getLayer) : "",
+      pullPolicy: agent.getLayer?.pullPolicy ?? "IfNotPresent",
+      runAsUser: CUSTOM_IMAGE_USERS.getLayer,
+      s3Source: `s3://${r.delivery.workerZip.bucket}/${r.delivery.workerZip.key}`,
+      // The bucket's real region; upstream left the chart default (eu-west-1) in place.
+      region: inputs.region,
+    },
     agentConfig: {
       configMapName: AGENT_CONFIG_MAP_NAME,
       configMapKey: AGENT_CONFIG_FILE_NAME,
@@ -107,7 +227,19 @@ export function agentChartValues(inputs: AgentChartInputs) {
       },
       kedaAuth: inputs.kedaAuth ?? "triggerAuthentication",
     },
-    test: { image: { ...agent.test } },
+    networkPolicy: {
+      enabled: true,
+      vpcCidr: inputs.network.vpcCidr,
+      podIdentityAgentCidr: POD_IDENTITY_AGENT.cidr,
+      podIdentityAgentPort: POD_IDENTITY_AGENT.port,
+      redis: { enabled: inputs.network.redis, port: REDIS_PORT },
+    },
+    test: {
+      enabled: agent.test !== undefined,
+      image: agent.test ? custom(agent.test) : "",
+      pullPolicy: agent.test?.pullPolicy ?? "IfNotPresent",
+      runAsUser: CUSTOM_IMAGE_USERS.test,
+    },
   };
 }
 

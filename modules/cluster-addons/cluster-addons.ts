@@ -22,6 +22,8 @@ export interface ClusterAddonsProps {
   readonly secretsKmsKeyArn?: string;
   readonly account: AccountContext;
   readonly names: GridNames;
+  /** The grid account's ECR registry (`<account>.dkr.ecr.<region>.<dns suffix>`): every image comes through its cache. */
+  readonly registry: string;
 }
 
 export class ClusterAddons extends Construct {
@@ -40,18 +42,21 @@ export class ClusterAddons extends Construct {
       maxGracefulTerminationSec: props.agentGracefulTerminationSec,
       account: props.account,
       names: props.names,
+      registry: props.registry,
     });
     this.keda = new Keda(this, "keda", {
       clusterName: props.clusterName,
       taskQueueArns: props.taskQueueArns,
       chartVersionOverride: compute.kedaChartVersion,
       names: props.names,
+      registry: props.registry,
     });
     if (compute.monitoring.enabled) {
       this.monitoring = new Monitoring(this, "monitoring", {
         grafanaAllowedCidrs: compute.monitoring.grafanaAllowedCidrs,
         secretsKmsKeyArn: props.secretsKmsKeyArn,
         names: props.names,
+        registry: props.registry,
       });
     }
   }

@@ -8,8 +8,9 @@ import { type PolicyDocument, PodIdentityRole } from "../compute-plane/pod-ident
 import type { AccountContext } from "../account/account-context";
 import type { GridNames } from "../naming/names";
 import { RELEASE_DEFAULTS } from "./release-defaults";
-import { helmValues } from "./values";
-import { ADDON_VERSIONS } from "./versions";
+import { cachedImageValues } from "./addon-images";
+import { helmValues, mergeValues } from "./values";
+import { ADDON_IMAGES, ADDON_VERSIONS } from "./versions";
 
 export const CLUSTER_AUTOSCALER_NAMESPACE = "kube-system";
 export const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
@@ -43,6 +44,8 @@ export interface ClusterAutoscalerProps {
   readonly maxGracefulTerminationSec: number;
   readonly account: AccountContext;
   readonly names: GridNames;
+  /** ECR registry whose pull-through cache serves registry.k8s.io. */
+  readonly registry: string;
 }
 
 export class ClusterAutoscaler extends Construct {
@@ -70,19 +73,21 @@ export class ClusterAutoscaler extends Construct {
       namespace: CLUSTER_AUTOSCALER_NAMESPACE,
       ...RELEASE_DEFAULTS,
       values: [
-        helmValues({
-          cloudProvider: "aws",
-          awsRegion: props.region,
-          autoDiscovery: { clusterName: props.clusterName },
-          image: { tag: this.imageTag },
-          rbac: { serviceAccount: { create: true, name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT } },
-          extraArgs: {
-            ...AUTOSCALER_ARGS,
-            "max-graceful-termination-sec": props.maxGracefulTerminationSec,
-          },
-          resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { cpu: "1", memory: "1Gi" } },
-          ...CORE_PLACEMENT,
-        }),
+        helmValues(
+          mergeValues(cachedImageValues(props.registry, ADDON_IMAGES.clusterAutoscaler), {
+            cloudProvider: "aws",
+            awsRegion: props.region,
+            autoDiscovery: { clusterName: props.clusterName },
+            image: { tag: this.imageTag },
+            rbac: { serviceAccount: { create: true, name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT } },
+            extraArgs: {
+              ...AUTOSCALER_ARGS,
+              "max-graceful-termination-sec": props.maxGracefulTerminationSec,
+            },
+            resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+            ...CORE_PLACEMENT,
+          }),
+        ),
       ],
       // The role, its policy and the association exist before the pod asks for credentials.
       dependsOn: [this.role.role, ...this.role.policies, this.role.association!],

@@ -7,8 +7,9 @@ import { CORE_PLACEMENT } from "../compute-plane/node-groups";
 import { type PolicyDocument, PodIdentityRole } from "../compute-plane/pod-identity-role";
 import type { GridNames } from "../naming/names";
 import { RELEASE_DEFAULTS } from "./release-defaults";
-import { helmValues } from "./values";
-import { ADDON_VERSIONS } from "./versions";
+import { cachedImageValues } from "./addon-images";
+import { helmValues, mergeValues } from "./values";
+import { ADDON_IMAGES, ADDON_VERSIONS } from "./versions";
 
 export const KEDA_NAMESPACE = "keda";
 export const KEDA_OPERATOR_SERVICE_ACCOUNT = "keda-operator";
@@ -21,6 +22,8 @@ export interface KedaProps {
   /** `k8s_keda_version` override of the chart version. */
   readonly chartVersionOverride?: string;
   readonly names: GridNames;
+  /** ECR registry whose pull-through cache serves ghcr.io. */
+  readonly registry: string;
 }
 
 export class Keda extends Construct {
@@ -47,13 +50,15 @@ export class Keda extends Construct {
       createNamespace: true,
       ...RELEASE_DEFAULTS,
       values: [
-        helmValues({
-          serviceAccount: { operator: { create: true, name: KEDA_OPERATOR_SERVICE_ACCOUNT } },
-          // EKS Pod Identity needs no service-account annotation; IRSA stays off.
-          podIdentity: { aws: { irsa: { enabled: false } } },
-          securityContext: { operator: { runAsNonRoot: true } },
-          ...CORE_PLACEMENT,
-        }),
+        helmValues(
+          mergeValues(cachedImageValues(props.registry, ADDON_IMAGES.keda), {
+            serviceAccount: { operator: { create: true, name: KEDA_OPERATOR_SERVICE_ACCOUNT } },
+            // EKS Pod Identity needs no service-account annotation; IRSA stays off.
+            podIdentity: { aws: { irsa: { enabled: false } } },
+            securityContext: { operator: { runAsNonRoot: true } },
+            ...CORE_PLACEMENT,
+          }),
+        ),
       ],
       dependsOn: [this.role.role, ...this.role.policies, this.role.association!],
     });

@@ -13,8 +13,9 @@ import { CORE_PLACEMENT } from "../compute-plane/node-groups";
 import { ephemeralRandomPassword } from "../ephemeral/ephemeral-resource";
 import type { GridNames } from "../naming/names";
 import { RELEASE_DEFAULTS } from "./release-defaults";
-import { helmValues } from "./values";
-import { ADDON_VERSIONS } from "./versions";
+import { cachedImageValues } from "./addon-images";
+import { helmValues, mergeValues } from "./values";
+import { ADDON_IMAGES, ADDON_VERSIONS } from "./versions";
 
 export const MONITORING_NAMESPACE = "monitoring";
 const GRAFANA_ADMIN_SECRET = "grafana-admin";
@@ -29,6 +30,8 @@ export interface MonitoringProps {
   /** KMS key of the Secrets Manager secret (keys.secrets). @default the account's aws/secretsmanager key */
   readonly secretsKmsKeyArn?: string;
   readonly names: GridNames;
+  /** ECR registry whose pull-through cache serves quay.io, registry.k8s.io and ghcr.io. */
+  readonly registry: string;
 }
 
 export class Monitoring extends Construct {
@@ -70,19 +73,21 @@ export class Monitoring extends Construct {
       namespace: namespace.metadata.name,
       ...RELEASE_DEFAULTS,
       values: [
-        helmValues({
-          alertmanager: { enabled: false },
-          "prometheus-pushgateway": { enabled: false },
-          server: {
-            retention: "1d",
-            persistentVolume: { enabled: false },
-            global: { scrape_interval: "30s", evaluation_interval: "30s" },
-            ...CORE_PLACEMENT,
-          },
-          "kube-state-metrics": { ...CORE_PLACEMENT },
-          // The node exporter runs on every node, core and worker alike.
-          "prometheus-node-exporter": { tolerations: [{ operator: "Exists" }] },
-        }),
+        helmValues(
+          mergeValues(cachedImageValues(props.registry, ADDON_IMAGES.prometheus), {
+            alertmanager: { enabled: false },
+            "prometheus-pushgateway": { enabled: false },
+            server: {
+              retention: "1d",
+              persistentVolume: { enabled: false },
+              global: { scrape_interval: "30s", evaluation_interval: "30s" },
+              ...CORE_PLACEMENT,
+            },
+            "kube-state-metrics": { ...CORE_PLACEMENT },
+            // The node exporter runs on every node, core and worker alike.
+            "prometheus-node-exporter": { tolerations: [{ operator: "Exists" }] },
+          }),
+        ),
       ],
     });
 
@@ -96,41 +101,45 @@ export class Monitoring extends Construct {
       namespace: namespace.metadata.name,
       ...RELEASE_DEFAULTS,
       values: [
-        helmValues({
-          admin: {
-            existingSecret: GRAFANA_ADMIN_SECRET,
-            userKey: "admin-user",
-            passwordKey: "admin-password",
-          },
-          "grafana.ini": {
-            "auth.anonymous": { enabled: false },
-            analytics: { reporting_enabled: false, check_for_updates: false },
-          },
-          service: exposed
-            ? {
-                type: "LoadBalancer",
-                port: 80,
-                // Only the configured CIDRs reach the load balancer (enforced by its security group).
-                loadBalancerSourceRanges: props.grafanaAllowedCidrs,
-                annotations: { "service.beta.kubernetes.io/aws-load-balancer-type": "nlb" },
-              }
-            : { type: "ClusterIP", port: 80 },
-          datasources: {
-            "datasources.yaml": {
-              apiVersion: 1,
-              datasources: [
-                {
-                  name: "Prometheus",
-                  type: "prometheus",
-                  url: `http://prometheus-server.${MONITORING_NAMESPACE}.svc`,
-                  access: "proxy",
-                  isDefault: true,
-                },
-              ],
+        helmValues(
+          mergeValues(cachedImageValues(props.registry, ADDON_IMAGES.grafana), {
+            // The chart's `helm test` pod pulls docker.io/bats/bats; no test pod, no image outside the cache.
+            testFramework: { enabled: false },
+            admin: {
+              existingSecret: GRAFANA_ADMIN_SECRET,
+              userKey: "admin-user",
+              passwordKey: "admin-password",
             },
-          },
-          ...CORE_PLACEMENT,
-        }),
+            "grafana.ini": {
+              "auth.anonymous": { enabled: false },
+              analytics: { reporting_enabled: false, check_for_updates: false },
+            },
+            service: exposed
+              ? {
+                  type: "LoadBalancer",
+                  port: 80,
+                  // Only the configured CIDRs reach the load balancer (enforced by its security group).
+                  loadBalancerSourceRanges: props.grafanaAllowedCidrs,
+                  annotations: { "service.beta.kubernetes.io/aws-load-balancer-type": "nlb" },
+                }
+              : { type: "ClusterIP", port: 80 },
+            datasources: {
+              "datasources.yaml": {
+                apiVersion: 1,
+                datasources: [
+                  {
+                    name: "Prometheus",
+                    type: "prometheus",
+                    url: `http://prometheus-server.${MONITORING_NAMESPACE}.svc`,
+                    access: "proxy",
+                    isDefault: true,
+                  },
+                ],
+              },
+            },
+            ...CORE_PLACEMENT,
+          }),
+        ),
       ],
       dependsOn: [adminKubernetesSecret, this.prometheus],
     });

@@ -47,6 +47,63 @@ export const ADDON_VERSIONS = {
   },
 } as const satisfies Record<string, AddonVersion>;
 
+/** One image a pinned chart renders with the grid's values, and where in the chart's values it is set. */
+export interface AddonImage {
+  /** Dotted path of the image block in the chart's values (`image`, `server.image`, `image.keda`). */
+  readonly values: string;
+  /** The upstream image (registry host and path, no tag): what the chart pulls when left alone. */
+  readonly upstream: string;
+  /**
+   * How the chart composes the reference: `repository` holds registry and path in one value; `registry` takes the
+   * registry separately (`<registry>/<repository>:<tag>`).
+   */
+  readonly style: "repository" | "registry";
+}
+
+/**
+ * Every image each pinned chart renders with the values the grid passes, from the chart's values.yaml at that version
+ * (templates rendered only for options the grid leaves off, such as Grafana's persistence init container, dashboard
+ * downloader and image renderer, are not listed). Each goes through the grid's ECR pull-through cache; a chart bump
+ * re-checks this list. Grafana is pulled from ghcr.io, where Grafana publishes the same releases as on Docker Hub
+ * (whose pull-through rule would need a second credential).
+ */
+export const ADDON_IMAGES = {
+  clusterAutoscaler: [
+    { values: "image", upstream: "registry.k8s.io/autoscaling/cluster-autoscaler", style: "repository" },
+  ],
+  keda: [
+    { values: "image.keda", upstream: "ghcr.io/kedacore/keda", style: "registry" },
+    {
+      values: "image.metricsApiServer",
+      upstream: "ghcr.io/kedacore/keda-metrics-apiserver",
+      style: "registry",
+    },
+    { values: "image.webhooks", upstream: "ghcr.io/kedacore/keda-admission-webhooks", style: "registry" },
+  ],
+  prometheus: [
+    { values: "server.image", upstream: "quay.io/prometheus/prometheus", style: "repository" },
+    {
+      values: "configmapReload.prometheus.image",
+      upstream: "quay.io/prometheus-operator/prometheus-config-reloader",
+      style: "repository",
+    },
+    {
+      values: "kube-state-metrics.image",
+      upstream: "registry.k8s.io/kube-state-metrics/kube-state-metrics",
+      style: "registry",
+    },
+    {
+      values: "prometheus-node-exporter.image",
+      upstream: "quay.io/prometheus/node-exporter",
+      style: "registry",
+    },
+  ],
+  grafana: [
+    { values: "image", upstream: "ghcr.io/grafana/grafana", style: "registry" },
+    { values: "sidecar.image", upstream: "quay.io/kiwigrid/k8s-sidecar", style: "registry" },
+  ],
+} as const satisfies Record<keyof typeof ADDON_VERSIONS, readonly AddonImage[]>;
+
 /**
  * cluster-autoscaler image per Kubernetes minor: the autoscaler embeds the scheduler of its own minor, so it must
  * match the cluster. Only verified tags are listed; other minors need `k8s_ca_version` (the config layer resolves

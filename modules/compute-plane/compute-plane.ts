@@ -39,6 +39,9 @@ const MANAGED_ADDONS = {
 } as const;
 export type ManagedAddonName = keyof typeof MANAGED_ADDONS;
 
+/** VPC CNI: enforce NetworkPolicy objects (eBPF, in the aws-node DaemonSet's network policy agent). */
+export const VPC_CNI_CONFIGURATION = { enableNetworkPolicy: "true" };
+
 /** CoreDNS: two replicas, on the core nodes (upstream pinned it there too). */
 const COREDNS_CONFIGURATION = { replicaCount: 2, ...CORE_PLACEMENT };
 
@@ -164,7 +167,9 @@ export class ComputePlane extends Construct {
         ...extra,
       });
     };
-    const vpcCni = addon("vpc-cni");
+    // Network policy support is off by default on EKS: NetworkPolicy objects (the agents' fence) are accepted but
+    // not enforced until the VPC CNI's node agent is switched on (the value is a string).
+    const vpcCni = addon("vpc-cni", { configurationValues: JSON.stringify(VPC_CNI_CONFIGURATION) });
     const kubeProxy = addon("kube-proxy");
     const podIdentityAgent = addon("eks-pod-identity-agent");
     const beforeNodes: ITerraformDependable[] = [vpcCni, kubeProxy, podIdentityAgent];

@@ -39,12 +39,20 @@ export function loadGridConfig(env: ConfigEnvironment, cwd: string): LoadedConfi
       throw new ConfigError(explicit, [
         { path: "", message: `HTCGRID_CONFIG names ${file}, which does not exist` },
       ]);
-    return { config: parseGridConfigText(readConfigFile(file, explicit), explicit, env), source: file };
+    return {
+      config: parseGridConfigText(readConfigFile(file, explicit), explicit, env, path.dirname(file)),
+      source: file,
+    };
   }
   const generated = path.resolve(cwd, DEFAULT_CONFIG_PATH);
   if (existsSync(generated)) {
     return {
-      config: parseGridConfigText(readConfigFile(generated, DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH, env),
+      config: parseGridConfigText(
+        readConfigFile(generated, DEFAULT_CONFIG_PATH),
+        DEFAULT_CONFIG_PATH,
+        env,
+        path.dirname(generated),
+      ),
       source: generated,
     };
   }
@@ -78,7 +86,12 @@ function readConfigFile(file: string, source: string): string {
  * JSON.parse would silently resolve to the last) is reported with both lines. A UTF-8 byte-order mark is ignored:
  * RFC 8259 lets a parser ignore it, Windows editors add it, and Terraform itself ignores it in its own files.
  */
-export function parseGridConfigText(text: string, source: string, env: ConfigEnvironment = {}): GridConfig {
+export function parseGridConfigText(
+  text: string,
+  source: string,
+  env: ConfigEnvironment = {},
+  baseDir: string = process.cwd(),
+): GridConfig {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === "") {
     throw new ConfigError(source, [
@@ -112,11 +125,19 @@ export function parseGridConfigText(text: string, source: string, env: ConfigEnv
       })),
     );
   }
-  return parseGridConfig(value, source, env);
+  return parseGridConfig(value, source, env, baseDir);
 }
 
-/** Validate and normalize an already-parsed JSON value. */
-export function parseGridConfig(value: unknown, source: string, env: ConfigEnvironment = {}): GridConfig {
+/**
+ * Validate and normalize an already-parsed JSON value. Local paths in it (the worker zip) are resolved against
+ * `baseDir`, the config file's folder, and must exist.
+ */
+export function parseGridConfig(
+  value: unknown,
+  source: string,
+  env: ConfigEnvironment = {},
+  baseDir: string = process.cwd(),
+): GridConfig {
   const result = gridConfigSchema.safeParse(value);
   if (!result.success) {
     throw new ConfigError(
@@ -126,7 +147,24 @@ export function parseGridConfig(value: unknown, source: string, env: ConfigEnvir
   }
   const { config, issues } = normalizeConfig(result.data, env);
   if (!config || issues.length > 0) throw new ConfigError(source, issues);
-  return config;
+  return resolveLocalFiles(config, source, baseDir);
+}
+
+/** The worker zip given as a local path, made absolute and checked to be a file. */
+function resolveLocalFiles(config: GridConfig, source: string, baseDir: string): GridConfig {
+  const given = config.agent.lambda.localZip;
+  if (given === undefined) return config;
+  const file = path.resolve(baseDir, given);
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (!stat?.isFile()) {
+    throw new ConfigError(source, [
+      {
+        path: "agent_configuration.lambda.location",
+        message: `${show(given)} is not a file (looked for ${file}; a relative path starts at the config file's folder)`,
+      },
+    ]);
+  }
+  return { ...config, agent: { ...config.agent, lambda: { ...config.agent.lambda, localZip: file } } };
 }
 
 export function formatPath(parts: readonly PropertyKey[]): string {

@@ -149,10 +149,13 @@ export interface ComputePlaneConfig {
   readonly monitoring: { enabled: boolean; grafanaAllowedCidrs: string[] };
 }
 
+export type PullPolicy = "Always" | "IfNotPresent" | "Never";
+
+/** A custom image (upstream's), as a repository under the registry and a tag. */
 export interface ImageRef {
   readonly repository: string;
   readonly tag: string;
-  readonly pullPolicy: "Always" | "IfNotPresent" | "Never";
+  readonly pullPolicy: PullPolicy;
 }
 
 export interface AgentConfig {
@@ -165,28 +168,38 @@ export interface AgentConfig {
   readonly gracefulTerminationDelaySec: number;
   /** Registry prefix; undefined = `<account>.dkr.ecr.<region>.<dnsSuffix>`, resolved in Terraform. */
   readonly ecrRegistry?: string;
-  readonly agent: ImageRef & {
-    cpuRequestMilli: number;
-    cpuLimitMilli: number;
-    memoryRequestMi: number;
-    memoryLimitMi: number;
+  readonly agent: {
+    /** Upstream's agent image; undefined = the stock Node.js image running the agent bundle. */
+    readonly image?: ImageRef;
+    readonly pullPolicy: PullPolicy;
+    readonly cpuRequestMilli: number;
+    readonly cpuLimitMilli: number;
+    readonly memoryRequestMi: number;
+    readonly memoryLimitMi: number;
   };
   readonly lambda: {
-    readonly image: ImageRef; // tag = runtime
+    /** Custom worker image (tag = runtime); undefined = AWS's Lambda base image for the runtime. */
+    readonly image?: ImageRef;
+    readonly pullPolicy: PullPolicy;
+    /** A WORKER_RUNTIMES key for the stock image, any tag with a custom image. */
     readonly runtime: string;
     readonly cpuRequestMilli: number;
     readonly cpuLimitMilli: number;
     readonly memoryRequestMi: number;
     readonly memoryLimitMi: number;
-    /** `s3://bucket/key` of the worker zip; undefined = the bootstrap workload bucket's lambda.zip. */
+    /** `s3://bucket/key` of the user's worker zip, used as is. */
     readonly s3Source?: string;
+    /** Absolute path of the user's worker zip, uploaded to the workload bucket's lambda.zip. */
+    readonly localZip?: string;
     readonly s3SourceKmsKeyArn?: string;
     readonly functionName: string;
     /** Handler passed to the Lambda runtime container (e.g. `mock_compute_engine.lambda_handler`). */
     readonly handler: string;
   };
-  readonly getLayer: ImageRef;
-  readonly test: ImageRef;
+  /** Upstream's worker-zip init container; undefined = the grid's fetch step downloads the zip. */
+  readonly getLayer?: ImageRef;
+  /** Upstream's submitter image for `helm test`; undefined = no test pod. */
+  readonly test?: ImageRef;
   /** Agent timing knobs written verbatim into the agent configuration (upstream names in parentheses). */
   readonly tuning: {
     readonly emptyTaskQueueBackoffTimeoutSec: number;
@@ -234,6 +247,13 @@ export interface GridConfig {
   readonly logRetentionDays: number;
   /** ECR: immutable tags on the grid's repositories. */
   readonly ecrImmutableTags: boolean;
+  /** Name of the Secrets Manager secret ECR's pull-through cache authenticates to ghcr.io with. */
+  readonly ghcrCredentialSecret: string;
+  /**
+   * Teardown switch: when true, nothing that holds data blocks `cdktf destroy` (deletion protection off, buckets
+   * and repositories emptied on destroy). False keeps every safeguard.
+   */
+  readonly allowDestroy: boolean;
   /** Bootstrap state locking: S3 native lockfile or a DynamoDB lock table. */
   readonly stateLocking: "s3-lockfile" | "dynamodb";
   readonly backend: BackendConfig;

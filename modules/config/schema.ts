@@ -56,8 +56,16 @@ const inputRoleSchema = z.strictObject({
 });
 
 const imageSchema = z.strictObject({
-  image: z.string().optional().describe("Repository (default `<ecr>/<name>`)."),
-  tag: z.string().optional().describe("Image tag (default: project_name)."),
+  image: z
+    .string()
+    .optional()
+    .describe(
+      "Custom image repository under the registry (upstream's `<name>`); unset = the grid's stock image.",
+    ),
+  tag: z
+    .string()
+    .optional()
+    .describe("Custom image tag (default: project_name); setting it also selects the custom image."),
   pullPolicy: pullPolicy.optional(),
 });
 
@@ -73,15 +81,32 @@ export const agentConfigurationSchema = z
     agent: z
       .strictObject({ ...imageSchema.shape, ...resourcesSchema })
       .optional()
-      .describe("Agent container: image `<ecr>/awshpc-lambda:<tag>`, 10-50m CPU, 50-100 MiB."),
+      .describe(
+        "Agent container, 10-50m CPU, 50-100 MiB: the stock Node.js image running the agent bundle from the workload bucket, or upstream's `<ecr>/awshpc-lambda:<tag>` when image/tag is set.",
+      ),
     lambda: z
       .strictObject({
-        image: z.string().optional().describe("Worker runtime repository (default `<ecr>/lambda`)."),
-        runtime: z.string().optional().describe("Worker runtime = image tag (default `provided`)."),
+        image: z
+          .string()
+          .optional()
+          .describe(
+            "Custom worker image repository (upstream's `lambda`, tag = runtime); unset = AWS's Lambda base image.",
+          ),
+        runtime: z
+          .string()
+          .optional()
+          .describe(
+            "Worker runtime: `nodejs`, `python`, `java` or `provided` (also `nodejs22.x`, `python3.13`, `java21`, `provided.al2023`) pick AWS's Lambda base image; with `image`, any tag. Default `nodejs` for the built-in worker, `provided` (upstream's) with a location.",
+          ),
         pullPolicy: pullPolicy.optional(),
         ...resourcesSchema,
-        location: z.string().optional().describe("Workshop format: `s3://bucket/key` of the worker zip."),
-        s3_source: z.string().optional().describe("Upstream format: `s3://bucket/key` of the worker zip."),
+        location: z
+          .string()
+          .optional()
+          .describe(
+            "Workshop format: the worker zip, `s3://bucket/key` (used as is) or a local path (relative to the config file; uploaded to the workload bucket). Unset: the built-in mock compute engine.",
+          ),
+        s3_source: z.string().optional().describe("Upstream format: same as `location`."),
         s3_source_kms_key_arn: z.string().optional().describe("KMS key of the worker zip's bucket."),
         lambda_handler_file_name: z
           .string()
@@ -107,8 +132,14 @@ export const agentConfigurationSchema = z
         lambda_layer_type: z.literal("S3").optional().describe("Download mode; only S3."),
       })
       .optional()
-      .describe("Init container that downloads the worker zip (`<ecr>/lambda-init:<tag>`)."),
-    test: imageSchema.optional().describe("Helm test / submitter image (`<ecr>/submitter:<tag>`)."),
+      .describe(
+        "Upstream's init container that downloads the worker zip (`<ecr>/lambda-init:<tag>`), only when image/tag is set; by default the grid's fetch step does it.",
+      ),
+    test: imageSchema
+      .optional()
+      .describe(
+        "Upstream's submitter image for `helm test` (`<ecr>/submitter:<tag>`), only when image/tag is set.",
+      ),
   })
   .describe("Images and resources of the agent pods (upstream `agent_configuration`).");
 
@@ -419,6 +450,18 @@ export const gridConfigSchema = z
       .boolean()
       .default(false)
       .describe("Immutable image tags on the grid's ECR repositories."),
+    ghcr_credential_secret: z
+      .string()
+      .default("ecr-pullthroughcache/ghcr")
+      .describe(
+        "Secrets Manager secret (`ecr-pullthroughcache/...`, JSON `username` + `accessToken` of a GitHub token) that ECR's pull-through cache uses for ghcr.io (KEDA, Grafana); create it before deploying the images stack.",
+      ),
+    allow_destroy: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let `cdktf destroy` remove what holds data: state-table and user-pool deletion protection off, buckets and ECR repositories emptied on destroy. Apply it, then destroy.",
+      ),
     state_locking: z
       .enum(["s3-lockfile", "dynamodb"])
       .default("s3-lockfile")

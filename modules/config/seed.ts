@@ -1,7 +1,8 @@
 // The workshop's example configuration (shared/seeds/htc-grid-building-artifacts.md), used as the built-in
 // default. Two values in the seed belong to the workshop's own AWS account and are replaced by what upstream's
 // templates use instead: the role ARN's account id becomes the `{{account_id}}` placeholder (resolved in
-// Terraform), and `agent_configuration.lambda.location` is left out so the bootstrap stack's workload bucket is used.
+// Terraform), and `agent_configuration.lambda.location` is left out together with its `runtime: "provided"` (the
+// workshop's C++ engine), so the grid runs its built-in Node.js mock compute engine, uploaded to the workload bucket.
 export const SEED_GRID_CONFIG = {
   region: "eu-west-1",
   project_name: "main",
@@ -36,7 +37,6 @@ export const SEED_GRID_CONFIG = {
       maxCPU: "900",
       minMemory: "1200",
       maxMemory: "1900",
-      runtime: "provided",
     },
   },
   enable_private_subnet: true,

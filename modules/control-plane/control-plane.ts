@@ -86,9 +86,11 @@ export interface ControlPlaneProps {
    * @default true
    */
   readonly manageApiGatewayAccount?: boolean;
+  /** Teardown switch (`allow_destroy`): the user pool loses its deletion protection. @default false */
+  readonly allowDestroy?: boolean;
 }
 
-const DEFAULTS = { manageApiGatewayAccount: true } as const;
+const DEFAULTS = { manageApiGatewayAccount: true, allowDestroy: false } as const;
 
 /** The scaling metric scaling_metrics publishes and KEDA reads. */
 export interface ScalingMetric {
@@ -447,7 +449,11 @@ export class ControlPlane extends Construct {
     }
 
     // --- Users and APIs ------------------------------------------------------------------------------------
-    const users = new GridUserPool(this, "users", { names, account });
+    const users = new GridUserPool(this, "users", {
+      names,
+      account,
+      deletionProtection: !(props.allowDestroy ?? DEFAULTS.allowDestroy),
+    });
     this.userPool = users.userPool;
     this.userPoolClient = users.userPoolClient;
     this.userPoolDomain = users.userPoolDomain;

@@ -47,6 +47,8 @@ export function cognitoDomainPrefix(names: GridNames, accountId: string): string
 export interface GridUserPoolProps {
   readonly names: GridNames;
   readonly account: AccountContext;
+  /** Refuse deletion of the pool (its users); off only with the teardown switch. @default true */
+  readonly deletionProtection?: boolean;
 }
 
 /** User pool, hosted-UI domain and the public client of the grid's public API. */
@@ -63,7 +65,7 @@ export class GridUserPool extends Construct {
       adminCreateUserConfig: { allowAdminCreateUserOnly: true },
       passwordPolicy: { ...USER_POOL_PASSWORD_POLICY },
       accountRecoverySetting: { recoveryMechanism: [{ name: "admin_only", priority: 1 }] },
-      deletionProtection: "ACTIVE",
+      deletionProtection: (props.deletionProtection ?? true) ? "ACTIVE" : "INACTIVE",
     });
     this.userPoolDomain = new CognitoUserPoolDomain(this, "domain", {
       domain: cognitoDomainPrefix(names, account.accountId),

@@ -1,8 +1,12 @@
-// ECR repositories for the grid's own images and pull-through cache rules for the public registries its
-// add-ons come from, plus the policy that lets nodes fill the cache on first pull. Repository creation templates
-// make ECR create the cache repositories with the same key and untagged-image expiry as the grid's own.
+// ECR repositories for upstream's custom images and pull-through cache rules for the public registries every image
+// a default grid runs comes from (stock runtime images and add-ons), plus the policy that lets nodes fill the cache
+// on first pull. Repository creation templates make ECR create the cache repositories with the same key and
+// untagged-image expiry as the grid's own. ghcr.io needs a credential: the secret named in the config is looked up
+// at plan time, and a missing one stops the plan with a message saying how to create it.
 import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
+import { DataAwsSecretsmanagerSecret } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret";
+import { DataAwsSecretsmanagerSecrets } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secrets";
 import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";
 import { EcrPullThroughCacheRule } from "@cdktf/provider-aws/lib/ecr-pull-through-cache-rule";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
@@ -14,6 +18,7 @@ import type { AccountContext } from "../account/account-context";
 import type { KmsConfig } from "../config/model";
 import { GridKey } from "../kms/grid-key";
 import type { GridNames } from "../naming/names";
+import { PULL_THROUGH_CACHES } from "./pull-through";
 
 /**
  * The grid's repositories, named as upstream so upstream's images and Makefiles work unchanged. ECR names are
@@ -33,11 +38,7 @@ export const GRID_REPOSITORIES = {
 
 export type GridRepository = keyof typeof GRID_REPOSITORIES;
 
-/** Pull-through cache rules: images are pulled as `<registry>/<prefix>/<upstream path>`. quay.io is left out: no default add-on needs it. */
-export const PULL_THROUGH_CACHES = [
-  { id: "ecr-public", prefix: "ecr-public", upstream: "public.ecr.aws" },
-  { id: "registry-k8s-io", prefix: "registry-k8s-io", upstream: "registry.k8s.io" },
-] as const;
+export { PULL_THROUGH_CACHES };
 
 /**
  * Name of the node policy. The grid stack (another state) can find the policy by this name with a data source
@@ -64,6 +65,13 @@ export interface GridImagesProps {
   readonly kms: KmsConfig;
   /** Make tags immutable (`ecr_immutable_tags`). */
   readonly immutableTags: boolean;
+  /** Teardown switch (`allow_destroy`): repositories holding images are deleted with them. @default false */
+  readonly allowDestroy?: boolean;
+  /**
+   * Name of the Secrets Manager secret (`ecr-pullthroughcache/...`) with a GitHub token ECR uses for ghcr.io. It must
+   * exist before this stack is planned; the plan refuses to go on without it.
+   */
+  readonly ghcrCredentialSecret: string;
   /** Days an untagged image is kept. @default 14 */
   readonly untaggedExpirationDays?: number;
 }
@@ -91,7 +99,7 @@ export class GridImages extends Construct {
     }
 
     const caches = new Construct(this, "pull-through-cache");
-    const cacheRepositoryArns = PULL_THROUGH_CACHES.map(
+    const cacheRepositoryArns = Object.values(PULL_THROUGH_CACHES).map(
       (c) => `arn:${account.partition}:ecr:${account.region}:${account.accountId}:repository/${c.prefix}/*`,
     );
     // ECR creates cache repositories on first pull. A template with a KMS key needs a role of ours for ECR to
@@ -163,8 +171,9 @@ export class GridImages extends Construct {
         imageTagMutability: props.immutableTags ? "IMMUTABLE" : "MUTABLE",
         imageScanningConfiguration: { scanOnPush: true },
         encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: this.key.arn }],
-        // Images are rebuilt from source; a leftover image must not block tearing the grid down (as upstream).
-        forceDelete: true,
+        // A repository holding images blocks its deletion unless the teardown switch is on (upstream always
+        // force-deleted; here an image someone pushed is kept unless the operator says otherwise).
+        forceDelete: props.allowDestroy ?? false,
       });
       new EcrLifecyclePolicy(repositories, `${name}-lifecycle`, {
         repository: repository.name,
@@ -174,11 +183,32 @@ export class GridImages extends Construct {
     }
     this.repositories = made;
 
-    for (const cache of PULL_THROUGH_CACHES) {
+    // ECR refuses ghcr.io without a credential, and a rule whose secret is missing only fails on the first pull
+    // (KEDA's release would time out). Looking the secret up by name at plan time turns that into a plan error that
+    // says what to create. Only the secret's metadata is read: the token never enters Terraform state.
+    const ghcrSecretName = props.ghcrCredentialSecret;
+    const ghcrSecrets = new DataAwsSecretsmanagerSecrets(caches, "ghcr-credential-check", {
+      filter: [{ name: "name", values: [ghcrSecretName] }],
+      lifecycle: {
+        postcondition: [
+          {
+            // A raw expression: `self` only exists inside this block. The name is a checked config literal.
+            condition: `\${contains(self.names, ${JSON.stringify(ghcrSecretName)})}`,
+            errorMessage: `ECR's pull-through cache needs a GitHub credential for ghcr.io (KEDA's and Grafana's images): create the Secrets Manager secret ${ghcrSecretName} in this region, e.g. aws secretsmanager create-secret --name ${ghcrSecretName} --secret-string '{"username":"<github user>","accessToken":"<token that can read public packages>"}', or name another ecr-pullthroughcache/ secret in ghcr_credential_secret.`,
+          },
+        ],
+      },
+    });
+    const ghcrSecret = new DataAwsSecretsmanagerSecret(caches, "ghcr-credential", {
+      name: ghcrSecretName,
+      dependsOn: [ghcrSecrets],
+    });
+    for (const cache of Object.values(PULL_THROUGH_CACHES)) {
       this.pullThroughCacheRules.push(
         new EcrPullThroughCacheRule(caches, cache.id, {
           ecrRepositoryPrefix: cache.prefix,
           upstreamRegistryUrl: cache.upstream,
+          credentialArn: cache.needsCredential ? ghcrSecret.arn : undefined,
         }),
       );
       this.cacheCreationTemplates.push(

@@ -30,6 +30,7 @@ export const RUNTIME_ENTRIES = {
   scaling_metrics: "runtime/src/control-plane/handlers/scaling-metrics.ts",
   agent: "runtime/src/agent/main.ts",
   "worker-host": "runtime/src/worker-host/main.ts",
+  fetch: "runtime/src/fetch/main.ts",
   "mock-compute-engine": "runtime/src/workers/mock-compute-engine/index.ts",
   "monte-carlo": "runtime/src/workers/monte-carlo/index.ts",
 } as const satisfies Record<string, string>;

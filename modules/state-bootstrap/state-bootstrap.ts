@@ -32,6 +32,11 @@ export interface StateBootstrapProps {
   readonly kms: KmsConfig;
   /** "s3-lockfile": S3 native locking (nothing extra); "dynamodb": a lock table. */
   readonly stateLocking: GridConfig["stateLocking"];
+  /**
+   * Teardown switch (`allow_destroy`): the buckets are emptied (every version) on destroy and the lock table loses
+   * its deletion protection. @default false
+   */
+  readonly allowDestroy?: boolean;
 }
 
 /** Remote-state bucket, its key and lock table, and the workload bucket. */
@@ -49,6 +54,7 @@ export class StateBootstrap extends Construct {
     super(scope, id);
     const { names, account, kms } = props;
     const lockTable = props.stateLocking === "dynamodb";
+    const allowDestroy = props.allowDestroy ?? false;
 
     this.stateKey = new GridKey(this, "state-key", {
       alias: names.kmsAlias("tfstate"),
@@ -61,8 +67,8 @@ export class StateBootstrap extends Construct {
     this.stateBucket = new GridBucket(this, "state-bucket", {
       bucketName: names.bucketName(STATE_BUCKET_BASE, account.accountId, account.region),
       key: this.stateKey,
-      // State history is the one thing that must survive a mistaken destroy.
-      forceDestroy: false,
+      // State history is the one thing that must survive a mistaken destroy: emptied only with allow_destroy.
+      forceDestroy: allowDestroy,
     });
     if (lockTable) {
       this.lockTable = new DynamodbTable(this, "lock-table", {
@@ -73,7 +79,7 @@ export class StateBootstrap extends Construct {
         attribute: [{ name: "LockID", type: "S" }],
         pointInTimeRecovery: { enabled: true },
         serverSideEncryption: { enabled: true, kmsKeyArn: this.stateKey.arn },
-        deletionProtectionEnabled: true,
+        deletionProtectionEnabled: !allowDestroy,
       });
     }
 
@@ -89,7 +95,8 @@ export class StateBootstrap extends Construct {
     this.workloadBucket = new GridBucket(this, "workload-bucket", {
       bucketName: workloadBucketName(names, account),
       key: this.workloadKey,
-      forceDestroy: false,
+      // Holds every version of the uploaded runtime and worker code; emptied only with allow_destroy.
+      forceDestroy: allowDestroy,
     });
     this.workerZipLocation = defaultWorkerZipLocation(this.workloadBucket.name);
 

@@ -74,14 +74,17 @@ describe("agent wiring (seed config)", () => {
     )![1];
     const doc = JSON.parse(policy.policy);
     const sids = doc.Statement.map((s: { Sid: string }) => s.Sid);
-    expect(sids).toEqual(["StateTable", "TaskQueues", "ErrorLog", "WorkerZip", "GridKeys"]);
+    expect(sids).toEqual(["StateTable", "TaskQueues", "ErrorLog", "PodCode", "GridKeys"]);
     for (const s of doc.Statement) {
       expect(s.Action).not.toContain("*");
       for (const r of [s.Resource].flat()) expect(r).not.toBe("*");
     }
-    // The default worker zip is the bootstrap workload bucket's lambda.zip; its key is looked up by alias.
-    const zip = doc.Statement.find((s: { Sid: string }) => s.Sid === "WorkerZip");
-    expect(zip.Resource[0]).toMatch(/:s3:::htc-workload-main-\$\{.*\}-eu-west-1\/lambda\.zip$/);
+    // The default worker zip is the bootstrap workload bucket's lambda.zip, next to the runtime bundles; the
+    // bucket's key is looked up by alias. Exact versions: GetObjectVersion.
+    const code = doc.Statement.find((s: { Sid: string }) => s.Sid === "PodCode");
+    expect(code.Action).toEqual(["s3:GetObject", "s3:GetObjectVersion"]);
+    expect(code.Resource[0]).toMatch(/:s3:::htc-workload-main-\$\{.*\}-eu-west-1\/lambda\.zip$/);
+    expect(code.Resource[1]).toMatch(/:s3:::htc-workload-main-\$\{.*\}-eu-west-1\/runtime\/\*\.js$/);
     expect(resourcesOf(stacks.grid, "aws_kms_alias")).toBeDefined();
     expect(Object.values(stacks.grid.data.aws_kms_alias)[0]).toMatchObject({
       name: "alias/htc/main/workload",
@@ -90,7 +93,9 @@ describe("agent wiring (seed config)", () => {
 
   it("stores the non-secret document in agent-configmap and the two secrets in a Secret", () => {
     const k8s = stacks["grid-k8s"];
-    const cm = only(k8s, "kubernetes_config_map_v1");
+    const cm = Object.values(resourcesOf(k8s, "kubernetes_config_map_v1")).find(
+      (c) => c.metadata.name === "agent-configmap",
+    )!;
     expect(cm.metadata.name).toBe("agent-configmap");
     expect(cm.data["Agent_config.tfvars.json"]).toMatch(/terraform_remote_state\..*insecure_value/);
     const secret = only(k8s, "kubernetes_secret_v1");
@@ -123,7 +128,10 @@ describe("agent wiring (seed config)", () => {
       requests: { cpu: "800m", memory: "1200Mi" },
       limits: { cpu: "900m", memory: "1900Mi" },
     });
-    expect(values.lambda.s3Source).toBe("s3://htc-workload-main-TOKEN-eu-west-1/lambda.zip");
+    expect(values.fetch.plan.objects.map((o: { key: string }) => o.key)).toEqual([
+      "runtime/agent.js",
+      "lambda.zip",
+    ]);
     expect(values.agentConfig.revision).toBe("TOKEN");
     expect(release.values[0]).toMatch(/"revision":"\$\{sha256\(/);
   });
@@ -148,12 +156,18 @@ describe("agent wiring (S3 data plane, own worker zip)", () => {
     )![1];
     const doc = JSON.parse(policy.policy);
     const byId = Object.fromEntries(doc.Statement.map((s: { Sid: string }) => [s.Sid, s]));
-    expect(byId.WorkerZip.Resource[0]).toMatch(/:s3:::my-zips\/w\/lambda\.zip$/);
+    expect(byId.PodCode.Resource[0]).toMatch(/:s3:::my-zips\/w\/lambda\.zip$/);
     expect(byId.GridKeys.Resource).toContain(
       "arn:aws:kms:eu-west-1:111122223333:key/2b9d6f4a-1c7e-4b8a-9f3d-6e5c4a3b2d1f",
     );
     expect(byId.DataBucketObjects).toBeDefined();
-    expect(stacks.grid.data.aws_kms_alias).toBeUndefined();
+    // The runtime bundles still come from the workload bucket, under its key.
+    expect(Object.values(stacks.grid.data.aws_kms_alias)[0]).toMatchObject({
+      name: "alias/htc/main/workload",
+    });
+    // The user's zip is used as is: nothing is uploaded for it.
+    const objects = Object.values(resourcesOf(stacks["grid-k8s"], "aws_s3_object")).map((o) => o.key);
+    expect(objects).toEqual(["runtime/agent.js"]);
     const secret = only(stacks["grid-k8s"], "kubernetes_secret_v1");
     expect(secret.data_wo.redis_password).toBe("");
   });

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { agentChartValues } from "../../modules/agent/chart-values";
 import { seedGridConfig } from "./fixtures/seed-grid-config";
-import { agentChartResources } from "./fixtures/resources";
+import { agentNetwork, agentChartResources, UPSTREAM_IMAGES } from "./fixtures/resources";
+import { gridConfig } from "../support/grid-synth";
 import { CHART_DIR, renderChart, requireHelm, runHelm } from "./helm";
 import { validateKubernetesObject } from "./k8s-validate";
 
@@ -17,7 +18,28 @@ const seedValues = agentChartValues({
   agent: seedGridConfig.agent,
   metrics: seedGridConfig.controlPlane.metrics,
   resources: agentChartResources,
+  network: agentNetwork,
 });
+
+/** Upstream's four custom images (agent, runtime, lambda-init, submitter), as its templates configure them. */
+const upstreamConfig = gridConfig({ agent_configuration: UPSTREAM_IMAGES });
+const upstreamValues = agentChartValues({
+  region: upstreamConfig.region,
+  agent: upstreamConfig.agent,
+  metrics: upstreamConfig.controlPlane.metrics,
+  resources: agentChartResources,
+  network: agentNetwork,
+});
+
+function upstreamValuesInputs() {
+  return {
+    region: upstreamConfig.region,
+    agent: upstreamConfig.agent,
+    metrics: upstreamConfig.controlPlane.metrics,
+    resources: agentChartResources,
+    network: agentNetwork,
+  };
+}
 
 const byKind = (objects: Obj[], kind: string): Obj[] => objects.filter((o) => o.kind === kind);
 const one = (objects: Obj[], kind: string): Obj => {
@@ -32,11 +54,13 @@ describe("htc-agent chart", () => {
   let helm: string;
   let defaults: Obj[];
   let seed: Obj[];
+  let upstream: Obj[];
 
   beforeAll(() => {
     helm = requireHelm();
     defaults = renderChart(helm);
     seed = renderChart(helm, seedValues);
+    upstream = renderChart(helm, upstreamValues);
   });
 
   it("passes helm lint --strict with default values and with the seed's values", () => {
@@ -59,21 +83,23 @@ describe("htc-agent chart", () => {
     }
   });
 
-  it("renders the expected objects", () => {
-    for (const objects of [defaults, seed]) {
-      expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-        "Deployment/htc-agent",
-        "Pod/htc-agent-test-submit",
-        "PodDisruptionBudget/htc-agent",
-        "ScaledObject/htc-agent-scaling-metrics",
-        "ServiceAccount/htc-agent-sa",
-        "TriggerAuthentication/htc-agent-keda-aws",
-      ]);
-    }
+  it("renders the expected objects (the helm test pod only with upstream's submitter image)", () => {
+    const names = (objects: Obj[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    const agents = [
+      "Deployment/htc-agent",
+      "NetworkPolicy/htc-agent",
+      "PodDisruptionBudget/htc-agent",
+      "ScaledObject/htc-agent-scaling-metrics",
+      "ServiceAccount/htc-agent-sa",
+      "TriggerAuthentication/htc-agent-keda-aws",
+    ];
+    expect(names(defaults)).toEqual(agents);
+    expect(names(seed)).toEqual(agents);
+    expect(names(upstream)).toEqual([...agents, "Pod/htc-agent-test-submit"].sort());
   });
 
-  it("renders only objects valid for their schema (default and seed values)", () => {
-    for (const obj of [...defaults, ...seed]) {
+  it("renders only objects valid for their schema (default, seed and upstream-image values)", () => {
+    for (const obj of [...defaults, ...seed, ...upstream]) {
       expect(() => validateKubernetesObject(obj), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
     }
   });
@@ -84,38 +110,60 @@ describe("htc-agent chart", () => {
     expect(() => validateKubernetesObject(scaledObject)).toThrow(/targetMetricValue must be a string/);
   });
 
-  it("runs the agent and the worker from the grid's registry", () => {
+  it("runs the fetch step and the agent on the stock Node.js image and the worker on AWS's Lambda image", () => {
     const pod = one(seed, "Deployment").spec.template.spec;
-    const registry = "021436251583.dkr.ecr.eu-west-1.amazonaws.com";
-    expect(pod.containers.map((c: Obj) => [c.name, c.image])).toEqual([
-      ["agent", `${registry}/awshpc-lambda:main`],
-      ["lambda", `${registry}/lambda:provided`],
-    ]);
+    const cache = "021436251583.dkr.ecr.eu-west-1.amazonaws.com/ecr-public";
     expect(pod.initContainers.map((c: Obj) => [c.name, c.image])).toEqual([
-      ["get-layer", `${registry}/lambda-init:main`],
-      ["assemble-config", `${registry}/awshpc-lambda:main`],
+      ["fetch", `${cache}/docker/library/node:22.23.2-bookworm-slim`],
     ]);
-    expect(one(seed, "Pod").spec.containers[0].image).toBe(`${registry}/submitter:main`);
+    expect(pod.containers.map((c: Obj) => [c.name, c.image])).toEqual([
+      ["agent", `${cache}/docker/library/node:22.23.2-bookworm-slim`],
+      ["lambda", `${cache}/lambda/provided:al2023.2026.02.27.21`],
+    ]);
+    expect(pod.containers[0].command).toEqual(["node", "/opt/htc/runtime/agent.js"]);
   });
 
-  it("sizes the worker container from the config in m and Mi", () => {
+  it("runs upstream's custom images as given, with their own entrypoints", () => {
+    const pod = one(upstream, "Deployment").spec.template.spec;
+    const registry = "021436251583.dkr.ecr.eu-west-1.amazonaws.com";
+    expect(pod.initContainers.map((c: Obj) => [c.name, c.image])).toEqual([
+      ["fetch", `${registry}/ecr-public/docker/library/node:22.23.2-bookworm-slim`],
+      ["get-layer", `${registry}/lambda-init:main`],
+    ]);
+    expect(pod.containers.map((c: Obj) => [c.name, c.image, c.command, c.args])).toEqual([
+      ["agent", `${registry}/awshpc-lambda:main`, undefined, undefined],
+      ["lambda", `${registry}/lambda:provided`, undefined, ["bootstrap.main"]],
+    ]);
+    expect(one(upstream, "Pod").spec.containers[0].image).toBe(`${registry}/submitter:main`);
+  });
+
+  it("sizes the worker container from the config in m and Mi and starts the zip's bootstrap on provided", () => {
     const lambda = one(seed, "Deployment").spec.template.spec.containers[1];
     expect(lambda.resources).toEqual({
       requests: { cpu: "800m", memory: "1200Mi" },
       limits: { cpu: "900m", memory: "1900Mi" },
     });
-    expect(lambda.args).toEqual(["bootstrap.main"]);
+    expect(lambda.command).toEqual(["/usr/local/bin/aws-lambda-rie", "/var/task/bootstrap"]);
+    expect(lambda.args).toBeUndefined();
     expect(lambda.ports).toEqual([{ name: "runtime-api", containerPort: 8080, protocol: "TCP" }]);
+    // A Node.js worker keeps the image's entrypoint, with the handler as its one argument.
+    const nodeWorker = agentChartValues({
+      ...{
+        region: "eu-west-1",
+        metrics: seedGridConfig.controlPlane.metrics,
+        resources: agentChartResources,
+        network: agentNetwork,
+      },
+      agent: gridConfig().agent,
+    });
+    const builtin = one(renderChart(helm, nodeWorker), "Deployment").spec.template.spec.containers[1];
+    expect(builtin.image).toMatch(/\/ecr-public\/lambda\/nodejs:22\./);
+    expect([builtin.command, builtin.args]).toEqual([undefined, ["index.handler"]]);
   });
 
-  it("downloads the worker code from its S3 location in the grid's region (upstream defect 9)", () => {
-    const sydney = agentChartValues({
-      region: "ap-southeast-2",
-      agent: seedGridConfig.agent,
-      metrics: seedGridConfig.controlPlane.metrics,
-      resources: agentChartResources,
-    });
-    const getLayer = one(renderChart(helm, sydney), "Deployment").spec.template.spec.initContainers[0];
+  it("downloads upstream's worker code with its lambda-init image in the grid's region (upstream defect 9)", () => {
+    const sydney = agentChartValues({ ...upstreamValuesInputs(), region: "ap-southeast-2" });
+    const getLayer = one(renderChart(helm, sydney), "Deployment").spec.template.spec.initContainers[1];
     expect(getLayer.command).toEqual([
       "./download-layer.sh",
       "-s",
@@ -129,7 +177,7 @@ describe("htc-agent chart", () => {
     ]);
   });
 
-  it("sets upstream's environment on the agent and worker containers", () => {
+  it("sets upstream's environment on the agent and worker containers, and the pod layout for the stock agent", () => {
     const [agent, lambda] = one(seed, "Deployment").spec.template.spec.containers;
     expect(env(agent)).toEqual({
       LAMBDA_ENDPOINT_URL: "http://localhost:8080",
@@ -138,6 +186,8 @@ describe("htc-agent chart", () => {
       INTRA_VPC: "1",
       AWS_STS_REGIONAL_ENDPOINTS: "regional",
       AGENT_CONFIG_FILE: "/etc/agent/Agent_config.tfvars.json",
+      HTC_AGENT_WORKER_RESTART: "kill-by-name",
+      HTC_WORKER_PROCESS_NAMES: "aws-lambda-rie",
     });
     expect(env(lambda)).toMatchObject({
       AWS_LAMBDA_FUNCTION_TIMEOUT: "86400",
@@ -145,9 +195,13 @@ describe("htc-agent chart", () => {
       AWS_LAMBDA_FUNCTION_HANDLER: "bootstrap.main",
       INTRA_VPC: "1",
     });
+    // Upstream's agent image has its own restart logic.
+    expect(env(one(upstream, "Deployment").spec.template.spec.containers[0])).not.toHaveProperty(
+      "HTC_AGENT_WORKER_RESTART",
+    );
   });
 
-  it("assembles the config file from the ConfigMap and the Secret into a read-only in-memory volume", () => {
+  it("has the fetch step assemble the config file from the ConfigMap and the Secret into an in-memory volume", () => {
     const pod = one(seed, "Deployment").spec.template.spec;
     const volumes = Object.fromEntries(pod.volumes.map((v: Obj) => [v.name, v]));
     expect(volumes["agent-config"].emptyDir).toEqual({ medium: "Memory", sizeLimit: "1Mi" });
@@ -156,14 +210,19 @@ describe("htc-agent chart", () => {
       items: [{ key: "Agent_config.tfvars.json", path: "Agent_config.tfvars.json" }],
     });
     expect(volumes["agent-config-secret"].secret).toMatchObject({ secretName: "htc-agent-secrets" });
-    const assemble = pod.initContainers[1];
-    expect(assemble.command.slice(3)).toEqual([
-      "/config/public/Agent_config.tfvars.json",
-      "/config/secret",
-      "/etc/agent/Agent_config.tfvars.json",
-      "redis_password",
-      "api_gateway_key",
-    ]);
+    expect(volumes["fetch-script"].configMap).toEqual({
+      name: "htc-runtime-fetch",
+      items: [{ key: "fetch.js", path: "fetch.js" }],
+    });
+    const fetch = pod.initContainers[0];
+    expect(fetch.command).toEqual(["node", "/opt/htc/fetch/fetch.js"]);
+    expect(JSON.parse(fetch.args[0])).toEqual(seedValues.fetch.plan);
+    expect(JSON.parse(fetch.args[0]).config).toEqual({
+      public: "/config/public/Agent_config.tfvars.json",
+      secrets: "/config/secret",
+      keys: ["redis_password", "api_gateway_key"],
+      target: "/etc/agent/Agent_config.tfvars.json",
+    });
     for (const container of pod.containers) {
       expect(container.volumeMounts).toContainEqual({
         name: "agent-config",
@@ -171,13 +230,13 @@ describe("htc-agent chart", () => {
         readOnly: true,
       });
     }
-    expect(one(seed, "Deployment").spec.template.metadata.annotations["htc-grid/agent-config-revision"]).toBe(
-      "sha256-of-config",
-    );
+    const annotations = one(seed, "Deployment").spec.template.metadata.annotations;
+    expect(annotations["htc-grid/agent-config-revision"]).toBe("sha256-of-config");
+    expect(annotations["htc-grid/runtime-revision"]).toBe("sha256-of-runtime");
   });
 
   it("hardens every pod and container", () => {
-    const pods = [one(seed, "Deployment").spec.template.spec, one(seed, "Pod").spec];
+    const pods = [one(seed, "Deployment").spec.template.spec, one(upstream, "Pod").spec];
     for (const pod of pods) {
       expect(pod.automountServiceAccountToken).toBe(false);
       expect(pod.securityContext).toMatchObject({
@@ -195,28 +254,32 @@ describe("htc-agent chart", () => {
           seccompProfile: { type: "RuntimeDefault" },
         });
         expect(container.securityContext.runAsUser, container.name).toBeGreaterThan(0);
-        // A read-only root filesystem needs somewhere to write: each container but assemble-config gets /tmp.
-        if (container.name !== "assemble-config") {
-          expect(
-            container.volumeMounts.map((m: Obj) => m.mountPath),
-            container.name,
-          ).toContain("/tmp");
-        }
+        // A read-only root filesystem needs somewhere to write: every container gets /tmp.
+        expect(
+          container.volumeMounts.map((m: Obj) => m.mountPath),
+          container.name,
+        ).toContain("/tmp");
       }
     }
     expect(one(seed, "ServiceAccount").automountServiceAccountToken).toBe(false);
   });
 
-  it("runs each container as the user its upstream image is built for, sharing volumes through fsGroup", () => {
+  it("runs agent, worker and fetch step as one user in a stock pod, custom images as the user they are built for", () => {
     const users = (pod: Obj) =>
       Object.fromEntries(
         [...pod.initContainers, ...pod.containers].map((c: Obj) => [c.name, c.securityContext.runAsUser]),
       );
     const agentPod = one(seed, "Deployment").spec.template.spec;
-    expect(users(agentPod)).toEqual({ "get-layer": 99, "assemble-config": 65534, agent: 65534, lambda: 99 });
-    expect(users(one(seed, "Pod").spec)).toEqual({ "assemble-config": 65534, submit: 65534 });
-    // No pod-wide user that would override an image's own; the assembled config file (mode 0440) is readable by
-    // the worker through the volume's group.
+    // The agent kills the worker's emulator by name after a cancelled task: same user, shared process namespace.
+    expect(users(agentPod)).toEqual({ fetch: 1000, agent: 1000, lambda: 1000 });
+    expect(users(one(upstream, "Deployment").spec.template.spec)).toEqual({
+      fetch: 1000,
+      "get-layer": 99,
+      agent: 65534,
+      lambda: 99,
+    });
+    expect(users(one(upstream, "Pod").spec)).toEqual({ fetch: 1000, submit: 65534 });
+    // No pod-wide user; the assembled config file (mode 0440) is readable through the volume's group.
     expect(agentPod.securityContext.runAsUser).toBeUndefined();
     expect(agentPod.securityContext.fsGroup).toBe(1000);
   });
@@ -277,6 +340,33 @@ describe("htc-agent chart", () => {
     );
   });
 
+  it("fences the agent pods: no ingress, egress only to DNS, HTTPS, the Pod Identity agent and Redis", () => {
+    const policy = one(seed, "NetworkPolicy");
+    expect(policy.spec.podSelector.matchLabels).toEqual(one(seed, "Deployment").spec.selector.matchLabels);
+    expect(policy.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(policy.spec.ingress).toEqual([]);
+    expect(policy.spec.egress).toEqual([
+      {
+        ports: [
+          { protocol: "UDP", port: 53 },
+          { protocol: "TCP", port: 53 },
+        ],
+      },
+      {
+        to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] } }],
+        ports: [{ protocol: "TCP", port: 443 }],
+      },
+      { to: [{ ipBlock: { cidr: "169.254.170.23/32" } }], ports: [{ protocol: "TCP", port: 80 }] },
+      { to: [{ ipBlock: { cidr: "10.0.0.0/16" } }], ports: [{ protocol: "TCP", port: 6379 }] },
+    ]);
+    // Without Redis in the data plane, no Redis port.
+    const s3Only = renderChart(helm, {
+      ...seedValues,
+      networkPolicy: { ...seedValues.networkPolicy, redis: { enabled: false, port: 6379 } },
+    });
+    expect(one(s3Only, "NetworkPolicy").spec.egress).toHaveLength(3);
+  });
+
   it("limits voluntary disruptions of the agents", () => {
     const pdb = one(seed, "PodDisruptionBudget");
     expect(pdb.spec.maxUnavailable).toBe("25%");
@@ -284,7 +374,7 @@ describe("htc-agent chart", () => {
   });
 
   it("runs the helm test pod on core nodes, submitting one task", () => {
-    const pod = one(seed, "Pod");
+    const pod = one(upstream, "Pod");
     expect(pod.metadata.annotations["helm.sh/hook"]).toBe("test");
     expect(pod.spec.restartPolicy).toBe("Never");
     expect(pod.spec.nodeSelector).toEqual({ "htc/node-type": "core" });
@@ -307,7 +397,7 @@ describe("htc-agent chart", () => {
 
   it("never renders a secret value", () => {
     // The chart only references the Secret by name: no value of it can reach Helm's release history.
-    const text = JSON.stringify(seed);
+    const text = JSON.stringify([...seed, ...upstream]);
     expect(text).not.toMatch(/redis-auth-SENTINEL|api-key-SENTINEL/);
     expect(JSON.stringify(seedValues)).not.toMatch(/SENTINEL/);
   });

@@ -2,13 +2,14 @@ import { describe, expect, it } from "vitest";
 import { agentChartValues, type AgentChartInputs } from "../../modules/agent/chart-values";
 import type { AgentConfig } from "../../modules/config/model";
 import { seedGridConfig } from "./fixtures/seed-grid-config";
-import { agentChartResources } from "./fixtures/resources";
+import { agentNetwork, agentChartResources } from "./fixtures/resources";
 
 const baseInputs: AgentChartInputs = {
   region: seedGridConfig.region,
   agent: seedGridConfig.agent,
   metrics: seedGridConfig.controlPlane.metrics,
   resources: agentChartResources,
+  network: agentNetwork,
 };
 
 function withAgent(patch: (agent: AgentConfig) => AgentConfig): AgentChartInputs {
@@ -29,23 +30,69 @@ describe("agentChartValues", () => {
     });
   });
 
-  it("passes the grid's region to the layer download (upstream defect 9)", () => {
+  it("passes the grid's region to the fetch step, the layer download (upstream defect 9) and KEDA", () => {
     const values = agentChartValues({ ...baseInputs, region: "ap-southeast-2" });
-    expect(values.lambda.region).toBe("ap-southeast-2");
+    expect(values.fetch.plan.region).toBe("ap-southeast-2");
+    expect(values.getLayer.region).toBe("ap-southeast-2");
     expect(values.scaling.region).toBe("ap-southeast-2");
   });
 
-  it("uses the configured worker zip, else the bootstrap bucket's", () => {
-    expect(values.lambda.s3Source).toBe("s3://main-lambda-unit-htc-grid-2b8838c8eecc/lambda.zip");
-    const noSource = withAgent((a) => ({ ...a, lambda: { ...a.lambda, s3Source: undefined } }));
-    expect(agentChartValues(noSource).lambda.s3Source).toBe("s3://bootstrap-workload-bucket/lambda.zip");
+  it("fetches the agent bundle and the worker zip the delivery uploaded, and assembles the configuration", () => {
+    const { agentBundle, workerZip } = agentChartResources.delivery;
+    expect(values.fetch.plan.objects).toEqual([
+      { ...agentBundle, file: "/opt/htc/runtime/agent.js" },
+      { ...workerZip, unzip: "/var/task" },
+    ]);
+    expect(values.fetch.plan.config).toEqual({
+      public: "/config/public/Agent_config.tfvars.json",
+      secrets: "/config/secret",
+      keys: ["redis_password", "api_gateway_key"],
+      target: "/etc/agent/Agent_config.tfvars.json",
+    });
+    expect(values.fetch.revision).toBe("sha256-of-runtime");
   });
 
-  it("uses the configured registry, else the grid's ECR registry", () => {
-    expect(values.imageRegistry).toBe("021436251583.dkr.ecr.eu-west-1.amazonaws.com");
-    expect(
-      agentChartValues(withAgent((a) => ({ ...a, ecrRegistry: "registry.example" }))).imageRegistry,
-    ).toBe("registry.example");
+  it("runs the agent on the stock Node.js image and the worker on AWS's Lambda image, both through the cache", () => {
+    const registry = agentChartResources.gridRegistry;
+    expect(values.agent.image).toBe(`${registry}/ecr-public/docker/library/node:22.23.2-bookworm-slim`);
+    expect(values.agent.command).toEqual(["node", "/opt/htc/runtime/agent.js"]);
+    expect(values.fetch.image).toBe(values.agent.image);
+    // The workshop's config: runtime provided -> the provided image runs the zip's bootstrap.
+    expect(values.lambda.image).toBe(`${registry}/ecr-public/lambda/provided:al2023.2026.02.27.21`);
+    expect(values.lambda.command).toEqual(["/usr/local/bin/aws-lambda-rie", "/var/task/bootstrap"]);
+    expect([values.agent.runAsUser, values.lambda.runAsUser, values.fetch.runAsUser]).toEqual([
+      1000, 1000, 1000,
+    ]);
+    expect(values.getLayer.enabled).toBe(false);
+    expect(values.test.enabled).toBe(false);
+  });
+
+  it("uses upstream's custom images as given, under aws_htc_ecr or the grid's registry", () => {
+    const custom = agentChartValues(
+      withAgent((a) => ({
+        ...a,
+        ecrRegistry: "registry.example",
+        agent: { ...a.agent, image: { repository: "awshpc-lambda", tag: "v1", pullPolicy: "Always" } },
+        lambda: { ...a.lambda, image: { repository: "lambda", tag: "provided", pullPolicy: "IfNotPresent" } },
+        getLayer: { repository: "lambda-init", tag: "v1", pullPolicy: "IfNotPresent" },
+        test: { repository: "submitter", tag: "v1", pullPolicy: "IfNotPresent" },
+      })),
+    );
+    expect(custom.agent).toMatchObject({
+      image: "registry.example/awshpc-lambda:v1",
+      command: [],
+      stock: false,
+      runAsUser: 65534,
+    });
+    expect(custom.lambda).toMatchObject({
+      image: "registry.example/lambda:provided",
+      command: [],
+      runAsUser: 99,
+    });
+    expect(custom.getLayer).toMatchObject({ enabled: true, image: "registry.example/lambda-init:v1" });
+    expect(custom.test).toMatchObject({ enabled: true, image: "registry.example/submitter:v1" });
+    // Upstream's agent and get-layer images bring their own code: the fetch step only assembles the configuration.
+    expect(custom.fetch.plan.objects).toEqual([]);
   });
 
   it("annotates the service account for IRSA only when a role ARN is given", () => {

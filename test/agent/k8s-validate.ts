@@ -3,6 +3,7 @@
 // unknown fields in core kinds; the KEDA check does.
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { Job } from "kubernetes-models/batch/v1/Job";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -13,6 +14,7 @@ type ModelClass = new (data: never) => { validate(): void };
 const CORE_MODELS: Record<string, ModelClass> = {
   "apps/v1/Deployment": Deployment as unknown as ModelClass,
   "batch/v1/Job": Job as unknown as ModelClass,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy as unknown as ModelClass,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget as unknown as ModelClass,
   "v1/Pod": Pod as unknown as ModelClass,
   "v1/ServiceAccount": ServiceAccount as unknown as ModelClass,

@@ -122,6 +122,11 @@ describe("managed add-ons", () => {
     });
   });
 
+  it("switches on the VPC CNI's network policy enforcement (the agents' NetworkPolicy)", () => {
+    const cni = ofType(r.resources, "aws_eks_addon").find((a) => a.addon_name === "vpc-cni")!;
+    expect(JSON.parse(cni.configuration_values as string)).toEqual({ enableNetworkPolicy: "true" });
+  });
+
   it("creates node groups only after the networking and pod identity add-ons", () => {
     for (const ng of ofType(r.resources, "aws_eks_node_group")) {
       const deps = ng.depends_on as string[];

@@ -760,9 +760,9 @@ const CLASSES: Record<string, Case[]> = {
   ],
   "images and worker runtime": [
     {
-      name: "a runtime upstream builds no image for",
+      name: "a runtime with no stock worker image",
       config: { ...seed(), ...lambda({ runtime: "python3.12" }) },
-      expect: ['agent_configuration.lambda.runtime: "python3.12" has no worker image', '"java17"'],
+      expect: ['agent_configuration.lambda.runtime: "python3.12" has no stock worker image', '"java21"'],
     },
     {
       name: "a runtime that is no image tag",

@@ -169,12 +169,14 @@ describe("compute plane", () => {
 
 describe("agent images", () => {
   it("keeps repositories registry-free when aws_htc_ecr is set (the chart prefixes the registry once)", () => {
-    const c = parseGridConfig(
-      { ...structuredClone(SEED_GRID_CONFIG), aws_htc_ecr: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/" },
-      "t",
-    );
+    const seed = structuredClone(SEED_GRID_CONFIG) as Record<string, unknown> & {
+      agent_configuration: Record<string, Record<string, unknown>>;
+    };
+    seed.agent_configuration.agent = { ...seed.agent_configuration.agent, image: "awshpc-lambda" };
+    seed.agent_configuration.lambda = { ...seed.agent_configuration.lambda, image: "lambda" };
+    const c = parseGridConfig({ ...seed, aws_htc_ecr: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/" }, "t");
     expect(c.agent.ecrRegistry).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
-    expect(c.agent.agent.repository).toBe("awshpc-lambda");
-    expect(c.agent.lambda.image.repository).toBe("lambda");
+    expect(c.agent.agent.image?.repository).toBe("awshpc-lambda");
+    expect(c.agent.lambda.image?.repository).toBe("lambda");
   });
 });

@@ -186,18 +186,24 @@ describe("grid configuration", () => {
 });
 
 describe("the built-in default", () => {
-  it("equals the workshop's example except for its two account-specific values", async () => {
+  it("equals the workshop's example except for its account-specific values and the worker they pick", async () => {
     const { readFileSync } = await import("node:fs");
     const verbatim = JSON.parse(readFileSync(`${__dirname}/../fixtures/seed-grid-config.json`, "utf8"));
     const fromSeed = parseGridConfig(verbatim, "seed file");
     const builtIn = parseGridConfig(SEED_GRID_CONFIG, "built-in");
     expect(fromSeed.agent.lambda.s3Source).toBe("s3://main-lambda-unit-htc-grid-2b8838c8eecc/lambda.zip");
     expect(builtIn.agent.lambda.s3Source).toBeUndefined();
+    // The workshop's zip is its C++ engine on `provided`; the built-in worker is the Node.js mock engine.
+    expect([fromSeed.agent.lambda.runtime, fromSeed.agent.lambda.handler]).toEqual([
+      "provided",
+      "bootstrap.main",
+    ]);
+    expect([builtIn.agent.lambda.runtime, builtIn.agent.lambda.handler]).toEqual(["nodejs", "index.handler"]);
     expect(fromSeed.computePlane.inputRoles[0].roleArn).toBe("arn:aws:iam::021436251583:role/Admin");
     expect(builtIn.computePlane.inputRoles[0].roleArn).toBe("arn:aws:iam::{{account_id}}:role/Admin");
     const strip = (c: typeof builtIn) => ({
       ...c,
-      agent: { ...c.agent, lambda: { ...c.agent.lambda, s3Source: undefined } },
+      agent: { ...c.agent, lambda: { ...c.agent.lambda, s3Source: undefined, runtime: "", handler: "" } },
       computePlane: { ...c.computePlane, inputRoles: [] },
     });
     expect(strip(builtIn)).toEqual(strip(fromSeed));

@@ -70,13 +70,15 @@ describe("images stack (default: mutable tags)", () => {
     }
   });
 
-  it("caches public.ecr.aws and registry.k8s.io under their prefixes (no quay.io by default)", () => {
+  it("caches public.ecr.aws, registry.k8s.io, quay.io and ghcr.io under their prefixes", () => {
     const rules = Object.values(resourcesOf(s.json, "aws_ecr_pull_through_cache_rule")).map((r) => [
       r.ecr_repository_prefix,
       r.upstream_registry_url,
     ]);
     expect(rules.sort()).toEqual([
       ["ecr-public", "public.ecr.aws"],
+      ["ghcr", "ghcr.io"],
+      ["quay", "quay.io"],
       ["registry-k8s-io", "registry.k8s.io"],
     ]);
   });
@@ -87,8 +89,8 @@ describe("images stack (default: mutable tags)", () => {
     const [statement, ...rest] = JSON.parse(policy.policy).Statement;
     expect(rest).toEqual([]);
     expect(statement.Action.sort()).toEqual(["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]);
-    expect(statement.Resource).toHaveLength(2);
-    for (const [i, prefix] of ["ecr-public", "registry-k8s-io"].entries()) {
+    expect(statement.Resource).toHaveLength(4);
+    for (const [i, prefix] of ["ecr-public", "registry-k8s-io", "quay", "ghcr"].entries()) {
       expect(statement.Resource[i]).toMatch(
         new RegExp(
           `^arn:\\$\\{data\\.aws_partition\\.[^}]+\\}:ecr:eu-west-1:\\$\\{data\\.aws_caller_identity\\.[^}]+\\}:repository/${prefix}/\\*$`,
@@ -108,7 +110,7 @@ describe("images stack (default: mutable tags)", () => {
     ]);
     const repositoryLifecycle = Object.values(resourcesOf(s.json, "aws_ecr_lifecycle_policy"))[0].policy;
     const templates = Object.values(resourcesOf(s.json, "aws_ecr_repository_creation_template"));
-    expect(templates.map((t) => t.prefix).sort()).toEqual(["ecr-public", "registry-k8s-io"]);
+    expect(templates.map((t) => t.prefix).sort()).toEqual(["ecr-public", "ghcr", "quay", "registry-k8s-io"]);
     for (const template of templates) {
       expect(template.applied_for).toEqual(["PULL_THROUGH_CACHE"]);
       expect(template.encryption_configuration).toEqual([

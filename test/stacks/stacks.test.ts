@@ -13,7 +13,9 @@ describe("the app's stacks", () => {
 
   it("keeps local state by default, bootstrap always", () => {
     for (const name of ["bootstrap", "images", "grid", "grid-k8s"]) {
-      expect(stacks[name].terraform.backend).toEqual({ local: { path: `terraform.${name}.tfstate` } });
+      expect(stacks[name].terraform.backend).toEqual({
+        local: { path: `../../../terraform.${name}.tfstate` },
+      });
     }
   });
 
@@ -62,7 +64,9 @@ describe("state backends", () => {
       use_lockfile: true,
     });
     expect(stacks["grid-k8s"].terraform.backend.s3.key).toBe("htc-grid/main/grid-k8s.tfstate");
-    expect(stacks.bootstrap.terraform.backend).toEqual({ local: { path: "terraform.bootstrap.tfstate" } });
+    expect(stacks.bootstrap.terraform.backend).toEqual({
+      local: { path: "../../../terraform.bootstrap.tfstate" },
+    });
   });
 
   it("uses a DynamoDB lock table instead of the lockfile when one is configured", () => {

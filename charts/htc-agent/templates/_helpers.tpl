@@ -37,45 +37,45 @@ app.kubernetes.io/part-of: htc-grid
 {{- end }}
 {{- end }}
 
-{{/* "<registry>/<repository>:<tag>"; call with (dict "root" $ "image" .Values.x.image "tag" "...") */}}
-{{- define "htc-agent.image" -}}
-{{- $repo := .image.repository }}
-{{- if .root.Values.imageRegistry }}
-{{- $repo = printf "%s/%s" (trimSuffix "/" .root.Values.imageRegistry) .image.repository }}
-{{- end }}
-{{- printf "%s:%s" $repo (toString (default .image.tag .tag)) }}
-{{- end }}
-
 {{- define "htc-agent.configFile" -}}
 {{- printf "%s/%s" .Values.agentConfig.mountPath .Values.agentConfig.fileName }}
 {{- end }}
 
 {{/*
-Init container writing the complete agent configuration file into the `agent-config` emptyDir:
-ConfigMap JSON (non-secret fields) + one Secret key per secret field. The merge runs with python3 from
-the image passed in (agent or submitter image, both ship python3).
-Call with (dict "root" $ "image" <image values>).
+The fetch step (init container on the stock Node.js image): runs the fetch script from its ConfigMap with a JSON
+plan (which S3 objects go where, and how to assemble the agent configuration from the ConfigMap and the Secret).
+Call with (dict "root" $ "plan" <plan>).
 */}}
-{{- define "htc-agent.assembleConfigContainer" -}}
+{{- define "htc-agent.fetchContainer" -}}
+{{- $f := .root.Values.fetch -}}
 {{- $v := .root.Values.agentConfig -}}
-- name: assemble-config
-  image: {{ include "htc-agent.image" (dict "root" .root "image" .image) | quote }}
-  imagePullPolicy: {{ .image.pullPolicy }}
+- name: fetch
+  image: {{ $f.image | quote }}
+  imagePullPolicy: {{ $f.pullPolicy }}
   command:
-    - python3
-    - -c
-    - {{ .root.Files.Get "files/assemble-config.py" | quote }}
-    - /config/public/{{ $v.fileName }}
-    - /config/secret
-    - {{ include "htc-agent.configFile" .root }}
-    {{- range $v.secretKeys }}
-    - {{ . }}
-    {{- end }}
+    - node
+    - {{ printf "%s/%s" $f.scriptPath $f.scriptKey | quote }}
+  args:
+    - {{ toJson .plan | quote }}
+  env:
+    - name: HOME
+      value: /tmp
+    - name: TMPDIR
+      value: /tmp
+    - name: AWS_STS_REGIONAL_ENDPOINTS
+      value: regional
   securityContext:
-    {{- include "htc-agent.containerSecurityContext" (dict "root" .root "user" .user) | nindent 4 }}
+    {{- include "htc-agent.containerSecurityContext" (dict "root" .root "user" $f.runAsUser) | nindent 4 }}
   resources:
-    {{- toYaml $v.resources | nindent 4 }}
+    {{- toYaml $f.resources | nindent 4 }}
   volumeMounts:
+    - name: fetch-script
+      mountPath: {{ $f.scriptPath }}
+      readOnly: true
+    - name: runtime
+      mountPath: {{ $f.runtimePath }}
+    - name: task-root
+      mountPath: {{ .root.Values.lambda.taskRoot }}
     - name: agent-config
       mountPath: {{ $v.mountPath }}
     - name: agent-config-public
@@ -84,11 +84,27 @@ Call with (dict "root" $ "image" <image values>).
     - name: agent-config-secret
       mountPath: /config/secret
       readOnly: true
+    - name: fetch-tmp
+      mountPath: /tmp
 {{- end }}
 
-{{/* Volumes used by the assemble-config init container and the readers of the assembled file. */}}
+{{/* Volumes of the fetch step and the readers of what it writes. */}}
 {{- define "htc-agent.configVolumes" -}}
 {{- $v := .Values.agentConfig -}}
+- name: fetch-script
+  configMap:
+    name: {{ .Values.fetch.configMapName }}
+    items:
+      - key: {{ .Values.fetch.scriptKey }}
+        path: {{ .Values.fetch.scriptKey }}
+- name: runtime
+  emptyDir:
+    medium: Memory
+    sizeLimit: 64Mi
+- name: task-root
+  emptyDir: {}
+- name: fetch-tmp
+  emptyDir: {}
 - name: agent-config
   emptyDir:
     medium: Memory

@@ -1,15 +1,11 @@
 // Agent area: the agent pods' images, container resources, the worker (Lambda-compatible) runtime and handler,
 // and the tuning knobs written into the agent configuration.
+import { BUILTIN_WORKER_RUNTIME, WORKER_RUNTIMES } from "../../images/stock-images";
 import type { AgentConfig, ImageRef } from "../model";
 import type { RawGridConfig } from "../schema";
 import { checkArnPartition } from "./identity";
 import { flag, show, toNumber, type IssueSink } from "./issues";
 
-/**
- * Worker runtimes upstream builds into the grid's `lambda` repository (deployment/image_repository/terraform/
- * lambda_runtimes.tf: the image tag is the runtime). With another `agent_configuration.lambda.image` any tag goes.
- */
-export const UPSTREAM_LAMBDA_RUNTIMES = ["provided", "python3.8", "dotnet5.0", "java17"] as const;
 /** Namespaces the grid's add-ons create or Kubernetes owns; the agents cannot share them. */
 const RESERVED_NAMESPACES: Readonly<Record<string, string>> = {
   keda: "KEDA's (created by the grid)",
@@ -28,13 +24,17 @@ const REGISTRY = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?(?:\/[a-z0-9._-]
 /** A DNS-1123 label: namespaces and the names derived from the release. */
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
 
-function image(
+/**
+ * A custom image (upstream's, or the user's) when the config names a repository or a tag; undefined keeps the
+ * grid's stock image (modules/images/stock-images.ts).
+ */
+function customImage(
   path: string,
   given: { image?: string; tag?: string; pullPolicy?: ImageRef["pullPolicy"] } | undefined,
   defaultRepo: string,
   defaultTag: string,
   issue: IssueSink,
-): ImageRef {
+): ImageRef | undefined {
   if (given?.image !== undefined && (!REPOSITORY.test(given.image) || given.image.length > 256))
     issue(
       `${path}.image`,
@@ -45,10 +45,11 @@ function image(
       `${path}.tag`,
       `${show(given.tag)} is not an image tag; allowed: up to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`,
     );
+  if (given?.image === undefined && given?.tag === undefined) return undefined;
   return {
-    repository: given?.image ?? defaultRepo,
-    tag: given?.tag ?? defaultTag,
-    pullPolicy: given?.pullPolicy ?? "IfNotPresent",
+    repository: given.image ?? defaultRepo,
+    tag: given.tag ?? defaultTag,
+    pullPolicy: given.pullPolicy ?? "IfNotPresent",
   };
 }
 
@@ -124,11 +125,21 @@ export function normalizeAgent(raw: RawGridConfig, issue: IssueSink): AgentConfi
       "is given together with s3_source; use one (location is the workshop's name for s3_source)",
     );
   }
-  const s3Source = l.s3_source ?? l.location;
+  // The worker zip: an s3:// URL is used as is; anything else is a local file the grid uploads.
+  const location = l.s3_source ?? l.location;
+  const locationKey = `agent_configuration.lambda.${l.s3_source !== undefined ? "s3_source" : "location"}`;
+  const s3Source = location?.startsWith("s3:") ? location : undefined;
+  const localZip = location !== undefined && s3Source === undefined ? location : undefined;
   if (s3Source !== undefined && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(s3Source)) {
+    issue(locationKey, `${show(s3Source)} is not an S3 URL (s3://bucket/key)`);
+  }
+  if (localZip !== undefined && (localZip.trim() === "" || localZip.includes("://"))) {
+    issue(locationKey, `${show(localZip)} is neither an S3 URL (s3://bucket/key) nor a local path to a zip`);
+  }
+  if (localZip !== undefined && l.s3_source_kms_key_arn !== undefined) {
     issue(
-      `agent_configuration.lambda.${l.s3_source !== undefined ? "s3_source" : "location"}`,
-      `${show(s3Source)} is not an S3 URL (s3://bucket/key)`,
+      "agent_configuration.lambda.s3_source_kms_key_arn",
+      "only applies to an s3:// location; a local zip is uploaded to the workload bucket under the grid's key",
     );
   }
   if (
@@ -157,22 +168,57 @@ export function normalizeAgent(raw: RawGridConfig, issue: IssueSink): AgentConfi
       "give both lambda_handler_file_name and lambda_handler_function_name, or neither",
     );
   }
-  // Upstream passes `file` as-is when it already contains the function ("mock.lambda_handler").
-  const handler = file === "" && fn === "" ? "bootstrap.main" : file.includes(".") ? file : `${file}.${fn}`;
   // Repositories stay paths under the registry: the chart prefixes `imageRegistry` (aws_htc_ecr, else the grid's
   // ECR) once; putting the registry into them too made the chart pull `<registry>/<registry>/<name>`.
   const ecr = raw.aws_htc_ecr === "" ? undefined : raw.aws_htc_ecr.replace(/\/$/, "");
-  const runtime = l.runtime ?? "provided";
-  if (!IMAGE_TAG.test(runtime))
+  // Without a worker location the built-in mock compute engine (Node.js) runs; upstream's default runtime was
+  // `provided` (its C++ engine), which stays the default when a location is given.
+  const builtinWorker = location === undefined;
+  const runtime = l.runtime ?? (builtinWorker ? BUILTIN_WORKER_RUNTIME : "provided");
+  const workerImage =
+    l.image === undefined
+      ? undefined
+      : customImage(
+          "agent_configuration.lambda",
+          { image: l.image, tag: runtime, pullPolicy: l.pullPolicy },
+          "lambda",
+          runtime,
+          issue,
+        );
+  const stockRuntime = WORKER_RUNTIMES[runtime];
+  if (!IMAGE_TAG.test(runtime)) {
     issue(
       "agent_configuration.lambda.runtime",
       `${show(runtime)} is not allowed: the runtime is the worker image's tag; allowed: up to 128 letters, digits, "_", "." or "-"`,
     );
-  else if (l.image === undefined && !(UPSTREAM_LAMBDA_RUNTIMES as readonly string[]).includes(runtime))
+  } else if (workerImage === undefined && stockRuntime === undefined) {
     issue(
       "agent_configuration.lambda.runtime",
-      `${show(runtime)} has no worker image: the grid's "lambda" repository holds the runtimes upstream builds; allowed: ${UPSTREAM_LAMBDA_RUNTIMES.map((r) => `"${r}"`).join(", ")}, or set agent_configuration.lambda.image to a repository that has this tag`,
+      `${show(runtime)} has no stock worker image; allowed: ${Object.keys(WORKER_RUNTIMES)
+        .map((r) => `"${r}"`)
+        .join(
+          ", ",
+        )}, or set agent_configuration.lambda.image to a repository with this tag (upstream's runtime images)`,
     );
+  } else if (
+    builtinWorker &&
+    workerImage === undefined &&
+    stockRuntime.image !== WORKER_RUNTIMES[BUILTIN_WORKER_RUNTIME].image
+  ) {
+    issue(
+      "agent_configuration.lambda.runtime",
+      `${show(runtime)} cannot run the built-in worker (the mock compute engine, a Node.js handler); use "${BUILTIN_WORKER_RUNTIME}", or give agent_configuration.lambda.location`,
+    );
+  }
+  // Upstream passes `file` as-is when it already contains the function ("mock.lambda_handler").
+  const givenHandler = file === "" && fn === "" ? undefined : file.includes(".") ? file : `${file}.${fn}`;
+  const handler = givenHandler ?? (workerImage ? "bootstrap.main" : stockRuntime?.defaultHandler);
+  if (handler === undefined && stockRuntime !== undefined) {
+    issue(
+      "agent_configuration.lambda.lambda_handler_file_name",
+      `runtime ${show(runtime)} needs a handler: set lambda_handler_file_name and lambda_handler_function_name (e.g. "mock_compute_engine" and "lambda_handler")`,
+    );
+  }
   const functionName = l.function_name ?? "function";
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(functionName))
     issue(
@@ -188,26 +234,23 @@ export function normalizeAgent(raw: RawGridConfig, issue: IssueSink): AgentConfi
     gracefulTerminationDelaySec: raw.graceful_termination_delay,
     ecrRegistry: ecr,
     agent: {
-      ...image("agent_configuration.agent", ac.agent, "awshpc-lambda", tag, issue),
+      image: customImage("agent_configuration.agent", ac.agent, "awshpc-lambda", tag, issue),
+      pullPolicy: ac.agent?.pullPolicy ?? "IfNotPresent",
       ...agentRes,
     },
     lambda: {
-      image: image(
-        "agent_configuration.lambda",
-        { image: l.image, pullPolicy: l.pullPolicy },
-        "lambda",
-        runtime,
-        issue,
-      ),
+      image: workerImage,
+      pullPolicy: l.pullPolicy ?? "IfNotPresent",
       runtime,
       ...lambdaRes,
       s3Source,
+      localZip,
       s3SourceKmsKeyArn: l.s3_source_kms_key_arn,
       functionName,
-      handler,
+      handler: handler ?? "",
     },
-    getLayer: image("agent_configuration.get_layer", ac.get_layer, "lambda-init", tag, issue),
-    test: image("agent_configuration.test", ac.test, "submitter", tag, issue),
+    getLayer: customImage("agent_configuration.get_layer", ac.get_layer, "lambda-init", tag, issue),
+    test: customImage("agent_configuration.test", ac.test, "submitter", tag, issue),
     tuning: {
       emptyTaskQueueBackoffTimeoutSec: raw.empty_task_queue_backoff_timeout_sec,
       workProcStatusPullIntervalSec: raw.work_proc_status_pull_interval_sec,

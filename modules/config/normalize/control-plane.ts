@@ -234,7 +234,8 @@ export function normalizeControlPlane(raw: RawGridConfig, issue: IssueSink): Con
       readCapacity: raw.dynamodb_default_read_capacity,
       writeCapacity: raw.dynamodb_default_write_capacity,
       autoscaling: raw.dynamodb_autoscaling_enabled,
-      deletionProtection: raw.dynamodb_deletion_protection,
+      // allow_destroy is the one teardown switch; it overrides the table's own protection.
+      deletionProtection: raw.dynamodb_deletion_protection && !raw.allow_destroy,
       service: raw.state_table_service,
       sdkConfig: JSON.stringify(sdkConfig),
       baseName: raw.ddb_state_table,

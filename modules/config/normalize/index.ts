@@ -7,6 +7,7 @@ import type { RawGridConfig } from "../schema";
 import { terraformLiterals } from "../terraform-literal";
 import { normalizeAgent } from "./agent";
 import { normalizeBackend } from "./backend";
+import { normalizeDeployKeys } from "../deploy-keys";
 import { isRoleArn, normalizeComputePlane } from "./compute-plane";
 import { normalizeControlPlane } from "./control-plane";
 import { normalizeDataPlane } from "./data-plane";
@@ -59,6 +60,7 @@ export function normalizeConfig(
   }
   const agent = normalizeAgent(raw, issue);
   const backend = normalizeBackend(raw, env, issue);
+  const deployKeys = normalizeDeployKeys(raw, issue);
   checkTags(raw.tags, issue);
 
   if (issues.length > 0 || !network || !dataPlane || !controlPlane || !computePlane || !agent || !backend)
@@ -77,6 +79,7 @@ export function normalizeConfig(
     dataBucketBaseName: raw.s3_bucket,
     logRetentionDays: raw.log_retention_days,
     ecrImmutableTags: raw.ecr_immutable_tags,
+    ...deployKeys,
     stateLocking: raw.state_locking,
     backend,
     tags: { ...raw.tags },

@@ -69,6 +69,8 @@ export interface SpawnOptions {
   readonly handler?: string;
   readonly timeoutSec?: number;
   readonly env?: Record<string, string>;
+  /** The agent script to run (default: the agent bundle built here). */
+  readonly agentScript?: string;
 }
 
 export interface Harness {
@@ -192,7 +194,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         ...(spawnOptions.timeoutSec ? { HTC_WORKER_TIMEOUT_SEC: String(spawnOptions.timeoutSec) } : {}),
         ...spawnOptions.env,
       };
-      const child = spawn(process.execPath, [bundles.agent], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [spawnOptions.agentScript ?? bundles.agent], {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let text = "";
       child.stdout?.on("data", (c: Buffer) => (text += c.toString()));
       child.stderr?.on("data", (c: Buffer) => (text += c.toString()));
