@@ -37,7 +37,23 @@ export class GridK8sStack extends TerraformStack {
     this.account = new AccountContext(this, "account", { region: config.region });
 
     // Endpoint and CA are read at plan time from the (already applied) grid stack's cluster, by its literal name.
-    this.cluster = new DataAwsEksCluster(this, "cluster", { name: config.clusterName });
+    // The helm and kubernetes providers connect from the machine that runs the plan: unless the config says that
+    // machine reaches the VPC, a private-only endpoint stops the plan here, with what to set, before either
+    // provider tries (and times out) to connect.
+    const compute = config.computePlane;
+    this.cluster = new DataAwsEksCluster(this, "cluster", {
+      name: config.clusterName,
+      lifecycle: compute.deployerInsideVpc
+        ? undefined
+        : {
+            postcondition: [
+              {
+                condition: "${self.vpc_config[0].endpoint_public_access}",
+                errorMessage: `The API endpoint of EKS cluster ${config.clusterName} is private, and grid-k8s's helm and kubernetes providers connect to it from this machine. Set eks_public_access to true and eks_public_access_cidrs to this machine's public address (e.g. ["203.0.113.7/32"]; npm run generate -- --deployer-cidr <cidr> writes both), apply the grid stack, then plan grid-k8s again. If this machine reaches the VPC (VPN, peering, bastion), set deployer_inside_vpc to true instead.`,
+              },
+            ],
+          },
+    });
     const exec = {
       apiVersion: "client.authentication.k8s.io/v1beta1",
       command: "aws",

@@ -2,7 +2,7 @@
 // (output `agent_config`, no secrets), the private API key copied into Secrets Manager so the in-cluster stack
 // can read it without a sensitive cross-stack output, and the agents' least-privilege IAM policy.
 import { Construct } from "constructs";
-import { TerraformOutput } from "cdktf";
+import { Fn, TerraformOutput } from "cdktf";
 import { DataAwsKmsAlias } from "@cdktf/provider-aws/lib/data-aws-kms-alias";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
@@ -28,6 +28,14 @@ export interface AgentConfigurationProps {
   readonly compute: ComputePlane;
   /** `s3://bucket/key` of the worker zip (configured, or the bootstrap workload bucket's lambda.zip). */
   readonly workerZipLocation: string;
+}
+
+/**
+ * A number that changes when `text` (a token) changes: the first 12 hex digits of its SHA-256. Write-only
+ * arguments are re-sent only when their version number changes.
+ */
+export function writeOnlyRevision(text: string): number {
+  return Fn.parseint(Fn.substr(Fn.sha256(text), 0, 12), 16);
 }
 
 /** Splits `s3://bucket/key` (the bucket may be a token) into bucket and key. */
@@ -60,9 +68,13 @@ export class AgentConfiguration extends Construct {
       kmsKeyId: keys.secrets.arn,
       recoveryWindowInDays: 0,
     });
+    // Write-only: the key's value stays in the grid state only as the API key resource's own attribute (AWS
+    // provider 6.25 has no write-only value for it). The version number follows the key's id, so a replaced key is
+    // written again.
     new SecretsmanagerSecretVersion(this, "api-key-secret-value", {
       secretId: this.apiKeySecret.id,
-      secretString: cp.privateApiKey.value,
+      secretStringWo: cp.privateApiKey.value,
+      secretStringWoVersion: writeOnlyRevision(cp.privateApiKey.id),
     });
 
     const redisUrl = dp.redisEndpoint ?? "";

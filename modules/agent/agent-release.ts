@@ -1,16 +1,18 @@
 // In-cluster side of the agents: the ConfigMap `agent-configmap` (non-secret fields), the Secret with the Redis
-// AUTH token and the private API key (read from Secrets Manager at plan time), and the htc-agent chart shipped
-// as a TerraformAsset so the stack folder is self-contained.
+// AUTH token and the private API key (read from Secrets Manager for each run through ephemeral resources and
+// written through write-only arguments, so neither value is in this stack's state), and the htc-agent chart
+// shipped as a TerraformAsset so the stack folder is self-contained.
 import * as path from "node:path";
 import { findRepoRoot } from "../runtime-bundle/bundle";
 import { Construct } from "constructs";
-import { AssetType, Fn, TerraformAsset, type ITerraformDependable } from "cdktf";
-import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
+import { AssetType, Fn, TerraformAsset, TerraformIterator, Token, type ITerraformDependable } from "cdktf";
+import { DataAwsSecretsmanagerSecretVersions } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-versions";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { GridConfig } from "../config/model";
+import { ephemeralSecretString } from "../ephemeral/ephemeral-resource";
 import { AGENT_CONFIG_FILE_NAME, AGENT_CONFIG_MAP_NAME, AGENT_SECRET_NAME } from "./agent-config";
 import { agentChartValues } from "./chart-values";
 
@@ -58,20 +60,34 @@ export class AgentRelease extends Construct {
       metadata: { name: AGENT_CONFIG_MAP_NAME, namespace: nsName },
       data: { [AGENT_CONFIG_FILE_NAME]: props.agentConfigJson },
     });
-    // Secret values come from Secrets Manager at plan time; they are recorded in this stack's (encrypted) state,
-    // never in a ConfigMap, an output or a generated file.
-    const apiKey = new DataAwsSecretsmanagerSecretVersion(this, "api-key", {
-      secretId: props.apiKeySecretArn,
-    });
+    // Secret values are read from Secrets Manager for this run only and written write-only: they are in no
+    // state, ConfigMap, output or generated file. The Secret is rewritten when a secret's current version changes
+    // (its version id, which is no secret, is read with the versions' metadata).
+    const apiKey = ephemeralSecretString(this, "api-key", props.apiKeySecretArn);
     const redisToken = props.redisAuthSecretArn
-      ? new DataAwsSecretsmanagerSecretVersion(this, "redis-auth-token", {
-          secretId: props.redisAuthSecretArn,
-        }).secretString
+      ? ephemeralSecretString(this, "redis-auth-token", props.redisAuthSecretArn)
       : "";
+    const secretIds = [
+      props.apiKeySecretArn,
+      ...(props.redisAuthSecretArn ? [props.redisAuthSecretArn] : []),
+    ];
+    const currentVersionIds = secretIds.map((secretId, i) => {
+      const versions = new DataAwsSecretsmanagerSecretVersions(this, `secret-versions-${i}`, { secretId });
+      return Fn.join(
+        ",",
+        Token.asList(
+          TerraformIterator.fromList(versions.getListAttribute("versions")).forExpressionForList(
+            'val.version_id if contains(val.version_stages, "AWSCURRENT")',
+          ),
+        ),
+      );
+    });
+    const secretVersions = Fn.join(";", currentVersionIds);
     this.secret = new SecretV1(this, "secret", {
       metadata: { name: AGENT_SECRET_NAME, namespace: nsName },
       type: "Opaque",
-      data: { redis_password: redisToken, api_gateway_key: apiKey.secretString },
+      dataWo: { redis_password: redisToken, api_gateway_key: apiKey },
+      dataWoRevision: Fn.parseint(Fn.substr(Fn.sha256(secretVersions), 0, 12), 16),
     });
 
     const chart = new TerraformAsset(this, "chart", { path: agentChartDir(), type: AssetType.DIRECTORY });
@@ -85,7 +101,7 @@ export class AgentRelease extends Construct {
         clusterName: config.clusterName,
         scalingMetricName: props.scalingMetricName,
         // Pods read the file only at start: a content hash in the pod template rolls them on change.
-        configRevision: Fn.sha256(Fn.join("\n", [props.agentConfigJson, apiKey.versionId])),
+        configRevision: Fn.sha256(Fn.join("\n", [props.agentConfigJson, secretVersions])),
       },
     });
     this.release = new Release(this, "release", {

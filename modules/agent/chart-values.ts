@@ -45,61 +45,28 @@ interface ResourceBounds {
   readonly memoryLimitMi: number;
 }
 
-function positiveInteger(field: string, value: number): void {
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new Error(`${field} must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-}
-
 /**
- * Container requests/limits with Kubernetes suffixes (`m`, `Mi`). A request above its limit is rejected
- * here: upstream's defaults asked for 4096 Mi with a 3900 Mi limit, which the API server refuses.
+ * Container requests/limits with Kubernetes suffixes (`m`, `Mi`). The config layer guarantees positive whole numbers
+ * and requests within limits (upstream's defaults asked for 4096 Mi with a 3900 Mi limit, which the API server
+ * refuses).
  */
-function containerResources(field: string, b: ResourceBounds) {
-  positiveInteger(`${field}.cpuRequestMilli`, b.cpuRequestMilli);
-  positiveInteger(`${field}.cpuLimitMilli`, b.cpuLimitMilli);
-  positiveInteger(`${field}.memoryRequestMi`, b.memoryRequestMi);
-  positiveInteger(`${field}.memoryLimitMi`, b.memoryLimitMi);
-  if (b.cpuRequestMilli > b.cpuLimitMilli) {
-    throw new Error(
-      `${field}.cpuRequestMilli (${b.cpuRequestMilli}) must not exceed ${field}.cpuLimitMilli (${b.cpuLimitMilli})`,
-    );
-  }
-  if (b.memoryRequestMi > b.memoryLimitMi) {
-    throw new Error(
-      `${field}.memoryRequestMi (${b.memoryRequestMi}) must not exceed ${field}.memoryLimitMi (${b.memoryLimitMi})`,
-    );
-  }
+function containerResources(b: ResourceBounds) {
   return {
     requests: { cpu: `${b.cpuRequestMilli}m`, memory: `${b.memoryRequestMi}Mi` },
     limits: { cpu: `${b.cpuLimitMilli}m`, memory: `${b.memoryLimitMi}Mi` },
   };
 }
 
-/** Builds the complete values object of the htc-agent chart. Throws on impossible sizing. */
+/** Builds the complete values object of the htc-agent chart from a config the config layer has checked. */
 export function agentChartValues(inputs: AgentChartInputs) {
   const { agent, resources: r } = inputs;
-  if (!Number.isInteger(agent.minAgents) || agent.minAgents < 0) {
-    throw new Error(`agent.minAgents must be a non-negative integer, got ${JSON.stringify(agent.minAgents)}`);
-  }
-  positiveInteger("agent.maxAgents", agent.maxAgents);
-  if (agent.minAgents > agent.maxAgents) {
-    throw new Error(
-      `agent.minAgents (${agent.minAgents}) must not exceed agent.maxAgents (${agent.maxAgents})`,
-    );
-  }
-  if (!(agent.targetValue > 0)) {
-    throw new Error(`agent.targetValue must be > 0, got ${JSON.stringify(agent.targetValue)}`);
-  }
-  positiveInteger("agent.gracefulTerminationDelaySec", agent.gracefulTerminationDelaySec);
-
   return {
     fullnameOverride: agent.name,
     terminationGracePeriodSeconds: agent.gracefulTerminationDelaySec,
     imageRegistry: agent.ecrRegistry ?? r.defaultImageRegistry,
     agent: {
       image: { repository: agent.agent.repository, tag: agent.agent.tag, pullPolicy: agent.agent.pullPolicy },
-      resources: containerResources("agent.agent", agent.agent),
+      resources: containerResources(agent.agent),
     },
     lambda: {
       image: { repository: agent.lambda.image.repository, pullPolicy: agent.lambda.image.pullPolicy },
@@ -109,7 +76,7 @@ export function agentChartValues(inputs: AgentChartInputs) {
       s3Source: agent.lambda.s3Source ?? r.defaultLambdaS3Source,
       // The bucket's real region; upstream left the chart default (eu-west-1) in place.
       region: inputs.region,
-      resources: containerResources("agent.lambda", agent.lambda),
+      resources: containerResources(agent.lambda),
     },
     getLayer: { image: { ...agent.getLayer } },
     agentConfig: {

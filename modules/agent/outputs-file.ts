@@ -14,28 +14,53 @@ export const SECRET_OUTPUTS: Record<(typeof AGENT_SECRET_FIELDS)[number], string
 
 export class OutputsError extends Error {}
 
-type Outputs = Record<string, Record<string, unknown>>;
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const kind = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "a list" : `a ${typeof v}`);
 
-/** Build the agent configuration document from a parsed outputs file. */
+/**
+ * Build the agent configuration document from a parsed outputs file. Anything but the shape cdktf writes
+ * (`{"<stack>": {"<output>": value}}`) is an OutputsError with one line saying what was found.
+ */
 export function agentConfigFromOutputs(
-  outputs: Outputs,
+  outputs: unknown,
   stack: string,
   includeSecrets: boolean,
 ): Record<string, unknown> {
-  const stackOutputs = outputs[stack];
-  if (!stackOutputs) {
+  const deploy = `\`cdktf deploy ${stack} --outputs-file generated/outputs.json\``;
+  if (!isObject(outputs)) {
     throw new OutputsError(
-      `the outputs file has no "${stack}" stack; deploy it with \`cdktf deploy ${stack} --outputs-file generated/outputs.json\``,
+      `the outputs file holds ${kind(outputs)}, not the object cdktf writes; re-create it with ${deploy}`,
+    );
+  }
+  const stackOutputs = outputs[stack];
+  if (stackOutputs === undefined) {
+    throw new OutputsError(`the outputs file has no "${stack}" stack; deploy it with ${deploy}`);
+  }
+  if (!isObject(stackOutputs)) {
+    throw new OutputsError(
+      `the outputs of stack "${stack}" are ${kind(stackOutputs)}, not an object; re-create them with ${deploy}`,
     );
   }
   const raw = stackOutputs[AGENT_CONFIG_OUTPUT];
   if (raw === undefined) throw new OutputsError(`stack "${stack}" has no "${AGENT_CONFIG_OUTPUT}" output`);
-  const doc =
-    typeof raw === "string"
-      ? (JSON.parse(raw) as Record<string, unknown>)
-      : { ...(raw as Record<string, unknown>) };
+  let doc: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      doc = JSON.parse(raw);
+    } catch {
+      throw new OutputsError(`the "${AGENT_CONFIG_OUTPUT}" output of stack "${stack}" is not JSON`);
+    }
+  }
+  if (!isObject(doc)) {
+    throw new OutputsError(
+      `the "${AGENT_CONFIG_OUTPUT}" output of stack "${stack}" is ${kind(doc)}, not a JSON object`,
+    );
+  }
+  doc = { ...doc };
+  const document = doc as Record<string, unknown>;
   for (const field of AGENT_SECRET_FIELDS) {
-    if (field in doc)
+    if (field in document)
       throw new OutputsError(
         `the "${AGENT_CONFIG_OUTPUT}" output unexpectedly contains the secret field "${field}"`,
       );
@@ -47,9 +72,10 @@ export function agentConfigFromOutputs(
         `agent_config_include_secrets is true but the outputs file lacks ${missing.map((f) => SECRET_OUTPUTS[f]).join(", ")}; deploy with --outputs-file-include-sensitive-outputs`,
       );
     }
-    for (const field of AGENT_SECRET_FIELDS) doc[field] = stackOutputs[SECRET_OUTPUTS[field]];
+    for (const field of AGENT_SECRET_FIELDS) document[field] = stackOutputs[SECRET_OUTPUTS[field]];
   } else {
-    for (const field of AGENT_SECRET_FIELDS) doc[field] = "";
+    // Upstream's connector and agent read both keys unconditionally.
+    for (const field of AGENT_SECRET_FIELDS) document[field] = "";
   }
-  return doc;
+  return document;
 }

@@ -36,8 +36,7 @@ export class ClusterAddons extends Construct {
     this.clusterAutoscaler = new ClusterAutoscaler(this, "cluster-autoscaler", {
       clusterName: props.clusterName,
       region: props.region,
-      kubernetesVersion: compute.kubernetesVersion,
-      imageTagOverride: compute.clusterAutoscalerImageTag,
+      imageTag: compute.clusterAutoscalerImageTag,
       maxGracefulTerminationSec: props.agentGracefulTerminationSec,
       account: props.account,
       names: props.names,

@@ -9,7 +9,7 @@ import type { AccountContext } from "../account/account-context";
 import type { GridNames } from "../naming/names";
 import { RELEASE_DEFAULTS } from "./release-defaults";
 import { helmValues } from "./values";
-import { ADDON_VERSIONS, clusterAutoscalerImageTag } from "./versions";
+import { ADDON_VERSIONS } from "./versions";
 
 export const CLUSTER_AUTOSCALER_NAMESPACE = "kube-system";
 export const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
@@ -37,10 +37,8 @@ export interface ClusterAutoscalerProps {
   /** Literal cluster name (auto-discovery tag and the owned-tag condition). */
   readonly clusterName: string;
   readonly region: string;
-  /** Cluster Kubernetes version ("1.35"); picks the image tag. */
-  readonly kubernetesVersion: string;
-  /** `k8s_ca_version` override of the image tag. */
-  readonly imageTagOverride?: string;
+  /** Image tag of the cluster's Kubernetes minor (`computePlane.clusterAutoscalerImageTag`). */
+  readonly imageTag: string;
   /** Longest termination grace the autoscaler grants a pod when draining (the agents' grace). */
   readonly maxGracefulTerminationSec: number;
   readonly account: AccountContext;
@@ -54,7 +52,7 @@ export class ClusterAutoscaler extends Construct {
 
   constructor(scope: Construct, id: string, props: ClusterAutoscalerProps) {
     super(scope, id);
-    this.imageTag = clusterAutoscalerImageTag(props.kubernetesVersion, props.imageTagOverride);
+    this.imageTag = props.imageTag;
     this.role = new PodIdentityRole(this, "role", {
       clusterName: props.clusterName,
       namespace: CLUSTER_AUTOSCALER_NAMESPACE,

@@ -49,28 +49,13 @@ export const ADDON_VERSIONS = {
 
 /**
  * cluster-autoscaler image per Kubernetes minor: the autoscaler embeds the scheduler of its own minor, so it must
- * match the cluster. Only verified tags are listed; other minors need `k8s_ca_version`.
+ * match the cluster. Only verified tags are listed; other minors need `k8s_ca_version` (the config layer resolves
+ * the tag and refuses a minor that has neither).
  */
 export const CLUSTER_AUTOSCALER_IMAGE_TAGS: Readonly<Record<string, string>> = {
   "1.35": "v1.35.2",
   "1.36": "v1.36.1",
 };
-
-/** The autoscaler image tag for a cluster: the override if given, else the table's tag for the minor. */
-export function clusterAutoscalerImageTag(kubernetesVersion: string, override?: string): string {
-  if (override !== undefined) return override;
-  const tag = CLUSTER_AUTOSCALER_IMAGE_TAGS[kubernetesVersion];
-  if (tag === undefined) {
-    throw new Error(
-      `kubernetes_version: "${kubernetesVersion}" has no pinned cluster-autoscaler image (pinned: ${Object.keys(
-        CLUSTER_AUTOSCALER_IMAGE_TAGS,
-      ).join(
-        ", ",
-      )}); set k8s_ca_version to a cluster-autoscaler tag of the same minor, e.g. "v${kubernetesVersion}.0"`,
-    );
-  }
-  return tag;
-}
 
 /** Markdown rendering of the table (README). */
 export function versionTableMarkdown(): string {

@@ -8,9 +8,9 @@ import type { AccountContext } from "../account/account-context";
 import type { InputRole } from "../config/model";
 
 /**
- * Reserved Kubernetes groups and the EKS access policy (cluster scope) that grants the same rights. Any other
- * `system:` group is refused: it names something EKS manages itself (nodes, bootstrappers) and has no
- * access-policy equivalent.
+ * Reserved Kubernetes groups and the EKS access policy (cluster scope) that grants the same rights. The config layer
+ * refuses any other reserved group (it names something EKS manages itself and has no access-policy equivalent) and
+ * user names with a prefix EKS reserves.
  */
 export const SYSTEM_GROUP_ACCESS_POLICIES: Readonly<Record<string, string>> = {
   "system:masters": "AmazonEKSClusterAdminPolicy",
@@ -23,8 +23,8 @@ export interface AccessGrant {
   readonly accessPolicies: string[];
 }
 
-/** Translate one `input_role` entry. Throws on a reserved group that has no access-policy equivalent. */
-export function accessGrantFor(role: InputRole, index: number): AccessGrant {
+/** Translate one `input_role` entry (checked by the config layer). */
+export function accessGrantFor(role: InputRole): AccessGrant {
   const kubernetesGroups: string[] = [];
   const accessPolicies: string[] = [];
   for (const group of role.groups) {
@@ -33,22 +33,7 @@ export function accessGrantFor(role: InputRole, index: number): AccessGrant {
       continue;
     }
     const policy = SYSTEM_GROUP_ACCESS_POLICIES[group];
-    if (policy === undefined) {
-      throw new Error(
-        `input_role[${index}].groups: "${group}" is a reserved Kubernetes group that EKS access entries refuse and ` +
-          `that has no access-policy equivalent; allowed reserved groups: ${Object.keys(SYSTEM_GROUP_ACCESS_POLICIES).join(", ")}`,
-      );
-    }
-    if (!accessPolicies.includes(policy)) accessPolicies.push(policy);
-  }
-  if (
-    role.username.startsWith("system:") ||
-    role.username.startsWith("eks:") ||
-    role.username.startsWith("aws:")
-  ) {
-    throw new Error(
-      `input_role[${index}].username: "${role.username}" uses a prefix EKS reserves (system:, eks:, aws:); choose another user name`,
-    );
+    if (policy !== undefined && !accessPolicies.includes(policy)) accessPolicies.push(policy);
   }
   return { kubernetesGroups, accessPolicies };
 }
@@ -69,7 +54,7 @@ export class ClusterAccess extends Construct {
     super(scope, id);
     const { account } = props;
     props.inputRoles.forEach((role, i) => {
-      const grant = accessGrantFor(role, i);
+      const grant = accessGrantFor(role);
       const roleScope = new Construct(this, `role-${i}`);
       const entry = new EksAccessEntry(roleScope, "entry", {
         clusterName: props.clusterName,

@@ -78,11 +78,6 @@ export class ComputePlane extends Construct {
   constructor(scope: Construct, id: string, props: ComputePlaneProps) {
     super(scope, id);
     const { account, names, compute, keys } = props;
-    if (props.network.privateSubnets.length < 2) {
-      throw new Error(
-        `network.privateSubnets: ${props.network.privateSubnets.length} subnet(s) given; EKS needs subnets in at least two availability zones`,
-      );
-    }
     this.clusterName = props.clusterName;
 
     // EKS writes to exactly this name; creating it first sets the key and retention instead of EKS's defaults.

@@ -116,13 +116,6 @@ export class NodeGroups extends Construct {
       maxSize: core.maxSize,
       desiredSize: core.desiredSize,
     });
-    for (const g of props.compute.workerGroups) {
-      if (g.name === "core") {
-        throw new Error(
-          `eks_worker_groups: "core" is reserved for the core node group; rename the worker group`,
-        );
-      }
-    }
     this.workers = props.compute.workerGroups.map((g) =>
       this.group(props, dependsOn, { id: `worker-${g.name}`, kind: "worker", ...g }),
     );

@@ -1,10 +1,11 @@
 // Entry point of configuration: find the file, parse JSON, check the schema, normalize. Every problem becomes one
 // line naming the JSON path, the bad value and what is allowed; nothing is synthesized from a rejected config.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
+import { findDuplicateKeys } from "./json-text";
 import type { GridConfig } from "./model";
-import { normalizeConfig, show, type ConfigEnvironment, type ConfigIssue } from "./normalize";
+import { normalizeConfig, show, type ConfigEnvironment, type ConfigIssue } from "./normalize/index";
 import { gridConfigSchema, UNSUPPORTED_KEYS } from "./schema";
 import { SEED_GRID_CONFIG } from "./seed";
 import { editDistance } from "./text";
@@ -38,12 +39,12 @@ export function loadGridConfig(env: ConfigEnvironment, cwd: string): LoadedConfi
       throw new ConfigError(explicit, [
         { path: "", message: `HTCGRID_CONFIG names ${file}, which does not exist` },
       ]);
-    return { config: parseGridConfigText(readFileSync(file, "utf8"), explicit, env), source: file };
+    return { config: parseGridConfigText(readConfigFile(file, explicit), explicit, env), source: file };
   }
   const generated = path.resolve(cwd, DEFAULT_CONFIG_PATH);
   if (existsSync(generated)) {
     return {
-      config: parseGridConfigText(readFileSync(generated, "utf8"), DEFAULT_CONFIG_PATH, env),
+      config: parseGridConfigText(readConfigFile(generated, DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH, env),
       source: generated,
     };
   }
@@ -53,8 +54,37 @@ export function loadGridConfig(env: ConfigEnvironment, cwd: string): LoadedConfi
   };
 }
 
-/** Parse JSON text; syntax errors are reported with line and column. */
+/** The file's text; a directory or an unreadable file is a ConfigError, not a stack trace. */
+function readConfigFile(file: string, source: string): string {
+  try {
+    if (statSync(file).isDirectory())
+      throw new ConfigError(source, [
+        { path: "", message: `${file} is a directory, not a configuration file` },
+      ]);
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(source, [
+      {
+        path: "",
+        message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      },
+    ]);
+  }
+}
+
+/**
+ * Parse JSON text; syntax errors are reported with line and column, and a key given twice in one object (which
+ * JSON.parse would silently resolve to the last) is reported with both lines. A UTF-8 byte-order mark is ignored:
+ * RFC 8259 lets a parser ignore it, Windows editors add it, and Terraform itself ignores it in its own files.
+ */
 export function parseGridConfigText(text: string, source: string, env: ConfigEnvironment = {}): GridConfig {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim() === "") {
+    throw new ConfigError(source, [
+      { path: "", message: "the file is empty; a grid configuration is a JSON object, e.g. {}" },
+    ]);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -71,6 +101,16 @@ export function parseGridConfigText(text: string, source: string, env: ConfigEnv
     throw new ConfigError(source, [
       { path: "", message: `not valid JSON${where}: ${message.replace(/ in JSON at position \d+.*$/, "")}` },
     ]);
+  }
+  const duplicates = findDuplicateKeys(text);
+  if (duplicates.length > 0) {
+    throw new ConfigError(
+      source,
+      duplicates.map((d) => ({
+        path: d.path,
+        message: `is given twice (lines ${d.firstLine} and ${d.line}); JSON keeps only the last one, so remove one of them`,
+      })),
+    );
   }
   return parseGridConfig(value, source, env);
 }

@@ -39,6 +39,8 @@ export interface RedisConfig {
   /** "redis" or "valkey". */
   readonly engine: "redis" | "valkey";
   readonly engineVersion: string;
+  /** Parameter-group family of the engine version (e.g. "redis7", "valkey8"). */
+  readonly parameterGroupFamily: string;
   readonly nodeType: string;
   /** Read replicas per shard (0-5). */
   readonly replicas: number;
@@ -139,7 +141,10 @@ export interface ComputePlaneConfig {
   /** Public API-server endpoint; private access is always on. */
   readonly publicEndpoint: boolean;
   readonly publicEndpointCidrs: string[];
-  readonly clusterAutoscalerImageTag?: string;
+  /** The deployer reaches the VPC, so grid-k8s may talk to a private-only endpoint. */
+  readonly deployerInsideVpc: boolean;
+  /** cluster-autoscaler image tag: `k8s_ca_version`, else the pinned tag of the cluster's minor. */
+  readonly clusterAutoscalerImageTag: string;
   readonly kedaChartVersion?: string;
   readonly monitoring: { enabled: boolean; grafanaAllowedCidrs: string[] };
 }

@@ -162,7 +162,7 @@ export const gridConfigSchema = z
       .default("eks")
       .describe("Compute backend; only `eks` (the EC2/ORB backend is not supported)."),
     grid_storage_service: z.string().default("REDIS").describe("Data plane: `S3`, `REDIS` or `S3+REDIS`."),
-    max_htc_agents: int(0).default(100).describe("Maximum agent pods (KEDA max replicas)."),
+    max_htc_agents: int(1).default(100).describe("Maximum agent pods (KEDA max replicas)."),
     min_htc_agents: int(0).default(1).describe("Minimum agent pods (KEDA min replicas)."),
     htc_agent_target_value: int(1).default(2).describe("Queued tasks per agent that KEDA aims for."),
     dynamodb_default_read_capacity: int(1)
@@ -213,8 +213,14 @@ export const gridConfigSchema = z
       .default(30)
       .describe("Days before task payloads expire from the data bucket (0 = never)."),
     redis_engine: z.enum(["redis", "valkey"]).default("redis").describe("ElastiCache engine."),
-    redis_engine_version: z.string().default("7.1").describe("ElastiCache engine version."),
-    redis_node_type: z.string().default("cache.r7g.large").describe("ElastiCache node type."),
+    redis_engine_version: z
+      .string()
+      .default("7.1")
+      .describe("ElastiCache engine version: redis `7.0`, `7.1`; valkey `7.2`, `8.0`, `8.1`, `8.2`, `9.0`."),
+    redis_node_type: z
+      .string()
+      .default("cache.r7g.large")
+      .describe("ElastiCache node type `cache.<family>.<size>` (t3, t4g, m5, m6g, m7g, r5, r6g, r7g, c7gn)."),
     redis_replicas: int(0, 5).default(0).describe("Read replicas."),
     redis_multi_az: z
       .boolean()
@@ -231,11 +237,16 @@ export const gridConfigSchema = z
       .default({})
       .describe("On-demand core group for system add-ons (default m6i.large x2, 2-6)."),
     eks_node_volume_size: int(20, 16384).default(50).describe("Node root volume (GiB, gp3, encrypted)."),
-    kubernetes_version: z.string().default("1.35").describe("EKS Kubernetes version."),
+    kubernetes_version: z
+      .string()
+      .default("1.35")
+      .describe("EKS Kubernetes version: `1.32` to `1.36` (1.35 and 1.36 have a pinned cluster-autoscaler)."),
     k8s_ca_version: z
       .string()
       .optional()
-      .describe("Override the cluster-autoscaler image tag (default matches kubernetes_version)."),
+      .describe(
+        "Cluster-autoscaler image tag `v<minor>.<patch>` of the cluster's minor (default: the pinned one for kubernetes_version).",
+      ),
     k8s_keda_version: z.string().optional().describe("Override the pinned KEDA chart version."),
     input_role: z
       .array(inputRoleSchema)
@@ -244,11 +255,21 @@ export const gridConfigSchema = z
     eks_public_access: z
       .boolean()
       .default(false)
-      .describe("Expose the EKS API publicly (private access is always on)."),
+      .describe(
+        "Expose the EKS API to eks_public_access_cidrs (private access is always on). Needed when grid-k8s is deployed from outside the VPC.",
+      ),
     eks_public_access_cidrs: z
       .array(cidrString)
       .default([])
-      .describe("CIDRs allowed to the public EKS endpoint (required when public)."),
+      .describe(
+        "Public CIDRs allowed to the EKS endpoint (required when public), e.g. the deployer's `203.0.113.7/32`; at most 40.",
+      ),
+    deployer_inside_vpc: z
+      .boolean()
+      .default(false)
+      .describe(
+        "The machine that deploys grid-k8s reaches the VPC (VPN, peering, bastion), so a private-only endpoint is enough. Without it, grid-k8s's plan stops with instructions while the endpoint is private.",
+      ),
     enable_monitoring: z.boolean().default(false).describe("Install Prometheus and Grafana."),
     grafana_allowed_cidrs: z
       .array(cidrString)
@@ -280,6 +301,12 @@ export const gridConfigSchema = z
       .array(cidrString)
       .default([])
       .describe("Extra CIDRs allowed to Redis and endpoints."),
+    allow_public_access: z
+      .array(z.enum(["eks_public_access_cidrs", "grafana_allowed_cidrs", "allowed_access_cidr_blocks"]))
+      .default([])
+      .describe(
+        "Acknowledgement that these keys may hold a CIDR wider than /8 (e.g. `0.0.0.0/0`, open to the internet); without it such a CIDR is refused.",
+      ),
     kms_deletion_window: int(7, 30).default(7).describe("KMS key deletion window (days)."),
     kms_key_admin_roles: z.array(z.string()).default([]).describe("Extra KMS key administrator role ARNs."),
     log_retention_days: z
@@ -309,7 +336,10 @@ export const gridConfigSchema = z
       ])
       .default(365)
       .describe("CloudWatch log retention (days; a value CloudWatch accepts)."),
-    api_gateway_version: z.string().default("v1").describe("API Gateway stage name."),
+    api_gateway_version: z
+      .string()
+      .default("v1")
+      .describe("API Gateway stage name (letters, digits, `-`, `_`)."),
     api_throttling_rate_limit: int(1).default(1000).describe("API steady-state requests per second."),
     api_throttling_burst_limit: int(1).default(2000).describe("API burst requests."),
     task_input_passed_via_external_storage: flag01
@@ -329,13 +359,19 @@ export const gridConfigSchema = z
     dimension_name_metrics: z.string().default("cluster_name").describe("Backlog metric dimension name."),
     metrics_name: z.string().default("pending_tasks_ddb").describe("Backlog metric base name."),
     period_metrics: numberLike.default("1").describe("Backlog metric storage resolution (1 or 60 s)."),
-    metrics_event_rule_time: z.string().default("rate(1 minute)").describe("scaling_metrics schedule."),
-    htc_agent_name: z.string().default("htc-agent").describe("Agent Deployment name."),
+    metrics_event_rule_time: z
+      .string()
+      .default("rate(1 minute)")
+      .describe("scaling_metrics schedule: `rate(...)` or `cron(...)` (EventBridge syntax)."),
+    htc_agent_name: z
+      .string()
+      .default("htc-agent")
+      .describe("Agent Deployment and Helm release name (lowercase DNS label, <= 53)."),
     htc_agent_namespace: z
       .string()
       .default("default")
-      .describe("Namespace of the agents and their ConfigMap."),
-    graceful_termination_delay: int(0).default(1500).describe("Agent pod termination grace (s)."),
+      .describe("Namespace of the agents and their ConfigMap (lowercase DNS label)."),
+    graceful_termination_delay: int(1).default(1500).describe("Agent pod termination grace (s)."),
     empty_task_queue_backoff_timeout_sec: z
       .number()
       .positive()
@@ -388,7 +424,12 @@ export const gridConfigSchema = z
       .default("s3-lockfile")
       .describe("State locking for the S3 backend."),
     backend: backendSchema.default({ type: "local" }),
-    tags: z.record(z.string(), z.string()).default({}).describe("Extra tags on every resource."),
+    tags: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe(
+        "Extra tags on every resource (at most 47; keys <= 128, values <= 256 characters; letters, digits, spaces, `_ . : / = + - @`).",
+      ),
   })
   .describe("HTC-Grid configuration");
 

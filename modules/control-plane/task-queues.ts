@@ -6,7 +6,6 @@ import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
 import type { TaskQueueConfig } from "../config/model";
 import type { GridNames } from "../naming/names";
-import { NAME_RULES } from "../naming/names";
 import { queueName } from "../../runtime/src/contract";
 import type { GridKey } from "../kms/grid-key";
 
@@ -18,15 +17,12 @@ export const TASK_QUEUE_DEFAULTS = {
   kmsDataKeyReusePeriodSec: 300,
 } as const;
 
-/** `<base>__<priority>`: the name agents and Lambdas derive from the base name they are given. */
+/**
+ * `<base>__<priority>`: the name agents and Lambdas derive from the base name they are given (the config layer
+ * checks that the longest one fits SQS's 80 characters).
+ */
 export function priorityQueueName(baseName: string, priority: number): string {
-  const name = queueName(baseName, priority);
-  if (name.length > NAME_RULES.sqsQueue.max) {
-    throw new Error(
-      `queue name "${name}" is ${name.length} characters; SQS allows at most ${NAME_RULES.sqsQueue.max}: shorten sqs_queue / sqs_dlq or project_name`,
-    );
-  }
-  return name;
+  return queueName(baseName, priority);
 }
 
 export interface TaskQueuesProps {
@@ -50,12 +46,6 @@ export class TaskQueues extends Construct {
   constructor(scope: Construct, id: string, props: TaskQueuesProps) {
     super(scope, id);
     const { config, names, key } = props;
-    if (config.maxReceiveCount <= config.maxRetries + 1) {
-      // The normalizer guarantees this; a hand-built config must not reintroduce upstream defect 3.
-      throw new Error(
-        `taskQueue.maxReceiveCount ${config.maxReceiveCount} must exceed maxRetries + 1 (${config.maxRetries + 1}), or retried tasks land in the DLQ`,
-      );
-    }
     this.queueBaseName = names.name("sqsQueue", config.baseName);
     this.dlqBaseName = names.name("sqsQueue", config.dlqBaseName);
 

@@ -102,14 +102,6 @@ export class GridNetwork extends Construct implements NetworkHandoff {
   constructor(scope: Construct, id: string, props: GridNetworkProps) {
     super(scope, id);
     const { network, clusterName, names, account } = props;
-    if (
-      network.publicSubnetCidrs.length !== network.azCount ||
-      network.privateSubnetCidrs.length !== network.azCount
-    ) {
-      throw new Error(
-        `GridNetwork: ${network.azCount} availability zones need ${network.azCount} public and private subnets; got ${network.publicSubnetCidrs.length} public, ${network.privateSubnetCidrs.length} private`,
-      );
-    }
     this.vpcCidr = network.vpcCidr;
 
     // AZs by position in the region's list. The AZ count was checked against a region table when the config

@@ -43,12 +43,6 @@ export class GridBucket extends Construct {
   constructor(scope: Construct, id: string, props: GridBucketProps) {
     super(scope, id);
     const expirationDays = props.expirationDays ?? DEFAULTS.expirationDays;
-    if (!Number.isInteger(expirationDays) || expirationDays < 0) {
-      throw new Error(
-        `GridBucket ${id}: expirationDays ${expirationDays} is not allowed; use a whole number of days >= 0`,
-      );
-    }
-
     this.bucket = new S3Bucket(this, "bucket", {
       bucket: props.bucketName,
       forceDestroy: props.forceDestroy ?? DEFAULTS.forceDestroy,

@@ -95,8 +95,18 @@ describe("agent wiring (seed config)", () => {
     expect(cm.data["Agent_config.tfvars.json"]).toMatch(/terraform_remote_state\..*insecure_value/);
     const secret = only(k8s, "kubernetes_secret_v1");
     expect(secret.metadata.name).toBe("htc-agent-secrets");
-    expect(Object.keys(secret.data).sort()).toEqual(["api_gateway_key", "redis_password"]);
-    expect(secret.data.redis_password).toMatch(/data\.aws_secretsmanager_secret_version\..*secret_string/);
+    // Read for this run only and written write-only: neither value is in the grid-k8s state.
+    expect(secret.data).toBeUndefined();
+    expect(Object.keys(secret.data_wo).sort()).toEqual(["api_gateway_key", "redis_password"]);
+    expect(secret.data_wo.redis_password).toMatch(
+      /^\$\{ephemeral\.aws_secretsmanager_secret_version\..*secret_string\}$/,
+    );
+    expect(secret.data_wo.api_gateway_key).toMatch(
+      /^\$\{ephemeral\.aws_secretsmanager_secret_version\..*secret_string\}$/,
+    );
+    // Rewritten when either secret's current version changes.
+    expect(secret.data_wo_revision).toMatch(/aws_secretsmanager_secret_versions\..*AWSCURRENT/);
+    expect(k8s.data?.aws_secretsmanager_secret_version).toBeUndefined();
     expect(JSON.stringify(cm)).not.toMatch(/secret_string|api_gateway_key/);
   });
 
@@ -127,7 +137,8 @@ describe("agent wiring (S3 data plane, own worker zip)", () => {
         agent_configuration: {
           lambda: {
             s3_source: "s3://my-zips/w/lambda.zip",
-            s3_source_kms_key_arn: "arn:aws:kms:eu-west-1:111122223333:key/abc",
+            s3_source_kms_key_arn:
+              "arn:aws:kms:eu-west-1:111122223333:key/2b9d6f4a-1c7e-4b8a-9f3d-6e5c4a3b2d1f",
           },
         },
       }),
@@ -138,10 +149,12 @@ describe("agent wiring (S3 data plane, own worker zip)", () => {
     const doc = JSON.parse(policy.policy);
     const byId = Object.fromEntries(doc.Statement.map((s: { Sid: string }) => [s.Sid, s]));
     expect(byId.WorkerZip.Resource[0]).toMatch(/:s3:::my-zips\/w\/lambda\.zip$/);
-    expect(byId.GridKeys.Resource).toContain("arn:aws:kms:eu-west-1:111122223333:key/abc");
+    expect(byId.GridKeys.Resource).toContain(
+      "arn:aws:kms:eu-west-1:111122223333:key/2b9d6f4a-1c7e-4b8a-9f3d-6e5c4a3b2d1f",
+    );
     expect(byId.DataBucketObjects).toBeDefined();
     expect(stacks.grid.data.aws_kms_alias).toBeUndefined();
     const secret = only(stacks["grid-k8s"], "kubernetes_secret_v1");
-    expect(secret.data.redis_password).toBe("");
+    expect(secret.data_wo.redis_password).toBe("");
   });
 });

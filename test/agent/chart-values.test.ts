@@ -29,37 +29,6 @@ describe("agentChartValues", () => {
     });
   });
 
-  it("rejects a worker memory request above its limit (upstream defect 8: 4096 Mi vs 3900 Mi)", () => {
-    const inputs = withAgent((a) => ({
-      ...a,
-      lambda: { ...a.lambda, memoryRequestMi: 4096, memoryLimitMi: 3900 },
-    }));
-    expect(() => agentChartValues(inputs)).toThrow(
-      /agent\.lambda\.memoryRequestMi \(4096\) must not exceed agent\.lambda\.memoryLimitMi \(3900\)/,
-    );
-  });
-
-  it("rejects a CPU request above its limit", () => {
-    const inputs = withAgent((a) => ({
-      ...a,
-      agent: { ...a.agent, cpuRequestMilli: 60, cpuLimitMilli: 50 },
-    }));
-    expect(() => agentChartValues(inputs)).toThrow(/agent\.agent\.cpuRequestMilli \(60\)/);
-  });
-
-  it("rejects sizes that are not positive integers", () => {
-    const inputs = withAgent((a) => ({ ...a, lambda: { ...a.lambda, cpuRequestMilli: 0.5 } }));
-    expect(() => agentChartValues(inputs)).toThrow(
-      /agent\.lambda\.cpuRequestMilli must be a positive integer, got 0\.5/,
-    );
-  });
-
-  it("rejects more minimum agents than maximum agents", () => {
-    expect(() => agentChartValues(withAgent((a) => ({ ...a, minAgents: 5, maxAgents: 2 })))).toThrow(
-      /agent\.minAgents \(5\) must not exceed agent\.maxAgents \(2\)/,
-    );
-  });
-
   it("passes the grid's region to the layer download (upstream defect 9)", () => {
     const values = agentChartValues({ ...baseInputs, region: "ap-southeast-2" });
     expect(values.lambda.region).toBe("ap-southeast-2");

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Testing } from "cdktf";
 import { parse } from "yaml";
 import { buildGridApp } from "../../stacks/app";
-import { ADDON_VERSIONS, clusterAutoscalerImageTag } from "../../modules/cluster-addons/versions";
+import { ADDON_VERSIONS, CLUSTER_AUTOSCALER_IMAGE_TAGS } from "../../modules/cluster-addons/versions";
 import { gridConfig, ofType, workerGroups } from "../compute-plane/fixture";
 
 type Body = Record<string, unknown>;
@@ -53,6 +53,23 @@ describe("grid-k8s providers", () => {
       },
     ]);
     expect(kubernetes).not.toHaveProperty("token");
+  });
+});
+
+describe("reaching the cluster from the deploying machine", () => {
+  const clusterLookup = (r: ReturnType<typeof synthK8s>) =>
+    (JSON.parse(r.json) as { data: { aws_eks_cluster: { cluster: Body } } }).data.aws_eks_cluster.cluster;
+
+  it("stops the plan with instructions before the providers connect when the endpoint is private", () => {
+    const lookup = clusterLookup(synthK8s());
+    const [check] = (lookup.lifecycle as { postcondition: Body[] }).postcondition;
+    expect(check.condition).toBe("${self.vpc_config[0].endpoint_public_access}");
+    expect(check.error_message).toMatch(/Set eks_public_access to true and eks_public_access_cidrs/);
+    expect(check.error_message).toMatch(/set deployer_inside_vpc to true instead/);
+  });
+
+  it("drops the check when the deployer reaches the VPC", () => {
+    expect(clusterLookup(synthK8s({ deployer_inside_vpc: true }))).not.toHaveProperty("lifecycle");
   });
 });
 
@@ -115,7 +132,9 @@ describe("cluster-autoscaler", () => {
     const v = r.values("cluster-autoscaler");
     expect(v.autoDiscovery).toEqual({ clusterName: r.config.clusterName });
     expect(v.awsRegion).toBe(r.config.region);
-    expect((v.image as Body).tag).toBe(clusterAutoscalerImageTag(r.config.computePlane.kubernetesVersion));
+    expect((v.image as Body).tag).toBe(
+      CLUSTER_AUTOSCALER_IMAGE_TAGS[r.config.computePlane.kubernetesVersion],
+    );
     expect((v.image as Body).tag).toBe(`v${r.config.computePlane.kubernetesVersion}.2`);
   });
 
@@ -135,9 +154,9 @@ describe("cluster-autoscaler", () => {
     expect((o.values("cluster-autoscaler").image as Body).tag).toBe("v1.35.0");
   });
 
-  it("refuses a Kubernetes minor without a pinned image unless overridden", () => {
-    expect(() => clusterAutoscalerImageTag("1.33")).toThrow(/kubernetes_version: "1\.33".*k8s_ca_version/);
-    expect(clusterAutoscalerImageTag("1.33", "v1.33.3")).toBe("v1.33.3");
+  it("runs the k8s_ca_version image for a minor without a pinned image", () => {
+    const o = synthK8s({ kubernetes_version: "1.33", k8s_ca_version: "v1.33.3" });
+    expect((o.values("cluster-autoscaler").image as Body).tag).toBe("v1.33.3");
   });
 
   it("may only scale groups tagged as owned by this cluster; describe calls get a separate statement", () => {
@@ -253,9 +272,11 @@ describe("monitoring", () => {
     const r = synthK8s({ enable_monitoring: true });
     const [version] = ofType(r.parsed.resource, "aws_secretsmanager_secret_version");
     expect(version).not.toHaveProperty("secret_string");
+    // Generated for one run only: the password is in no state, not even as a data source's result.
     expect(version.secret_string_wo).toMatch(
-      /data\.aws_secretsmanager_random_password\.[\w-]+\.random_password/,
+      /ephemeral\.aws_secretsmanager_random_password\.[\w-]+\.random_password/,
     );
+    expect(JSON.parse(r.json).data?.aws_secretsmanager_random_password).toBeUndefined();
     const [secret] = ofType(r.parsed.resource, "kubernetes_secret_v1");
     expect(secret).not.toHaveProperty("data");
     expect((secret.data_wo as Body)["admin-password"]).toMatch(/random_password/);

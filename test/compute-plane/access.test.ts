@@ -63,21 +63,9 @@ describe("access entries", () => {
 
 describe("accessGrantFor", () => {
   it("translates system:masters into AmazonEKSClusterAdminPolicy", () => {
-    expect(accessGrantFor({ roleArn: "arn", username: "u", groups: ["system:masters"] }, 0)).toEqual({
+    expect(accessGrantFor({ roleArn: "arn", username: "u", groups: ["system:masters"] })).toEqual({
       kubernetesGroups: [],
       accessPolicies: ["AmazonEKSClusterAdminPolicy"],
     });
-  });
-
-  it("refuses a reserved group without an access-policy equivalent, naming the field", () => {
-    expect(() => accessGrantFor({ roleArn: "arn", username: "u", groups: ["system:nodes"] }, 3)).toThrow(
-      /input_role\[3\]\.groups: "system:nodes"/,
-    );
-  });
-
-  it("refuses a user name with a prefix EKS reserves", () => {
-    expect(() => accessGrantFor({ roleArn: "arn", username: "system:admin", groups: [] }, 0)).toThrow(
-      /input_role\[0\]\.username/,
-    );
   });
 });

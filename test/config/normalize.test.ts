@@ -174,7 +174,7 @@ describe("grid configuration", () => {
 
   it("reports each problem on its own line with the JSON path and the bad value", () => {
     const lines = problems({ ...seed(), max_htc_agents: -5, min_htc_agents: "1" });
-    expect(lines).toContain("max_htc_agents: -5 is too small; minimum 0");
+    expect(lines).toContain("max_htc_agents: -5 is too small; minimum 1");
     expect(lines).toContain('min_htc_agents: "1" has the wrong type; expected number');
   });
 

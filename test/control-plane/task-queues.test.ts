@@ -1,11 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { Testing, TerraformStack } from "cdktf";
-import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { AccountContext } from "../../modules/account/account-context";
-import { GridKeys } from "../../modules/kms/grid-keys";
-import { GridNames } from "../../modules/naming/names";
-import { TaskQueues, priorityQueueName } from "../../modules/control-plane/task-queues";
-import { type Synthesized, gridConfig, ofType, ref, synthControlPlane } from "./fixtures";
+import { type Synthesized, ofType, ref, synthControlPlane } from "./fixtures";
 
 const byName = (s: Synthesized) =>
   Object.fromEntries(
@@ -120,29 +114,5 @@ describe("SQS (single queue)", () => {
     const s = synthControlPlane({ task_max_retries: 9 });
     const redrive = JSON.parse(byName(s)["htc_task_queue-main__0"].redrive_policy as string);
     expect(redrive.maxReceiveCount).toBeGreaterThan(10);
-  });
-});
-
-describe("queue validation", () => {
-  it("rejects a priority queue name over SQS's 80 characters, naming the limit", () => {
-    expect(() => priorityQueueName("q".repeat(78), 12)).toThrow(/at most 80/);
-    expect(priorityQueueName("q".repeat(77), 9)).toHaveLength(80);
-  });
-
-  it("refuses a hand-built config whose maxReceiveCount would send retried tasks to the DLQ", () => {
-    const config = gridConfig();
-    const stack = new TerraformStack(Testing.app(), "t");
-    new AwsProvider(stack, "aws", { region: config.region });
-    const names = new GridNames("main");
-    const account = new AccountContext(stack, "account", { region: config.region });
-    const keys = new GridKeys(stack, "keys", { kms: config.kms, account, names });
-    expect(
-      () =>
-        new TaskQueues(stack, "q", {
-          config: { ...config.controlPlane.taskQueue, maxRetries: 5, maxReceiveCount: 4 },
-          names,
-          key: keys.taskQueues,
-        }),
-    ).toThrow(/maxReceiveCount 4 must exceed maxRetries \+ 1 \(6\)/);
   });
 });

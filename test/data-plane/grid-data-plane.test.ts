@@ -3,7 +3,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { Testing } from "cdktf";
 import type { GridConfig } from "../../modules/config/model";
-import { parameterGroupFamily } from "../../modules/data-plane/grid-data-plane";
 import { GridStack } from "../../stacks/grid-stack";
 import {
   dataOf,
@@ -176,19 +175,32 @@ describe("storage REDIS (seed default)", () => {
     expect(keyArnOf(group.kms_key_id)).toMatch(/^keys_redis_key_/);
   });
 
-  it("takes the AUTH token from a Secrets Manager secret version generated in AWS and kept stable", () => {
-    const group = oneResource(s.json, "aws_elasticache_replication_group");
-    const versionRef = referenceOf(group.auth_token)!;
-    expect(versionRef[0]).toBe("aws_secretsmanager_secret_version");
-    expect(group.auth_token).toMatch(/\.secret_string\}$/);
-    const version = resourcesOf(s.json, "aws_secretsmanager_secret_version")[versionRef[1]];
-    expect(version.lifecycle.ignore_changes).toEqual(["secret_string"]);
-    expect(referenceOf(version.secret_string)?.[0]).toBe("data.aws_secretsmanager_random_password");
-    const generator = Object.values(dataOf(s.json, "aws_secretsmanager_random_password"))[0];
+  it("generates the AUTH token for one run and writes it to its secret write-only", () => {
+    const [id, version] = Object.entries(resourcesOf(s.json, "aws_secretsmanager_secret_version")).find(
+      ([name]) => name.startsWith("data-plane"),
+    )!;
+    expect(version).not.toHaveProperty("secret_string");
+    expect(version.secret_string_wo).toMatch(
+      /^\$\{ephemeral\.aws_secretsmanager_random_password\.[\w-]+\.random_password\}$/,
+    );
+    // A constant version: the token is written once and stays the same across plans.
+    expect(version.secret_string_wo_version).toBe(1);
+    const generator = Object.values(s.json.ephemeral.aws_secretsmanager_random_password)[0] as Record<
+      string,
+      unknown
+    >;
     expect(generator.password_length).toBeGreaterThanOrEqual(16);
     expect(generator.exclude_punctuation).toBe(true);
+    expect(dataOf(s.json, "aws_secretsmanager_random_password")).toEqual({});
     // The random provider is never needed.
     expect(JSON.stringify(s.json.terraform.required_providers)).not.toContain("random");
+    // The group reads the token back from the secret, after the version is written.
+    const group = oneResource(s.json, "aws_elasticache_replication_group");
+    const read = referenceOf(group.auth_token)!;
+    expect(read[0]).toBe("data.aws_secretsmanager_secret_version");
+    expect(dataOf(s.json, "aws_secretsmanager_secret_version")[read[1]].depends_on).toEqual([
+      `aws_secretsmanager_secret_version.${id}`,
+    ]);
   });
 
   it("encrypts the secret with the secrets grid key", () => {
@@ -285,18 +297,8 @@ describe("storage S3+REDIS with Multi-AZ Valkey and allowed CIDRs", () => {
 });
 
 describe("parameter group family", () => {
-  it("follows the engine and major version", () => {
-    expect(parameterGroupFamily({ engine: "redis", engineVersion: "6.2" })).toBe("redis6.x");
-    expect(parameterGroupFamily({ engine: "redis", engineVersion: "7.1" })).toBe("redis7");
-    expect(parameterGroupFamily({ engine: "valkey", engineVersion: "7.2" })).toBe("valkey7");
-  });
-
-  it("refuses versions ElastiCache has no family for, naming the key", () => {
-    expect(() => parameterGroupFamily({ engine: "redis", engineVersion: "5.0.6" })).toThrow(
-      /redis_engine_version "5\.0\.6" is not supported for redis/,
-    );
-    expect(() => scenario({ redis_engine: "valkey", redis_engine_version: "6.2" })).toThrow(
-      /redis_engine_version "6\.2" is not supported for valkey/,
-    );
+  it("is the family the config layer resolved for the engine version", () => {
+    const v9 = scenario({ redis_engine: "valkey", redis_engine_version: "9.0" });
+    expect(oneResource(v9.json, "aws_elasticache_parameter_group").family).toBe("valkey9");
   });
 });

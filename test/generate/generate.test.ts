@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { parseGridConfigText } from "../../modules/config/load";
 import { generate, GenerateError } from "../../modules/generate/generate";
+import { NODE_FILE_OPS, type FileOps } from "../../modules/generate/write-files";
 
 const root = path.resolve(__dirname, "..", "..");
 const cli = path.join(root, "dist", "scripts", "generate.js");
@@ -32,12 +33,15 @@ describe("generate", () => {
     });
 
   it("writes a grid config the loader accepts, with the tag as project_name and the region", () => {
-    const r = run(["--tag", "demo", "--region", "us-east-2"]);
+    const r = run(["--tag", "demo", "--region", "us-east-2", "--deployer-cidr", "203.0.113.7/32"]);
     expect(r.status).toBe(0);
     const text = readFileSync(path.join(dir, "generated", "grid_config.json"), "utf8");
     const config = parseGridConfigText(text, "generated");
     expect(config.projectName).toBe("demo");
     expect(config.region).toBe("us-east-2");
+    // Deployable from the deployer's machine: the endpoint is public to that address only, private access stays.
+    expect(config.computePlane.publicEndpoint).toBe(true);
+    expect(config.computePlane.publicEndpointCidrs).toEqual(["203.0.113.7/32"]);
     expect(JSON.parse(text).$schema).toBe("./grid_config.schema.json");
     expect(JSON.parse(text).eks_worker_groups[0].name).toBe("worker-small-spot");
   });
@@ -72,6 +76,35 @@ describe("generate", () => {
       const volumes = JSON.stringify(pod.volumes);
       expect(volumes).toContain("agent-configmap");
     }
+  });
+
+  it("without --deployer-cidr writes a placeholder that synthesis refuses with what to set", () => {
+    const r = run(["--tag", "demo"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(
+      "note: eks_public_access_cidrs in generated/grid_config.json is a placeholder",
+    );
+    const text = readFileSync(path.join(dir, "generated", "grid_config.json"), "utf8");
+    try {
+      parseGridConfigText(text, "generated");
+      expect.unreachable();
+    } catch (e) {
+      expect((e as Error).message).toMatch(
+        /eks_public_access_cidrs\[0\]: "<your-public-ip>\/32" is a placeholder: replace it with the public address of the machine that runs cdktf deploy/,
+      );
+    }
+  });
+
+  it("refuses a --deployer-cidr that is no CIDR, or a private one, before writing", () => {
+    const bad = run(["--deployer-cidr", "my-laptop"]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--deployer-cidr: "my-laptop" is not an IPv4 CIDR');
+    const internal = run(["--deployer-cidr", "10.1.2.3/32"]);
+    expect(internal.status).toBe(1);
+    expect(internal.stderr).toContain(
+      'eks_public_access_cidrs[0]: "10.1.2.3/32" is private (RFC 1918) address space',
+    );
+    expect(existsSync(path.join(dir, "generated"))).toBe(false);
   });
 
   it("keeps the account id as a placeholder instead of looking it up", () => {
@@ -111,6 +144,62 @@ describe("generate", () => {
       generate({ tag: "a", region: "eu-west-1", accountId: "12", force: false, outDir: path.join(dir, "g") }),
     ).toThrow(GenerateError);
     expect(existsSync(path.join(dir, "g"))).toBe(false);
+  });
+
+  /** node:fs, except that the n-th call of `method` fails with `code` (failure injection). */
+  const failing = (method: "writeFileSync" | "renameSync", n: number, code: string): FileOps => {
+    let calls = 0;
+    return {
+      ...NODE_FILE_OPS,
+      [method]: (...args: unknown[]) => {
+        if (++calls === n) throw Object.assign(new Error(`${code}: injected`), { code });
+        return (NODE_FILE_OPS[method] as (...a: unknown[]) => unknown)(...args);
+      },
+    };
+  };
+  const snapshot = (d: string) =>
+    Object.fromEntries(readdirSync(d).map((f) => [f, readFileSync(path.join(d, f), "utf8")]));
+
+  it("writes nothing when a file cannot be written, and says which and why in one line", () => {
+    const outDir = path.join(dir, "generated");
+    expect(() =>
+      generate({
+        tag: "a",
+        region: "eu-west-1",
+        force: false,
+        outDir,
+        fileOps: failing("writeFileSync", 3, "EROFS"),
+      }),
+    ).toThrow(/^cannot write .*batch-task-test\.yaml: EROFS \(not writable\); nothing was changed$/);
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+
+  it("puts every original back when a rename fails half-way (all or nothing)", () => {
+    const outDir = path.join(dir, "generated");
+    generate({ tag: "a", region: "eu-west-1", force: false, outDir });
+    const before = snapshot(outDir);
+    // --force with another tag changes every file; the 6th rename (the 3rd file's new text) fails.
+    expect(() =>
+      generate({
+        tag: "b",
+        region: "eu-west-1",
+        force: true,
+        outDir,
+        fileOps: failing("renameSync", 6, "EIO"),
+      }),
+    ).toThrow(/^cannot replace .*: EIO; nothing was changed$/);
+    expect(snapshot(outDir)).toEqual(before);
+  });
+
+  it("creates a missing generated/ and reports one that cannot be a directory, without a stack trace", () => {
+    expect(run(["--tag", "demo"]).status).toBe(0);
+    rmSync(path.join(dir, "generated"), { recursive: true });
+    writeFileSync(path.join(dir, "generated"), "not a directory");
+    const r = run(["--tag", "demo"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^generate: cannot .*generated.*: E[A-Z]+/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 
   it("prints usage for --help and fails on unknown flags", () => {

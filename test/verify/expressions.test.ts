@@ -30,6 +30,10 @@ describe("templateReferences", () => {
     expect(refs("$${aws_s3_bucket.literal.arn} and %%{ if x }")).toEqual([]);
   });
 
+  it("reads a run of sigils as Terraform does: the last two are the escape", () => {
+    expect(refs("$$${aws_s3_bucket.literal.arn} $$$${x.y.z}")).toEqual([]);
+  });
+
   it("drops for-expression iterator variables", () => {
     expect(refs("${[for k, item in var.m : item.id if k != each.key]}")).toEqual(["var.m", "each.key"]);
   });

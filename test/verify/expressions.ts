@@ -35,8 +35,9 @@ function scanTemplate(s: string, start: number, quoted: boolean, out: Traversal[
     if (quoted && c === '"') return i + 1;
     if ((c === "$" || c === "%") && s[i + 1] === "{") {
       if (s[i + 2] === undefined) return s.length;
-      // `$${` / `%%{` are escapes for a literal `${` / `%{`.
-      if (s[i - 1] === c && i - 1 >= start && s[i - 2] !== c) {
+      // `$${` / `%%{` are escapes for a literal `${` / `%{`; in a run of sigils the last two form the escape
+      // (Terraform reads `$$${x}` as "$" followed by a literal "${x}").
+      if (s[i - 1] === c && i - 1 >= start) {
         i += 2;
         continue;
       }

@@ -38,7 +38,18 @@ export interface ProviderSchema {
   readonly provider: BlockSchema;
   readonly resources: Record<string, BlockSchema>;
   readonly dataSources: Record<string, BlockSchema>;
+  /** Ephemeral resources (not in the bindings; see EPHEMERAL_LIKE_DATA_SOURCES). */
+  readonly ephemeralResources: Record<string, BlockSchema>;
 }
+
+/**
+ * Ephemeral resources the app uses, per provider. cdktf 0.21's bindings predate ephemeral resources, so their
+ * schemas are not in the assemblies; each of these takes the arguments and exports the attributes of the data source
+ * of the same name (registry docs of hashicorp/aws 6.x, `website/docs/ephemeral-resources/`), whose schema is.
+ */
+export const EPHEMERAL_LIKE_DATA_SOURCES: Readonly<Record<string, readonly string[]>> = {
+  aws: ["aws_secretsmanager_random_password", "aws_secretsmanager_secret_version"],
+};
 
 /** Binding packages whose schemas the gates load by default. */
 export const DEFAULT_PROVIDER_PACKAGES = [
@@ -230,7 +241,12 @@ export function schemaFromAssembly(assembly: JsiiAssembly): ProviderSchema {
     }
   }
   if (!provider) throw new Error(`assembly ${assembly.name} has no TerraformProvider class`);
-  return { name, source, version, provider, resources, dataSources };
+  const ephemeralResources = Object.fromEntries(
+    (EPHEMERAL_LIKE_DATA_SOURCES[name] ?? [])
+      .filter((type) => dataSources[type])
+      .map((type) => [type, dataSources[type]]),
+  );
+  return { name, source, version, provider, resources, dataSources, ephemeralResources };
 }
 
 /**
@@ -245,7 +261,7 @@ export function loadProviderSchema(
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string };
   const stamp = Math.round(statSync(join(dir, ".jsii")).mtimeMs);
   const cacheDir = join(tmpdir(), "htc-verify-schema-cache");
-  const cacheFile = join(cacheDir, `${packageName.replace(/[@/]/g, "_")}-${pkg.version}-${stamp}-v1.json`);
+  const cacheFile = join(cacheDir, `${packageName.replace(/[@/]/g, "_")}-${pkg.version}-${stamp}-v2.json`);
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8")) as ProviderSchema;
   const schema = schemaFromAssembly(readAssembly(dir));
   mkdirSync(cacheDir, { recursive: true });

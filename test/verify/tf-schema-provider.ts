@@ -22,6 +22,7 @@ interface ProtoAttribute {
   required: boolean;
   optional: boolean;
   computed: boolean;
+  write_only: boolean;
 }
 interface ProtoBlock {
   attributes: ProtoAttribute[];
@@ -32,6 +33,11 @@ interface ProtoBlock {
     min_items: number;
     max_items: number;
   }[];
+}
+
+/** A write-only argument: a config argument named `*_wo` (not a provider-set flag such as `has_value_wo`). */
+function isWriteOnly(name: string, a: { computed: boolean }): boolean {
+  return name.endsWith("_wo") && !a.computed;
 }
 
 /**
@@ -47,8 +53,11 @@ export function toProtoBlock(block: BlockSchema, skip: ReadonlySet<string> = new
         type: Buffer.from(JSON.stringify(a.type)),
         required: a.required,
         optional: !a.required && !a.computed,
-        // Optional arguments are also computed: the provider may fill them, as most real ones do.
-        computed: !a.required,
+        // Optional arguments are also computed: the provider may fill them, as most real ones do. Write-only
+        // arguments (`*_wo`, the providers' naming convention) are neither: Terraform then lets ephemeral values
+        // into them, and only into them, exactly as with the real providers.
+        computed: !a.required && !isWriteOnly(name, a),
+        write_only: isWriteOnly(name, a),
       })),
     block_types: Object.entries(block.blocks).map(([name, b]) => ({
       type_name: name,
@@ -69,6 +78,7 @@ function schemaResponse(schema: ProviderSchema) {
     provider: wrap(toProtoBlock(schema.provider, new Set(["alias"]))),
     resource_schemas: table(schema.resources),
     data_source_schemas: table(schema.dataSources),
+    ephemeral_resource_schemas: table(schema.ephemeralResources ?? {}),
     diagnostics: [],
     server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
   };

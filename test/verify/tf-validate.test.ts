@@ -86,6 +86,30 @@ describe("terraform validate against the jsii-derived schemas", () => {
     ]);
   }, 240_000);
 
+  it("lets an ephemeral value into a write-only argument and refuses it anywhere else", async () => {
+    const infra = fixture.stack("infra");
+    infra.ephemeral = {
+      aws_secretsmanager_random_password: { token: { password_length: 32, exclude_punctuation: true } },
+    };
+    const token = "${ephemeral.aws_secretsmanager_random_password.token.random_password}";
+    infra.resource.aws_secretsmanager_secret = { s: { name: "s" } };
+    infra.resource.aws_secretsmanager_secret_version = {
+      wo: {
+        secret_id: "${aws_secretsmanager_secret.s.id}",
+        secret_string_wo: token,
+        secret_string_wo_version: 1,
+      },
+    };
+    const [accepted] = await validateSynthOutput(fixture.writeVariant({ infra }), terraform ?? "terraform");
+    expect(accepted.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    infra.resource.aws_secretsmanager_secret_version.stored = {
+      secret_id: "${aws_secretsmanager_secret.s.id}",
+      secret_string: token,
+    };
+    const [refused] = await validateSynthOutput(fixture.writeVariant({ infra }), terraform ?? "terraform");
+    expect(refused.diagnostics.map((d) => d.summary)).toContain("Invalid use of ephemeral value");
+  }, 240_000);
+
   it("validates a cross-stack remote-state lookup on the s3 backend", async () => {
     const infra = fixture.stack("infra");
     infra.data.terraform_remote_state = {
