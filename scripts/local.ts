@@ -3,7 +3,7 @@
 // a command to try, shows live status, and stops everything on Ctrl-C or SIGTERM.
 //   npm run local -- [--agents N] [--worker ZIP|DIR] [--handler FILE.FUNCTION] [--port PORT] [--delay-ms MS]
 
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadGridConfig } from "../modules/config/load";
@@ -25,7 +25,13 @@ const USAGE = `usage: npm run local -- [options]
 
 class UsageError extends Error {}
 
-function positiveInt(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+function positiveInt(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
@@ -70,7 +76,8 @@ function options(argv: string[], cwd: string): Options | "help" {
   const v = parsed.values;
   if (v.help) return "help";
   const worker = v.worker === undefined ? undefined : resolve(cwd, v.worker);
-  if (worker !== undefined && !existsSync(worker)) throw new UsageError(`--worker ${v.worker} does not exist`);
+  if (worker !== undefined && !existsSync(worker))
+    throw new UsageError(`--worker ${v.worker} does not exist`);
   return {
     agents: positiveInt("--agents", v.agents, 2, 1, 64),
     worker,
@@ -153,24 +160,36 @@ async function main(): Promise<number> {
       ttlIntervalSec: opts.ttlIntervalSec,
     });
   } catch (error) {
-    console.error(`htc-grid local: could not start: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(
+      `htc-grid local: could not start: ${error instanceof Error ? error.message : String(error)}`,
+    );
     return 1;
   }
 
   const rel = (path: string) => (path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path);
   console.log(`ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   console.log(`  API        ${grid.apiUrl}  (private flavour: x-api-key from ${rel(grid.configPath)})`);
-  console.log(`  DynamoDB   ${grid.endpoints.AWS_ENDPOINT_URL_DYNAMODB}   table ${grid.config.ddb_state_table}`);
-  console.log(`  SQS        ${grid.endpoints.AWS_ENDPOINT_URL_SQS}   queues ${grid.config.sqs_queue}__0..${config.controlPlane.taskQueue.priorities - 1}`);
-  if (grid.config.s3_bucket) console.log(`  S3         ${grid.endpoints.AWS_ENDPOINT_URL_S3}   bucket ${grid.config.s3_bucket}`);
+  console.log(
+    `  DynamoDB   ${grid.endpoints.AWS_ENDPOINT_URL_DYNAMODB}   table ${grid.config.ddb_state_table}`,
+  );
+  console.log(
+    `  SQS        ${grid.endpoints.AWS_ENDPOINT_URL_SQS}   queues ${grid.config.sqs_queue}__0..${config.controlPlane.taskQueue.priorities - 1}`,
+  );
+  if (grid.config.s3_bucket)
+    console.log(`  S3         ${grid.endpoints.AWS_ENDPOINT_URL_S3}   bucket ${grid.config.s3_bucket}`);
   if (grid.config.redis_url) console.log(`  Redis      ${grid.config.redis_url}`);
-  console.log(`  agents     ${opts.agents}, worker ${opts.worker ? rel(opts.worker) : "mock-compute-engine"} (${opts.handler}); logs in ${rel(dir)}/local-agent-N.log`);
-  console.log(`  client     ${rel(grid.clientFile)}`);
-  console.log(`\ntry it (in another terminal):\n  npx htc submit --local --count 1000 --worker-args "100 1 1" --wait\n`);
+  console.log(
+    `  agents     ${opts.agents}, worker ${opts.worker ? rel(opts.worker) : "mock-compute-engine"} (${opts.handler}); logs in ${rel(dir)}/local-agent-N.log`,
+  );
+  console.log(`  client     ${rel(grid.clientFile)}   status ${rel(join(dir, "status.json"))}`);
+  console.log(
+    `\ntry it (in another terminal):\n  npx htc submit --local --count 1000 --worker-args "100 1 1" --wait\n`,
+  );
 
   let previous = { at: Date.now(), done: 0 };
   const tty = process.stdout.isTTY === true;
   let lastPrinted = 0;
+  const statusFile = join(dir, "status.json");
   const timer = setInterval(() => {
     void grid
       .status()
@@ -179,6 +198,13 @@ async function main(): Promise<number> {
         const done = s.finished + s.failed + s.cancelled;
         const rate = ((done - previous.done) * 1000) / Math.max(1, now - previous.at);
         previous = { at: now, done };
+        // For scripts and tests: the same status, with each agent's process id.
+        const agents = grid.agents.map((a) => ({
+          name: a.name,
+          pid: a.child.pid,
+          alive: a.child.exitCode === null && a.child.signalCode === null,
+        }));
+        writeFileSync(statusFile, `${JSON.stringify({ ...s, rate, agentProcesses: agents })}\n`);
         if (tty) process.stdout.write(`\r\x1b[2K${statusLine(s, rate)}`);
         else if (now - lastPrinted >= 10_000) {
           lastPrinted = now;
@@ -209,7 +235,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`htc-grid local: stopped by an unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(
+      `htc-grid local: stopped by an unexpected error: ${error instanceof Error ? error.message : String(error)}`,
+    );
     process.exit(1);
   },
 );

@@ -565,7 +565,9 @@ function useLocalGrid(io: CliIo): string {
   try {
     local = JSON.parse(readFileSync(file, "utf8")) as { config?: unknown; env?: unknown };
   } catch {
-    throw new ConfigError(`no local grid here (${file} is missing or unreadable): start one with \`npm run local\``);
+    throw new ConfigError(
+      `no local grid here (${file} is missing or unreadable): start one with \`npm run local\``,
+    );
   }
   if (typeof local.config !== "string" || typeof local.env !== "object" || local.env === null) {
     throw new ConfigError(`${file} is not a local grid's client file: restart \`npm run local\``);
@@ -580,18 +582,27 @@ function useLocalGrid(io: CliIo): string {
 /** `htc local ...`: runs `npm run local -- ...` in the repository this htc belongs to. */
 function runLocalGrid(args: readonly string[], io: CliIo): Promise<number> {
   let root = resolve(__dirname);
-  while (!existsSync(join(root, "package.json")) || !readFileSync(join(root, "package.json"), "utf8").includes('"local":')) {
+  while (
+    !existsSync(join(root, "package.json")) ||
+    !readFileSync(join(root, "package.json"), "utf8").includes('"local":')
+  ) {
     const parent = dirname(root);
     if (parent === root) {
-      io.stderr.write("htc: `htc local` runs from a clone of the repository (it starts `npm run local` there)\n");
+      io.stderr.write(
+        "htc: `htc local` runs from a clone of the repository (it starts `npm run local` there)\n",
+      );
       return Promise.resolve(EXIT.usage);
     }
     root = parent;
   }
-  const child = spawn(process.platform === "win32" ? "npm.cmd" : "npm", ["run", "--silent", "local", "--", ...args], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  const child = spawn(
+    process.platform === "win32" ? "npm.cmd" : "npm",
+    ["run", "--silent", "local", "--", ...args],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
   // Ctrl-C reaches the whole foreground process group by itself; SIGTERM is sent to this process only.
   const forward = () => child.kill("SIGTERM");
   process.on("SIGTERM", forward);

@@ -180,7 +180,11 @@ async function start(
   let redisServer: LocalServer | undefined;
   if (layout.storage !== "S3") redisServer = track(await startRedis());
 
-  const direct = new DynamoDBClient({ region: layout.region, endpoint: dynamo.endpoint, credentials: LOCAL_CREDENTIALS });
+  const direct = new DynamoDBClient({
+    region: layout.region,
+    endpoint: dynamo.endpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
   await createStateTable(direct, layout.stateTable);
   direct.destroy();
 
@@ -256,7 +260,13 @@ async function start(
     PERIOD: "1",
   };
   // The handlers read their environment at their first call; every variable any handler reads is set here.
-  const handlerNames = ["submit_tasks", "get_results", "cancel_tasks", "ttl_checker", "scaling_metrics"] as const;
+  const handlerNames = [
+    "submit_tasks",
+    "get_results",
+    "cancel_tasks",
+    "ttl_checker",
+    "scaling_metrics",
+  ] as const;
   for (const name of new Set(handlerNames.flatMap((h) => lambdaEnvVars(h, { local: true })))) {
     const value = handlerValues[name];
     if (value !== undefined) process.env[name] = value;
@@ -264,9 +274,23 @@ async function start(
   }
   Object.assign(process.env, awsEnv);
 
-  const api: LocalApiGateway = track(
-    await startLocalApiGateway({ auth: { kind: "apiKey", apiKeys: [apiKey] }, stage: layout.apiStage, port: options.apiPort }),
-  );
+  let api: LocalApiGateway;
+  try {
+    api = track(
+      await startLocalApiGateway({
+        auth: { kind: "apiKey", apiKeys: [apiKey] },
+        stage: layout.apiStage,
+        port: options.apiPort,
+      }),
+    );
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new Error(
+        `the API port ${options.apiPort} on 127.0.0.1 is already in use: stop what uses it or choose another --port`,
+      );
+    }
+    throw error;
+  }
 
   const ttl = await import("../control-plane/handlers/ttl-checker");
   const scaling = await import("../control-plane/handlers/scaling-metrics");
@@ -308,7 +332,9 @@ async function start(
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   const clientEnv = { ...awsEnv, INTRA_VPC: "1" };
   const clientFile = join(options.dir, LOCAL_CLIENT_FILE);
-  writeFileSync(clientFile, `${JSON.stringify({ config: configPath, env: clientEnv }, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(clientFile, `${JSON.stringify({ config: configPath, env: clientEnv }, null, 2)}\n`, {
+    mode: 0o600,
+  });
 
   // --- Agents ----------------------------------------------------------------------------------------------
   const agents: LocalAgent[] = [];
@@ -361,7 +387,11 @@ async function start(
     },
   });
 
-  const sqs = new SQSClient({ region: layout.region, endpoint: sqsServer.endpoint, credentials: LOCAL_CREDENTIALS });
+  const sqs = new SQSClient({
+    region: layout.region,
+    endpoint: sqsServer.endpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
   track({ stop: async () => sqs.destroy() });
   const queueUrls = await Promise.all(
     Array.from({ length: layout.priorities }, async (_, p) => {
