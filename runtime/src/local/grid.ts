@@ -124,6 +124,14 @@ export interface LocalGrid {
   readonly endpoints: Record<string, string>;
   /** Applied final transitions per task (for tests and the exactly-once check). */
   readonly finals: Map<string, string[]>;
+  /** When each task's last claim and its final transition were applied (ms, performance.now()). */
+  readonly taskTimes: Map<string, { claimed?: number; ended?: number }>;
+  /**
+   * AWS billing units since start (or the last reset) by `<service>:<operation>`: requests counted at the proxies,
+   * items for DynamoDB batch writes, and `apigateway` / `lambda` for the local API's invocations.
+   */
+  usage(): Map<string, number>;
+  resetUsage(): void;
   status(): Promise<LocalGridStatus>;
   setDelayMs(ms: number): void;
   stop(): Promise<void>;
@@ -199,7 +207,16 @@ async function start(
   };
   const finals = new Map<string, string[]>();
   const counts = { finished: 0, failed: 0, cancelled: 0, duplicateFinals: 0 };
-  proxies.dynamodb?.setHook(({ operation, body, status }) => {
+  let batchWriteItems = 0;
+  const taskTimes = new Map<string, { claimed?: number; ended?: number }>();
+  proxies.dynamodb?.setHook(({ operation, body, status, response }) => {
+    if (operation === "BatchWriteItem" && status === 200) {
+      const written = (text: string, field: string) =>
+        Object.values(
+          (JSON.parse(text) as Record<string, Record<string, unknown[]> | undefined>)[field] ?? {},
+        ).reduce((sum, list) => sum + list.length, 0);
+      batchWriteItems += written(body, "RequestItems") - written(response, "UnprocessedItems");
+    }
     if (operation !== "UpdateItem" || status !== 200) return undefined;
     const input = JSON.parse(body) as {
       Key?: { task_id?: { S?: string } };
@@ -207,7 +224,13 @@ async function start(
     };
     const state = stateOf(input.ExpressionAttributeValues?.[":to"]?.S ?? "");
     const taskId = input.Key?.task_id?.S;
+    if (taskId && input.ExpressionAttributeValues?.[":handle"]) {
+      // An agent's claim (it records the message's receipt handle).
+      taskTimes.set(taskId, { claimed: performance.now() });
+    }
     if (!taskId || (state !== "finished" && state !== "failed" && state !== "cancelled")) return undefined;
+    const times = taskTimes.get(taskId);
+    if (times) times.ended = performance.now();
     const seen = finals.get(taskId) ?? [];
     if (seen.length > 0) counts.duplicateFinals++;
     finals.set(taskId, [...seen, state]);
@@ -273,6 +296,9 @@ async function start(
     else delete process.env[name];
   }
   Object.assign(process.env, awsEnv);
+  // Handlers keep their clients from their first call (a Lambda's cold start): a grid started in a process that ran
+  // another one must not reuse those.
+  await resetHandlers();
 
   let api: LocalApiGateway;
   try {
@@ -345,6 +371,8 @@ async function start(
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      // e.g. HTC_AGENT_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the agents.
+      ...(process.env.HTC_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HTC_AGENT_NODE_OPTIONS } : {}),
       ...awsEnv,
       AGENT_CONFIG_FILE: configPath,
       MY_POD_NAME: name,
@@ -401,6 +429,7 @@ async function start(
   );
 
   let stopped: Promise<void> | undefined;
+  let apiBaseline = 0;
   return {
     apiUrl: api.url,
     apiKey,
@@ -412,6 +441,22 @@ async function start(
     proxies,
     endpoints,
     finals,
+    taskTimes,
+    usage() {
+      const usage = new Map<string, number>();
+      for (const proxy of Object.values(proxies))
+        for (const [key, n] of proxy?.counts ?? []) usage.set(key, n);
+      if (usage.has("dynamodb:BatchWriteItem")) usage.set("dynamodb:BatchWriteItem", batchWriteItems);
+      const calls = Object.values(api.invocations).reduce((a, b) => a + b, 0) - apiBaseline;
+      usage.set("apigateway", calls);
+      usage.set("lambda", calls);
+      return usage;
+    },
+    resetUsage() {
+      for (const proxy of Object.values(proxies)) proxy?.reset();
+      batchWriteItems = 0;
+      apiBaseline = Object.values(api.invocations).reduce((a, b) => a + b, 0);
+    },
     async status() {
       let queued = 0;
       for (const url of queueUrls) {
@@ -435,6 +480,21 @@ async function start(
       return stopped;
     },
   };
+}
+
+async function resetHandlers(): Promise<void> {
+  const [submit, results, cancel, ttl, scaling] = await Promise.all([
+    import("../control-plane/handlers/submit-tasks"),
+    import("../control-plane/handlers/get-results"),
+    import("../control-plane/handlers/cancel-tasks"),
+    import("../control-plane/handlers/ttl-checker"),
+    import("../control-plane/handlers/scaling-metrics"),
+  ]);
+  await submit.resetColdStart();
+  results.resetColdStart();
+  cancel.resetColdStart();
+  ttl.resetColdStart();
+  scaling.resetColdStart();
 }
 
 /** The data bucket's key in a local grid (s3rver accepts any key id; the agents and client pass it as on AWS). */
