@@ -2,7 +2,9 @@
 // what to do, with an exit code that says what happened (EXIT below, and the README's table); no stack traces,
 // no credentials. Data goes to stdout (session ids, results), progress and messages to stderr.
 
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { MAX_TASKS_PER_SESSION } from "../contract";
 import { CognitoAuthenticator, type ApiAuthenticator } from "./auth";
@@ -65,9 +67,11 @@ commands:
   cancel   SESSION...                                         cancel every pending and running task
   login    [--username NAME] [--password-stdin]               sign in to Cognito (public API) and keep the refresh token
   logout                                                      forget the stored refresh token
+  local    [--agents N] [--worker ZIP|DIR] ...                run the whole grid on this machine (npm run local)
 
 options:
   --config FILE        agent configuration (default: $AGENT_CONFIG_FILE, generated/agent_config.json, /etc/agent/...)
+  --local              use the grid \`npm run local\` runs in this directory (its generated/local/client.json)
   --api public|private which API (default: private when INTRA_VPC is set, else public)
   -h, --help           this text
 exit codes: 0 all finished, 2 usage, 3 config, 4 auth, 5 API, 6 timeout, 7 unknown session,
@@ -76,6 +80,7 @@ exit codes: 0 all finished, 2 usage, 3 config, 4 auth, 5 API, 6 timeout, 7 unkno
 
 const OPTIONS = {
   config: { type: "string" },
+  local: { type: "boolean" },
   api: { type: "string" },
   file: { type: "string", short: "f" },
   count: { type: "string", short: "n" },
@@ -547,8 +552,71 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, " ").trim();
 }
 
+/** What `npm run local` writes for clients: the agent configuration's path and the local servers' environment. */
+export const LOCAL_CLIENT_FILE = "generated/local/client.json";
+
+/**
+ * `--local`: the configuration of the grid `npm run local` runs from `io.cwd`, whose endpoints and local
+ * credentials go into process.env (where the AWS SDK reads AWS_ENDPOINT_URL_<SERVICE>).
+ */
+function useLocalGrid(io: CliIo): string {
+  const file = resolve(io.cwd, LOCAL_CLIENT_FILE);
+  let local: { config?: unknown; env?: unknown };
+  try {
+    local = JSON.parse(readFileSync(file, "utf8")) as { config?: unknown; env?: unknown };
+  } catch {
+    throw new ConfigError(
+      `no local grid here (${file} is missing or unreadable): start one with \`npm run local\``,
+    );
+  }
+  if (typeof local.config !== "string" || typeof local.env !== "object" || local.env === null) {
+    throw new ConfigError(`${file} is not a local grid's client file: restart \`npm run local\``);
+  }
+  for (const [key, value] of Object.entries(local.env as Record<string, unknown>)) {
+    if (typeof value === "string") process.env[key] = value;
+  }
+  Object.assign(io.env as Record<string, string | undefined>, local.env);
+  return local.config;
+}
+
+/** `htc local ...`: runs `npm run local -- ...` in the repository this htc belongs to. */
+function runLocalGrid(args: readonly string[], io: CliIo): Promise<number> {
+  let root = resolve(__dirname);
+  while (
+    !existsSync(join(root, "package.json")) ||
+    !readFileSync(join(root, "package.json"), "utf8").includes('"local":')
+  ) {
+    const parent = dirname(root);
+    if (parent === root) {
+      io.stderr.write(
+        "htc: `htc local` runs from a clone of the repository (it starts `npm run local` there)\n",
+      );
+      return Promise.resolve(EXIT.usage);
+    }
+    root = parent;
+  }
+  const child = spawn(
+    process.platform === "win32" ? "npm.cmd" : "npm",
+    ["run", "--silent", "local", "--", ...args],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
+  // Ctrl-C reaches the whole foreground process group by itself; SIGTERM is sent to this process only.
+  const forward = () => child.kill("SIGTERM");
+  process.on("SIGTERM", forward);
+  return new Promise((resolveExit) =>
+    child.once("exit", (code, signal) => {
+      process.off("SIGTERM", forward);
+      resolveExit(code ?? (signal ? EXIT.interrupted : EXIT.internal));
+    }),
+  );
+}
+
 /** Runs `htc` with `argv` (without the node and script paths); resolves to the exit code. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv[0] === "local") return runLocalGrid(argv.slice(1), io);
   try {
     let parsed;
     try {
@@ -557,12 +625,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       throw new UsageError(`${(error as Error).message.split("\n")[0]} (see htc --help)`);
     }
     const [command, ...positionals] = parsed.positionals;
-    const values = parsed.values as Values;
+    let values = parsed.values as Values;
     if (values.help || command === "help") {
       io.stdout.write(USAGE);
       return EXIT.ok;
     }
     if (command === undefined) throw new UsageError("no command given (see htc --help)");
+    if (values.local) {
+      if (values.config !== undefined) throw new UsageError("give either --local or --config, not both");
+      values = { ...values, config: useLocalGrid(io) };
+    }
     const run = COMMANDS[command];
     if (!run)
       throw new UsageError(

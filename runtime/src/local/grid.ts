@@ -1,0 +1,503 @@
+// The grid in a box: the whole grid on one machine, from a layout derived from the same grid configuration the
+// stacks use (modules/local-grid/layout.ts). Local AWS-compatible servers with the table, queues, DLQs and bucket
+// created as Terraform would; the control-plane handlers behind a local API with API Gateway's proxy semantics
+// and API-key check; the TTL checker and scaling metrics on schedules; N agent processes, each running its own
+// worker host with the chosen worker code. Every AWS request of the handlers, agents and clients passes through a
+// counting proxy (with an optional added delay), which also checks that no task reaches a final state twice.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  lambdaEnvVars,
+  queueName,
+  stateOf,
+  type AgentConfigDocument,
+  type GridStorageService,
+  type LambdaEnvVar,
+  type TaskQueueService,
+} from "../contract";
+import { localAgentConfig } from "./agent-config";
+import { startLocalApiGateway, type LocalApiGateway } from "./api-gateway";
+import { startAwsProxy, type AwsProxy, type AwsService } from "./proxy";
+import {
+  LOCAL_CREDENTIALS,
+  createStateTable,
+  localQueueArn,
+  startDynamo,
+  startRecorder,
+  startRedis,
+  startS3,
+  startSqs,
+  stopProcess,
+  type LocalServer,
+} from "./servers";
+
+/** Names and settings of one grid, as the stacks would create them (see modules/local-grid/layout.ts). */
+export interface LocalGridLayout {
+  readonly projectName: string;
+  readonly region: string;
+  readonly stateTable: string;
+  readonly queueBase: string;
+  readonly dlqBase: string;
+  readonly taskQueueService: TaskQueueService;
+  readonly priorities: number;
+  /** Queue visibility of a received message (seconds). */
+  readonly visibilityTimeoutSec: number;
+  /** Redrive to the DLQ after this many receives. */
+  readonly maxReceiveCount: number;
+  /** TTL checker retry limit. */
+  readonly maxRetries: number;
+  readonly storage: GridStorageService;
+  readonly bucket: string;
+  readonly errorLogGroup: string;
+  readonly errorLogStream: string;
+  readonly externalStorage: 0 | 1;
+  readonly apiStage: string;
+  readonly clusterName: string;
+  readonly stateTableConfig: string;
+  readonly metrics: { readonly namespace: string; readonly dimensionName: string; readonly name: string };
+  /** Agent timings from the configuration (seconds). */
+  readonly tuning: NonNullable<Parameters<typeof localAgentConfig>[0]["tuning"]>;
+}
+
+export interface LocalGridOptions {
+  readonly layout: LocalGridLayout;
+  /** Agent processes to start. */
+  readonly agents: number;
+  /** Bundled agent (`index.js`) and worker host scripts. */
+  readonly agentScript: string;
+  readonly workerHostScript: string;
+  /** Worker code (zip or folder) and its handler. */
+  readonly workerCode: string;
+  readonly workerHandler: string;
+  /** Per-invocation timeout of the worker (seconds). */
+  readonly workerTimeoutSec?: number;
+  /** Where the client configuration and logs go. */
+  readonly dir: string;
+  /** Port of the local API (0: a free one). */
+  readonly apiPort?: number;
+  /** Milliseconds added to every AWS request (stands for the network). */
+  readonly delayMs?: number;
+  /** Seconds between TTL checker runs. @default 5 */
+  readonly ttlIntervalSec?: number;
+  /** Seconds between scaling-metric runs. @default 60 */
+  readonly metricsIntervalSec?: number;
+  /** Where agent output goes. @default a log file per agent in `dir` */
+  readonly agentOutput?: "files" | "inherit" | "ignore";
+}
+
+export interface LocalAgent {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | string>;
+}
+
+export interface LocalGridStatus {
+  readonly agentsAlive: number;
+  readonly agents: number;
+  /** Messages waiting (ApproximateNumberOfMessages summed over the priority queues). */
+  readonly queued: number;
+  /** Tasks that reached finished / failed / cancelled since start. */
+  readonly finished: number;
+  readonly failed: number;
+  readonly cancelled: number;
+  /** Tasks that reached a final state more than once (must stay 0). */
+  readonly duplicateFinals: number;
+}
+
+export interface LocalGrid {
+  readonly apiUrl: string;
+  readonly apiKey: string;
+  /** The agent configuration document clients read (AGENT_CONFIG_FILE). */
+  readonly configPath: string;
+  readonly config: AgentConfigDocument;
+  /** Environment a client process needs to reach the local servers (endpoints, credentials). */
+  readonly clientEnv: Record<string, string>;
+  /** The client configuration file (`{config, env}`) `htc --local` reads. */
+  readonly clientFile: string;
+  readonly agents: LocalAgent[];
+  readonly proxies: Record<AwsService, AwsProxy | undefined>;
+  readonly endpoints: Record<string, string>;
+  /** Applied final transitions per task (for tests and the exactly-once check). */
+  readonly finals: Map<string, string[]>;
+  /** When each task's last claim and its final transition were applied (ms, performance.now()). */
+  readonly taskTimes: Map<string, { claimed?: number; ended?: number }>;
+  /**
+   * AWS billing units since start (or the last reset) by `<service>:<operation>`: requests counted at the proxies,
+   * items for DynamoDB batch writes, and `apigateway` / `lambda` for the local API's invocations.
+   */
+  usage(): Map<string, number>;
+  resetUsage(): void;
+  status(): Promise<LocalGridStatus>;
+  setDelayMs(ms: number): void;
+  stop(): Promise<void>;
+}
+
+/** Name of the client configuration file `npm run local` writes in its directory. */
+export const LOCAL_CLIENT_FILE = "client.json";
+
+export async function startGrid(options: LocalGridOptions): Promise<LocalGrid> {
+  const { layout } = options;
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const item of started.reverse()) await item.stop().catch(() => undefined);
+  };
+  try {
+    return await start(options, layout, started, stopAll);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function start(
+  options: LocalGridOptions,
+  layout: LocalGridLayout,
+  started: { stop(): Promise<void> }[],
+  stopAll: () => Promise<void>,
+): Promise<LocalGrid> {
+  mkdirSync(options.dir, { recursive: true });
+  const track = <T extends { stop(): Promise<void> }>(item: T): T => {
+    started.push(item);
+    return item;
+  };
+
+  // --- Servers and the resources Terraform would create ---------------------------------------------------
+  const dynamo = track(await startDynamo());
+  const queues = [];
+  for (let p = 0; p < layout.priorities; p++) {
+    queues.push({ name: queueName(layout.dlqBase, p) });
+    queues.push({
+      name: queueName(layout.queueBase, p),
+      attributes: {
+        VisibilityTimeout: String(layout.visibilityTimeoutSec),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: localQueueArn(layout.region, queueName(layout.dlqBase, p)),
+          maxReceiveCount: layout.maxReceiveCount,
+        }),
+      },
+    });
+  }
+  const sqsServer = track(await startSqs(queues, layout.region));
+  const s3Server = track(await startS3([layout.bucket]));
+  const recorder = track(await startRecorder());
+  let redisServer: LocalServer | undefined;
+  if (layout.storage !== "S3") redisServer = track(await startRedis());
+
+  const direct = new DynamoDBClient({
+    region: layout.region,
+    endpoint: dynamo.endpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  await createStateTable(direct, layout.stateTable);
+  direct.destroy();
+
+  // --- Proxies every AWS request goes through --------------------------------------------------------------
+  const proxies: Record<AwsService, AwsProxy | undefined> = {
+    dynamodb: track(await startAwsProxy("dynamodb", dynamo.endpoint, options.delayMs)),
+    sqs: track(await startAwsProxy("sqs", sqsServer.endpoint, options.delayMs)),
+    s3: track(await startAwsProxy("s3", s3Server.endpoint, options.delayMs)),
+    cloudwatch: track(await startAwsProxy("cloudwatch", recorder.endpoint, options.delayMs)),
+    logs: undefined,
+    secretsmanager: undefined,
+  };
+  const finals = new Map<string, string[]>();
+  const counts = { finished: 0, failed: 0, cancelled: 0, duplicateFinals: 0 };
+  let batchWriteItems = 0;
+  const taskTimes = new Map<string, { claimed?: number; ended?: number }>();
+  proxies.dynamodb?.setHook(({ operation, body, status, response }) => {
+    if (operation === "BatchWriteItem" && status === 200) {
+      const written = (text: string, field: string) =>
+        Object.values(
+          (JSON.parse(text) as Record<string, Record<string, unknown[]> | undefined>)[field] ?? {},
+        ).reduce((sum, list) => sum + list.length, 0);
+      batchWriteItems += written(body, "RequestItems") - written(response, "UnprocessedItems");
+    }
+    if (operation !== "UpdateItem" || status !== 200) return undefined;
+    const input = JSON.parse(body) as {
+      Key?: { task_id?: { S?: string } };
+      ExpressionAttributeValues?: Record<string, { S?: string }>;
+    };
+    const state = stateOf(input.ExpressionAttributeValues?.[":to"]?.S ?? "");
+    const taskId = input.Key?.task_id?.S;
+    if (taskId && input.ExpressionAttributeValues?.[":handle"]) {
+      // An agent's claim (it records the message's receipt handle).
+      taskTimes.set(taskId, { claimed: performance.now() });
+    }
+    if (!taskId || (state !== "finished" && state !== "failed" && state !== "cancelled")) return undefined;
+    const times = taskTimes.get(taskId);
+    if (times) times.ended = performance.now();
+    const seen = finals.get(taskId) ?? [];
+    if (seen.length > 0) counts.duplicateFinals++;
+    finals.set(taskId, [...seen, state]);
+    counts[state]++;
+    return undefined;
+  });
+
+  const endpoints = {
+    AWS_ENDPOINT_URL_DYNAMODB: proxies.dynamodb?.endpoint ?? "",
+    AWS_ENDPOINT_URL_SQS: proxies.sqs?.endpoint ?? "",
+    AWS_ENDPOINT_URL_S3: proxies.s3?.endpoint ?? "",
+    AWS_ENDPOINT_URL_CLOUDWATCH: proxies.cloudwatch?.endpoint ?? "",
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: proxies.cloudwatch?.endpoint ?? "",
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: proxies.cloudwatch?.endpoint ?? "",
+  };
+  const awsEnv: Record<string, string> = {
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_REGION: layout.region,
+    S3_FORCE_PATH_STYLE: "1",
+    ...endpoints,
+  };
+  const redisUrl = redisServer ? `redis://127.0.0.1:${redisServer.port}` : undefined;
+
+  // --- Control plane: handlers in this process, behind the local API ---------------------------------------
+  // A local key, not a secret: it only guards 127.0.0.1, and clients read it from the local client file.
+  const apiKey = randomBytes(16).toString("hex");
+  const handlerValues: Partial<Record<LambdaEnvVar, string>> = {
+    REGION: layout.region,
+    STATE_TABLE_NAME: layout.stateTable,
+    STATE_TABLE_CONFIG: layout.stateTableConfig,
+    TASK_QUEUE_SERVICE: layout.taskQueueService,
+    TASK_QUEUE_CONFIG: JSON.stringify({ priorities: layout.priorities }),
+    SQS_QUEUE: layout.queueBase,
+    SQS_DLQ: layout.dlqBase,
+    GRID_STORAGE_SERVICE: layout.storage,
+    S3_BUCKET: layout.bucket,
+    S3_KMS_KEY_ID: localKmsKeyArn(layout.region),
+    REDIS_URL: redisServer ? `127.0.0.1:${redisServer.port}` : undefined,
+    REDIS_TLS: "0",
+    S3_FORCE_PATH_STYLE: "1",
+    ERROR_LOG_GROUP: layout.errorLogGroup,
+    ERROR_LOGGING_STREAM: layout.errorLogStream,
+    TASK_INPUT_PASSED_VIA_EXTERNAL_STORAGE: String(layout.externalStorage),
+    MAX_RETRIES: String(layout.maxRetries),
+    NAMESPACE: layout.metrics.namespace,
+    DIMENSION_NAME: layout.metrics.dimensionName,
+    DIMENSION_VALUE: layout.clusterName,
+    METRICS_NAME: layout.metrics.name,
+    PERIOD: "1",
+  };
+  // The handlers read their environment at their first call; every variable any handler reads is set here.
+  const handlerNames = [
+    "submit_tasks",
+    "get_results",
+    "cancel_tasks",
+    "ttl_checker",
+    "scaling_metrics",
+  ] as const;
+  for (const name of new Set(handlerNames.flatMap((h) => lambdaEnvVars(h, { local: true })))) {
+    const value = handlerValues[name];
+    if (value !== undefined) process.env[name] = value;
+    else delete process.env[name];
+  }
+  Object.assign(process.env, awsEnv);
+  // Handlers keep their clients from their first call (a Lambda's cold start): a grid started in a process that ran
+  // another one must not reuse those.
+  await resetHandlers();
+
+  let api: LocalApiGateway;
+  try {
+    api = track(
+      await startLocalApiGateway({
+        auth: { kind: "apiKey", apiKeys: [apiKey] },
+        stage: layout.apiStage,
+        port: options.apiPort,
+      }),
+    );
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new Error(
+        `the API port ${options.apiPort} on 127.0.0.1 is already in use: stop what uses it or choose another --port`,
+      );
+    }
+    throw error;
+  }
+
+  const ttl = await import("../control-plane/handlers/ttl-checker");
+  const scaling = await import("../control-plane/handlers/scaling-metrics");
+  const schedule = (seconds: number, run: () => Promise<unknown>) => {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      run()
+        .catch((error: unknown) => console.error(`local grid: scheduled run failed: ${String(error)}`))
+        .finally(() => (running = false));
+    }, seconds * 1000);
+    track({ stop: async () => clearInterval(timer) });
+  };
+  schedule(options.ttlIntervalSec ?? 5, () => ttl.handler());
+  schedule(options.metricsIntervalSec ?? 60, () => scaling.handler());
+
+  // --- Configuration agents and clients read ---------------------------------------------------------------
+  const config = localAgentConfig({
+    region: layout.region,
+    stateTable: layout.stateTable,
+    queueBase: layout.queueBase,
+    dlqBase: layout.dlqBase,
+    taskQueueService: layout.taskQueueService,
+    priorities: layout.priorities,
+    storage: layout.storage,
+    bucket: layout.bucket,
+    kmsKeyArn: localKmsKeyArn(layout.region),
+    redisUrl,
+    errorLogGroup: layout.errorLogGroup,
+    errorLogStream: layout.errorLogStream,
+    externalStorage: layout.externalStorage,
+    apiUrl: api.url,
+    apiKey,
+    clusterName: layout.clusterName,
+    tuning: layout.tuning,
+  });
+  const configPath = join(options.dir, "agent_config.json");
+  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  const clientEnv = { ...awsEnv, INTRA_VPC: "1" };
+  const clientFile = join(options.dir, LOCAL_CLIENT_FILE);
+  writeFileSync(clientFile, `${JSON.stringify({ config: configPath, env: clientEnv }, null, 2)}\n`, {
+    mode: 0o600,
+  });
+
+  // --- Agents ----------------------------------------------------------------------------------------------
+  const agents: LocalAgent[] = [];
+  const stopping = { value: false };
+  for (let i = 0; i < options.agents; i++) {
+    const name = `local-agent-${i + 1}`;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      // e.g. HTC_AGENT_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the agents.
+      ...(process.env.HTC_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HTC_AGENT_NODE_OPTIONS } : {}),
+      ...awsEnv,
+      AGENT_CONFIG_FILE: configPath,
+      MY_POD_NAME: name,
+      HTC_AGENT_LONG_POLL_SEC: "1",
+      HTC_WORKER_HOST: options.workerHostScript,
+      HTC_WORKER_CODE: options.workerCode,
+      HTC_WORKER_HANDLER: options.workerHandler,
+      ...(options.workerTimeoutSec ? { HTC_WORKER_TIMEOUT_SEC: String(options.workerTimeoutSec) } : {}),
+    };
+    const output = options.agentOutput ?? "files";
+    const child = spawn(process.execPath, [options.agentScript], {
+      env,
+      stdio: output === "inherit" ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
+    });
+    if (output === "files") {
+      const log = join(options.dir, `${name}.log`);
+      writeFileSync(log, "");
+      const append = (chunk: Buffer) => writeFileSync(log, chunk, { flag: "a" });
+      child.stdout?.on("data", append);
+      child.stderr?.on("data", append);
+    } else if (output === "ignore") {
+      child.stdout?.resume();
+      child.stderr?.resume();
+    }
+    const exited = new Promise<number | string>((resolve) =>
+      child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+    );
+    agents.push({ name, child, exited });
+  }
+  track({
+    async stop() {
+      stopping.value = true;
+      // Agents finish the task in hand on SIGTERM; the grace period is short locally.
+      await Promise.all(
+        agents.map(async (agent) => {
+          if (agent.child.exitCode !== null || agent.child.signalCode !== null) return;
+          await stopProcess(agent.child);
+        }),
+      );
+    },
+  });
+
+  const sqs = new SQSClient({
+    region: layout.region,
+    endpoint: sqsServer.endpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  track({ stop: async () => sqs.destroy() });
+  const queueUrls = await Promise.all(
+    Array.from({ length: layout.priorities }, async (_, p) => {
+      const out = await sqs.send(new GetQueueUrlCommand({ QueueName: queueName(layout.queueBase, p) }));
+      return out.QueueUrl ?? "";
+    }),
+  );
+
+  let stopped: Promise<void> | undefined;
+  let apiBaseline = 0;
+  return {
+    apiUrl: api.url,
+    apiKey,
+    configPath,
+    config,
+    clientEnv,
+    clientFile,
+    agents,
+    proxies,
+    endpoints,
+    finals,
+    taskTimes,
+    usage() {
+      const usage = new Map<string, number>();
+      for (const proxy of Object.values(proxies))
+        for (const [key, n] of proxy?.counts ?? []) usage.set(key, n);
+      if (usage.has("dynamodb:BatchWriteItem")) usage.set("dynamodb:BatchWriteItem", batchWriteItems);
+      const calls = Object.values(api.invocations).reduce((a, b) => a + b, 0) - apiBaseline;
+      usage.set("apigateway", calls);
+      usage.set("lambda", calls);
+      return usage;
+    },
+    resetUsage() {
+      for (const proxy of Object.values(proxies)) proxy?.reset();
+      batchWriteItems = 0;
+      apiBaseline = Object.values(api.invocations).reduce((a, b) => a + b, 0);
+    },
+    async status() {
+      let queued = 0;
+      for (const url of queueUrls) {
+        const out = await sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages"] }),
+        );
+        queued += Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+      }
+      return {
+        agents: agents.length,
+        agentsAlive: agents.filter((a) => a.child.exitCode === null && a.child.signalCode === null).length,
+        queued,
+        ...counts,
+      };
+    },
+    setDelayMs(ms) {
+      for (const proxy of Object.values(proxies)) proxy?.setDelayMs(ms);
+    },
+    stop() {
+      stopped ??= stopAll();
+      return stopped;
+    },
+  };
+}
+
+async function resetHandlers(): Promise<void> {
+  const [submit, results, cancel, ttl, scaling] = await Promise.all([
+    import("../control-plane/handlers/submit-tasks"),
+    import("../control-plane/handlers/get-results"),
+    import("../control-plane/handlers/cancel-tasks"),
+    import("../control-plane/handlers/ttl-checker"),
+    import("../control-plane/handlers/scaling-metrics"),
+  ]);
+  await submit.resetColdStart();
+  results.resetColdStart();
+  cancel.resetColdStart();
+  ttl.resetColdStart();
+  scaling.resetColdStart();
+}
+
+/** The data bucket's key in a local grid (s3rver accepts any key id; the agents and client pass it as on AWS). */
+export function localKmsKeyArn(region: string): string {
+  return `arn:aws:kms:${region}:000000000000:key/00000000-0000-0000-0000-000000000000`;
+}

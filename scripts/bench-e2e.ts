@@ -1,0 +1,276 @@
+// End-to-end benchmark of the whole grid on this machine (npm run bench:e2e): the local grid of `npm run local`
+// with 1, 4 and 8 agent processes, sessions of 1,000 and 10,000 no-op tasks submitted and collected by the client
+// library, with each AWS request answered at once and with 5 ms added to every request (standing for the network).
+// It prints tasks/s, submit-to-finish latency percentiles, the grid's overhead per task, the AWS requests per task
+// by operation (client, API, control plane and agents, counted at the local proxies) and what those requests would
+// cost per million tasks at eu-west-1 list prices (runtime/src/local/prices.ts). Then a Monte Carlo run reports the
+// share of time spent in the worker. Every run checks that each task came back exactly once.
+//   npm run bench:e2e [-- --quick]   (--quick: 1,000-task sessions only)
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { loadGridConfig } from "../modules/config/load";
+import { localGridLayout } from "../modules/local-grid/layout";
+import { bundleRuntime } from "../modules/runtime-bundle/bundle";
+import { GridClient } from "../runtime/src/client";
+import { mapLimit } from "../runtime/src/aws/retry";
+import { stateOf, type GridStorageService } from "../runtime/src/contract";
+import { startGrid, type LocalGrid } from "../runtime/src/local/grid";
+import { chargesPerMillionTasks } from "../runtime/src/local/prices";
+
+interface Scenario {
+  readonly tasks: number;
+  readonly agents: number;
+  readonly delayMs: number;
+  readonly storage: GridStorageService;
+  /** Task input inline in the submission (0) or through the data plane (1). */
+  readonly externalStorage: 0 | 1;
+  readonly worker: "mock" | "monte-carlo";
+}
+
+interface Result extends Scenario {
+  readonly seconds: number;
+  readonly tasksPerSecond: number;
+  readonly latency: { p50: number; p95: number; p99: number };
+  readonly overheadP50: number;
+  readonly usage: Map<string, number>;
+  readonly workerShare?: number;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+const work = mkdtempSync(join(tmpdir(), "htc-bench-e2e-"));
+const bundles = {
+  agent: join(work, "agent"),
+  host: join(work, "worker-host"),
+  mock: join(work, "mock"),
+  monteCarlo: join(work, "monte-carlo"),
+};
+bundleRuntime("agent", bundles.agent);
+bundleRuntime("worker-host", bundles.host);
+bundleRuntime("mock-compute-engine", bundles.mock);
+bundleRuntime("monte-carlo", bundles.monteCarlo);
+
+function layoutFor(scenario: Scenario) {
+  const path = join(work, "grid_config.json");
+  writeFileSync(
+    path,
+    JSON.stringify({
+      project_name: "bench",
+      region: "eu-west-1",
+      grid_storage_service: scenario.storage,
+      task_input_passed_via_external_storage: scenario.externalStorage,
+    }),
+  );
+  return localGridLayout(loadGridConfig({ HTCGRID_CONFIG: path }, work).config);
+}
+
+function tasksFor(scenario: Scenario): unknown[] {
+  if (scenario.worker === "mock")
+    return Array.from({ length: scenario.tasks }, (_, i) => ({ worker_arguments: ["0", "1", String(i)] }));
+  return Array.from({ length: scenario.tasks }, (_, i) => ({
+    option: { type: "call", spot: 100, strike: 90 + (i % 20), rate: 0.03, volatility: 0.2, maturity: 1 },
+    paths: 200_000,
+    seed: i + 1,
+  }));
+}
+
+async function run(scenario: Scenario): Promise<Result> {
+  const label = `${scenario.tasks} tasks, ${scenario.agents} agent(s), +${scenario.delayMs} ms, ${scenario.storage}${scenario.externalStorage ? " (inputs in the data plane)" : ""}${scenario.worker === "mock" ? "" : ", Monte Carlo"}`;
+  const dir = join(work, "grid");
+  const grid: LocalGrid = await startGrid({
+    layout: layoutFor(scenario),
+    agents: scenario.agents,
+    agentScript: join(bundles.agent, "index.js"),
+    workerHostScript: join(bundles.host, "index.js"),
+    workerCode: scenario.worker === "mock" ? bundles.mock : bundles.monteCarlo,
+    workerHandler: "index.handler",
+    dir,
+    delayMs: scenario.delayMs,
+    ttlIntervalSec: 60,
+    agentOutput: "ignore",
+  });
+  const client = GridClient.fromFile(grid.configPath, { env: { ...process.env, ...grid.clientEnv } });
+  Object.assign(process.env, grid.clientEnv);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // agents up and polling
+    grid.resetUsage();
+    const started = performance.now();
+    const submission = await client.submit(tasksFor(scenario));
+    let lastShown = -1;
+    const results = await client.wait(submission, {
+      timeoutMs: 1_800_000,
+      onProgress: (p) => {
+        const done = p.finished + p.failed + p.cancelled;
+        if (done !== lastShown) {
+          lastShown = done;
+          process.stderr.write(`\r  ${label}: ${done}/${scenario.tasks}`);
+        }
+      },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    process.stderr.write("\n");
+    if (results.finished !== scenario.tasks || results.results.length !== scenario.tasks) {
+      throw new Error(
+        `${label}: ${results.finished} of ${scenario.tasks} tasks finished, ${results.results.length} results`,
+      );
+    }
+    const usage = grid.usage();
+    const duplicates = (await grid.status()).duplicateFinals;
+    if (duplicates > 0) throw new Error(`${label}: ${duplicates} tasks reached a final state twice`);
+
+    // Per-task timestamps from the state table (not counted: read directly, after the run).
+    const ddb = new DynamoDBClient({ region: "eu-west-1" });
+    const rows = await mapLimit(submission.taskIds, 32, async (id) => {
+      const out = await ddb.send(
+        new GetItemCommand({ TableName: client.config.ddb_state_table, Key: { task_id: { S: id } } }),
+      );
+      return {
+        submitted: Number(out.Item?.submission_timestamp?.N),
+        completed: Number(out.Item?.task_completion_timestamp?.N),
+        state: stateOf(out.Item?.task_status?.S ?? ""),
+      };
+    });
+    ddb.destroy();
+    const latencies = rows.map((r) => r.completed - r.submitted).sort((a, b) => a - b);
+    // Claim to finished, per task, from the agents' conditional updates: with a no-op worker, the grid's overhead.
+    const inGrid = submission.taskIds
+      .map((id) => grid.taskTimes.get(id))
+      .map((t) => (t?.ended ?? 0) - (t?.claimed ?? 0))
+      .sort((a, b) => a - b);
+    let workerShare: number | undefined;
+    if (scenario.worker === "monte-carlo") {
+      const workerMs = results.results.reduce(
+        (sum, r) => sum + Number((r.output as { elapsed_ms?: number }).elapsed_ms ?? 0),
+        0,
+      );
+      workerShare = workerMs / (seconds * 1000 * scenario.agents);
+    }
+    const throughput = scenario.tasks / seconds;
+    return {
+      ...scenario,
+      seconds,
+      tasksPerSecond: throughput,
+      latency: {
+        p50: percentile(latencies, 50),
+        p95: percentile(latencies, 95),
+        p99: percentile(latencies, 99),
+      },
+      overheadP50: percentile(inGrid, 50),
+      usage,
+      workerShare,
+    };
+  } finally {
+    await client.close();
+    await grid.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function render(results: Result[]): string {
+  const header = [
+    "tasks",
+    "agents",
+    "delay",
+    "storage",
+    "input",
+    "tasks/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "overhead p50 ms",
+    "AWS req/task",
+    "$ per M tasks",
+  ];
+  const rows = results.map((r) => {
+    const perTask = new Map([...r.usage].map(([k, v]) => [k, v / r.tasks]));
+    const requests = [...r.usage].filter(([k]) => k !== "lambda").reduce((a, [, v]) => a + v, 0) / r.tasks;
+    return [
+      r.tasks.toLocaleString("en-US"),
+      String(r.agents),
+      `${r.delayMs} ms`,
+      r.storage,
+      r.externalStorage ? "data plane" : "inline",
+      r.tasksPerSecond.toFixed(1),
+      r.latency.p50.toFixed(0),
+      r.latency.p95.toFixed(0),
+      r.latency.p99.toFixed(0),
+      r.overheadP50.toFixed(1),
+      requests.toFixed(2),
+      chargesPerMillionTasks(perTask).toFixed(2),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+function mix(result: Result): string {
+  const entries = [...result.usage].filter(([, v]) => v > 0).sort(([a], [b]) => a.localeCompare(b));
+  return entries.map(([k, v]) => `${k} ${(v / result.tasks).toFixed(3)}`).join(", ");
+}
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  const quick = process.argv.includes("--quick");
+  const scenarios: Scenario[] = [];
+  for (const tasks of quick ? [1_000] : [1_000, 10_000]) {
+    for (const delayMs of [0, 5]) {
+      for (const agents of [1, 4, 8])
+        scenarios.push({ tasks, agents, delayMs, storage: "S3", externalStorage: 0, worker: "mock" });
+    }
+  }
+  scenarios.push({ tasks: 1_000, agents: 4, delayMs: 5, storage: "S3", externalStorage: 1, worker: "mock" });
+  scenarios.push({
+    tasks: 1_000,
+    agents: 4,
+    delayMs: 5,
+    storage: "REDIS",
+    externalStorage: 1,
+    worker: "mock",
+  });
+  const results: Result[] = [];
+  for (const scenario of scenarios) results.push(await run(scenario));
+  const quant = await run({
+    tasks: 200,
+    agents: 4,
+    delayMs: 5,
+    storage: "S3",
+    externalStorage: 0,
+    worker: "monte-carlo",
+  });
+
+  console.log(
+    "\nNo-op tasks (the mock compute engine, 0 ms), submitted as one session and collected by the client library.",
+  );
+  console.log(
+    "Latency: submission to finished, per task (state-table timestamps; includes waiting in the queue behind the",
+  );
+  console.log(
+    "session's other tasks). Overhead: claim to finished per task, the time the grid adds to a no-op worker.\n",
+  );
+  console.log(render(results));
+  console.log("\nAWS requests per task by operation (client, API, control plane and agents):");
+  for (const r of results) {
+    console.log(
+      `  ${r.tasks} tasks, ${r.agents} agents, +${r.delayMs} ms, ${r.storage}, ${r.externalStorage ? "data plane" : "inline"}: ${mix(r)}`,
+    );
+  }
+  console.log(
+    `\nMonte Carlo (200 European options, 200,000 paths each, 4 agents, +5 ms): ${quant.tasksPerSecond.toFixed(1)} tasks/s; the workers were busy ${(100 * (quant.workerShare ?? 0)).toFixed(1)}% of the agents' time, grid overhead ${(100 * (1 - (quant.workerShare ?? 0))).toFixed(1)}%`,
+  );
+}
+
+main()
+  .then(() => {
+    rmSync(work, { recursive: true, force: true });
+    process.exit(0);
+  })
+  .catch((error: unknown) => {
+    console.error(`bench:e2e failed: ${error instanceof Error ? error.message : String(error)}`);
+    rmSync(work, { recursive: true, force: true });
+    process.exit(1);
+  });

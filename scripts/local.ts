@@ -1,0 +1,243 @@
+// `npm run local` (also `npx htc local`): the whole grid on this machine, from the same grid configuration the
+// stacks use (HTCGRID_CONFIG, else generated/grid_config.json, else the built-in default). Prints the endpoints and
+// a command to try, shows live status, and stops everything on Ctrl-C or SIGTERM.
+//   npm run local -- [--agents N] [--worker ZIP|DIR] [--handler FILE.FUNCTION] [--port PORT] [--delay-ms MS]
+
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, loadGridConfig } from "../modules/config/load";
+import { localGridLayout } from "../modules/local-grid/layout";
+import { bundleRuntime } from "../modules/runtime-bundle/bundle";
+import { startGrid, type LocalGrid } from "../runtime/src/local/grid";
+
+const USAGE = `usage: npm run local -- [options]
+
+  --agents N          agent processes to run (default 2)
+  --worker ZIP|DIR    worker code: a Lambda zip or a folder (default: the mock compute engine)
+  --handler F.FN      the worker's handler (default index.handler)
+  --worker-timeout S  seconds a task may run before the worker host stops it (default 300)
+  --port PORT         port of the local API on 127.0.0.1 (default: a free one)
+  --delay-ms MS       milliseconds added to every AWS request (default 0)
+  --ttl-interval S    seconds between TTL checker runs (default 5)
+  --dir DIR           where the client configuration and agent logs go (default generated/local)
+  -h, --help          this text`;
+
+class UsageError extends Error {}
+
+function positiveInt(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} ${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+interface Options {
+  agents: number;
+  worker?: string;
+  handler: string;
+  workerTimeoutSec: number;
+  port: number;
+  delayMs: number;
+  ttlIntervalSec: number;
+  dir: string;
+}
+
+function options(argv: string[], cwd: string): Options | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        agents: { type: "string" },
+        worker: { type: "string" },
+        handler: { type: "string" },
+        "worker-timeout": { type: "string" },
+        port: { type: "string" },
+        "delay-ms": { type: "string" },
+        "ttl-interval": { type: "string" },
+        dir: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  const worker = v.worker === undefined ? undefined : resolve(cwd, v.worker);
+  if (worker !== undefined && !existsSync(worker))
+    throw new UsageError(`--worker ${v.worker} does not exist`);
+  return {
+    agents: positiveInt("--agents", v.agents, 2, 1, 64),
+    worker,
+    handler: v.handler ?? "index.handler",
+    workerTimeoutSec: positiveInt("--worker-timeout", v["worker-timeout"], 300, 1, 86_400),
+    port: positiveInt("--port", v.port, 0, 0, 65_535),
+    delayMs: positiveInt("--delay-ms", v["delay-ms"], 0, 0, 10_000),
+    ttlIntervalSec: positiveInt("--ttl-interval", v["ttl-interval"], 5, 1, 3_600),
+    dir: resolve(cwd, v.dir ?? join("generated", "local")),
+  };
+}
+
+function statusLine(s: Awaited<ReturnType<LocalGrid["status"]>>, rate: number): string {
+  return (
+    `agents ${s.agentsAlive}/${s.agents}  queued ${s.queued}  finished ${s.finished}  failed ${s.failed}` +
+    `  cancelled ${s.cancelled}  ${rate.toFixed(1)} done/s` +
+    (s.duplicateFinals > 0 ? `  DUPLICATE FINAL STATES ${s.duplicateFinals}` : "")
+  );
+}
+
+async function main(): Promise<number> {
+  const cwd = process.cwd();
+  // The SDK warns on Node 20 about SDK releases after January 2027; this project pins its SDK versions.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  let opts: Options | "help";
+  try {
+    opts = options(process.argv.slice(2), cwd);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`htc-grid local: ${error.message}\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (opts === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  let loaded;
+  try {
+    loaded = loadGridConfig(process.env, cwd);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`htc-grid local: configuration rejected: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  const { config } = loaded;
+  console.log(
+    `htc-grid local: using grid configuration from ${loaded.source} (project ${config.projectName}, ${config.dataPlane.storage} storage, ${config.controlPlane.taskQueue.priorities} priorit${config.controlPlane.taskQueue.priorities === 1 ? "y" : "ies"})`,
+  );
+  const startedAt = Date.now();
+  const dir = opts.dir;
+  const bundles = join(dir, "bundles");
+  rmSync(bundles, { recursive: true, force: true });
+  mkdirSync(bundles, { recursive: true });
+  const bundle = (name: Parameters<typeof bundleRuntime>[0]) => {
+    const out = join(bundles, name);
+    bundleRuntime(name, out);
+    return out;
+  };
+  const agentScript = join(bundle("agent"), "index.js");
+  const workerHostScript = join(bundle("worker-host"), "index.js");
+  const workerCode = opts.worker ?? bundle("mock-compute-engine");
+
+  let grid: LocalGrid;
+  try {
+    grid = await startGrid({
+      layout: localGridLayout(config),
+      agents: opts.agents,
+      agentScript,
+      workerHostScript,
+      workerCode,
+      workerHandler: opts.handler,
+      workerTimeoutSec: opts.workerTimeoutSec,
+      dir,
+      apiPort: opts.port,
+      delayMs: opts.delayMs,
+      ttlIntervalSec: opts.ttlIntervalSec,
+    });
+  } catch (error) {
+    console.error(
+      `htc-grid local: could not start: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return 1;
+  }
+
+  const rel = (path: string) => (path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path);
+  console.log(`ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+  console.log(`  API        ${grid.apiUrl}  (private flavour: x-api-key from ${rel(grid.configPath)})`);
+  console.log(
+    `  DynamoDB   ${grid.endpoints.AWS_ENDPOINT_URL_DYNAMODB}   table ${grid.config.ddb_state_table}`,
+  );
+  console.log(
+    `  SQS        ${grid.endpoints.AWS_ENDPOINT_URL_SQS}   queues ${grid.config.sqs_queue}__0..${config.controlPlane.taskQueue.priorities - 1}`,
+  );
+  if (grid.config.s3_bucket)
+    console.log(`  S3         ${grid.endpoints.AWS_ENDPOINT_URL_S3}   bucket ${grid.config.s3_bucket}`);
+  if (grid.config.redis_url) console.log(`  Redis      ${grid.config.redis_url}`);
+  console.log(
+    `  agents     ${opts.agents}, worker ${opts.worker ? rel(opts.worker) : "mock-compute-engine"} (${opts.handler}); logs in ${rel(dir)}/local-agent-N.log`,
+  );
+  console.log(`  client     ${rel(grid.clientFile)}   status ${rel(join(dir, "status.json"))}`);
+  console.log(
+    `\ntry it (in another terminal):\n  npx htc submit --local --count 1000 --worker-args "100 1 1" --wait\n`,
+  );
+
+  let previous = { at: Date.now(), done: 0 };
+  const tty = process.stdout.isTTY === true;
+  let lastPrinted = 0;
+  const statusFile = join(dir, "status.json");
+  const timer = setInterval(() => {
+    void grid
+      .status()
+      .then((s) => {
+        const now = Date.now();
+        const done = s.finished + s.failed + s.cancelled;
+        const rate = ((done - previous.done) * 1000) / Math.max(1, now - previous.at);
+        previous = { at: now, done };
+        // For scripts and tests: the same status, with each agent's process id.
+        const agents = grid.agents.map((a) => ({
+          name: a.name,
+          pid: a.child.pid,
+          alive: a.child.exitCode === null && a.child.signalCode === null,
+        }));
+        writeFileSync(statusFile, `${JSON.stringify({ ...s, rate, agentProcesses: agents })}\n`);
+        if (tty) process.stdout.write(`\r\x1b[2K${statusLine(s, rate)}`);
+        else if (now - lastPrinted >= 10_000) {
+          lastPrinted = now;
+          console.log(statusLine(s, rate));
+        }
+      })
+      .catch(() => undefined);
+  }, 1_000);
+
+  await new Promise<void>((resolveStop) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) process.exit(130);
+      if (tty) process.stdout.write("\n");
+      console.log(`htc-grid local: ${signal}: stopping the agents (they finish their tasks) and the servers`);
+      resolveStop();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  clearInterval(timer);
+  await grid.stop();
+  console.log("htc-grid local: stopped");
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(
+      `htc-grid local: stopped by an unexpected error: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    process.exit(1);
+  },
+);

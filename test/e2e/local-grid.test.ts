@@ -1,0 +1,349 @@
+// End to end through the real entry points: the local grid (`npm run local` runs node dist/scripts/local.js after
+// building; the suite's global setup has built dist/) with real agent processes, driven by the client library and
+// by `htc`. Faults included: an agent killed with SIGKILL halfway, a cancelled session, a worker that always fails,
+// and startups that must fail cleanly.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { GridClient } from "../../runtime/src/client";
+import { REPO_ROOT } from "../support/tools";
+
+const LOCAL_SCRIPT = join(REPO_ROOT, "dist", "scripts", "local.js");
+const dirs: string[] = [];
+const grids: ChildProcess[] = [];
+
+interface Status {
+  agentsAlive: number;
+  finished: number;
+  failed: number;
+  cancelled: number;
+  duplicateFinals: number;
+  agentProcesses: { name: string; pid: number; alive: boolean }[];
+}
+
+afterEach(async () => {
+  for (const grid of grids.splice(0)) {
+    if (grid.exitCode === null && grid.signalCode === null) {
+      grid.kill("SIGKILL");
+      await new Promise((resolve) => grid.once("exit", resolve));
+    }
+  }
+});
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function workDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "htc-e2e-"));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A grid configuration file: the built-in default (REDIS storage) with `overrides`. */
+function configFile(dir: string, overrides: Record<string, unknown>): string {
+  const path = join(dir, "grid_config.json");
+  writeFileSync(path, JSON.stringify({ project_name: "e2e", region: "eu-west-1", ...overrides }));
+  return path;
+}
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly dir: string;
+  output(): string;
+  status(): Status;
+  client(): GridClient;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Starts the local grid and resolves once it printed its endpoints. */
+async function startLocal(args: string[], env: Record<string, string> = {}): Promise<Started> {
+  const dir = workDir();
+  // The default --dir, generated/local under the working directory, is where `htc --local` looks.
+  const child = spawn(process.execPath, [LOCAL_SCRIPT, "--ttl-interval", "1", ...args], {
+    cwd: dir,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  grids.push(child);
+  let text = "";
+  child.stdout?.on("data", (c: Buffer) => (text += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (text += c.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")),
+  );
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (text.includes("try it")) {
+        clearInterval(timer);
+        resolve();
+      } else if (child.exitCode !== null) {
+        clearInterval(timer);
+        reject(new Error(`local grid exited ${child.exitCode}:\n${text}`));
+      }
+    }, 100);
+  });
+  const local = join(dir, "generated", "local");
+  const clientFile = JSON.parse(readFileSync(join(local, "client.json"), "utf8")) as {
+    config: string;
+    env: Record<string, string>;
+  };
+  return {
+    child,
+    dir,
+    output: () => text,
+    status: () => JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status,
+    client: () => {
+      // The SDK reads endpoints from process.env; this test process talks only to local grids.
+      Object.assign(process.env, clientFile.env);
+      return GridClient.fromFile(clientFile.config, { env: process.env });
+    },
+    async stop(signal = "SIGTERM") {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Processes whose command line mentions `needle` (a grid's own directory): none may outlive the grid. */
+function processesMentioning(needle: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(join("/proc", entry, "cmdline"), "utf8").includes(needle)) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+const waitUntilAsync = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+};
+const waitUntil = (what: string, check: () => boolean, timeoutMs?: number) =>
+  waitUntilAsync(what, async () => check(), timeoutMs);
+
+describe("npm run local", () => {
+  it("computes 1,000 tasks with 4 agents, exactly once and with the right outputs, though one agent is killed halfway", async () => {
+    const grid = await startLocal(["--agents", "4"]);
+    const client = grid.client();
+    const tasks = Array.from({ length: 1_000 }, (_, i) => ({ worker_arguments: ["20", "1", String(i)] }));
+    const submission = await client.submit(tasks);
+    await waitUntil("half the tasks finished", () => grid.status().finished >= 500);
+    const victim = grid.status().agentProcesses[0];
+    process.kill(victim.pid, "SIGKILL");
+    const results = await client.wait(submission, { timeoutMs: 120_000 });
+    expect(results.finished).toBe(1_000);
+    const byId = new Map(results.results.map((t) => [t.taskId, t]));
+    for (const [i, taskId] of submission.taskIds.entries()) {
+      expect(byId.get(taskId)?.output, taskId).toEqual({
+        worker_arguments: ["20", "1", String(i)],
+        result: 20,
+        mode: "sleep",
+      });
+    }
+    await waitUntil("the status to catch up", () => grid.status().finished === 1_000, 10_000);
+    const status = grid.status();
+    expect(status).toMatchObject({ finished: 1_000, failed: 0, duplicateFinals: 0, agentsAlive: 3 });
+    await client.close();
+    expect(await grid.stop()).toBe(0);
+    expect(grid.output()).toContain("htc-grid local: stopped");
+    expect(processesMentioning(grid.dir)).toEqual([]);
+  }, 240_000);
+
+  it("runs higher-priority tasks submitted later before lower-priority ones while its one agent is busy", async () => {
+    const dir = workDir();
+    const grid = await startLocal(["--agents", "1"], {
+      HTCGRID_CONFIG: configFile(dir, {
+        grid_storage_service: "S3",
+        task_queue_service: "PrioritySQS",
+        task_queue_config: '{"priorities": 3}',
+      }),
+    });
+    const client = grid.client();
+    const busy = await client.submit([{ worker_arguments: ["3000", "1", "busy"] }], { priority: 0 });
+    const ddb = new DynamoDBClient({ region: "eu-west-1" });
+    const row = async (taskId: string) =>
+      (
+        await ddb.send(
+          new GetItemCommand({ TableName: client.config.ddb_state_table, Key: { task_id: { S: taskId } } }),
+        )
+      ).Item;
+    await waitUntilAsync("the long task running", async () =>
+      ((await row(busy.taskIds[0]))?.task_status?.S ?? "").startsWith("processing"),
+    );
+    const low = await client.submit(
+      Array.from({ length: 5 }, () => ({ worker_arguments: ["10", "1", "low"] })),
+      { priority: 0 },
+    );
+    const high = await client.submit(
+      Array.from({ length: 5 }, () => ({ worker_arguments: ["10", "1", "high"] })),
+      { priority: 2 },
+    );
+    await client.wait(low, { timeoutMs: 60_000 });
+    await client.wait(high, { timeoutMs: 60_000 });
+    await client.wait(busy, { timeoutMs: 60_000 });
+    const done = async (ids: readonly string[]) =>
+      Promise.all(ids.map(async (id) => Number((await row(id))?.task_completion_timestamp?.N)));
+    const [lowDone, highDone] = [await done(low.taskIds), await done(high.taskIds)];
+    expect(Math.max(...highDone)).toBeLessThanOrEqual(Math.min(...lowDone));
+
+    // The same grid through the command line: `htc submit --local` in the directory `npm run local` runs in.
+    const htc = spawn(
+      process.execPath,
+      [
+        join(REPO_ROOT, "runtime", "bin", "htc.js"),
+        "submit",
+        "--local",
+        "--count",
+        "3",
+        "--worker-args",
+        "0 1 1",
+        "--wait",
+      ],
+      {
+        cwd: grid.dir,
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    htc.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+    expect(await new Promise((resolve) => htc.once("exit", resolve))).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ total: 3, finished: 3, failed: 0 });
+    ddb.destroy();
+    await client.close();
+    expect(await grid.stop()).toBe(0);
+  }, 120_000);
+
+  it("cancels a running session, and fails tasks whose worker always fails after the configured retries", async () => {
+    const dir = workDir();
+    const worker = join(dir, "fails");
+    mkdirSync(worker);
+    writeFileSync(
+      join(worker, "index.js"),
+      'exports.handler = async () => { throw new Error("always fails"); };\n',
+    );
+    const grid = await startLocal(["--agents", "2"], {
+      HTCGRID_CONFIG: configFile(dir, { grid_storage_service: "S3", task_max_retries: 1 }),
+    });
+    const client = grid.client();
+    const running = await client.submit(
+      Array.from({ length: 20 }, () => ({ worker_arguments: ["2000", "1", "1"] })),
+    );
+    const ddb = new DynamoDBClient({ region: "eu-west-1" });
+    const states = async () =>
+      Promise.all(
+        running.taskIds.map(async (id) => {
+          const item = await ddb.send(
+            new GetItemCommand({ TableName: client.config.ddb_state_table, Key: { task_id: { S: id } } }),
+          );
+          return item.Item?.task_status?.S ?? "";
+        }),
+      );
+    await waitUntilAsync(
+      "two tasks running",
+      async () => (await states()).filter((s) => s.startsWith("processing")).length === 2,
+    );
+    await client.cancel([running.sessionId]);
+    const cancelled = await client.wait(running, { timeoutMs: 30_000 });
+    expect(cancelled.cancelled).toBeGreaterThanOrEqual(18);
+    expect(cancelled.finished + cancelled.cancelled).toBe(20);
+    // Nothing is left running or pending: the two running tasks were abandoned, not finished after the cancel.
+    expect((await states()).every((s) => s.startsWith("cancelled") || s.startsWith("finished"))).toBe(true);
+    await waitUntil("the agents free again", () => grid.status().agentsAlive === 2);
+    expect(grid.status().duplicateFinals).toBe(0);
+    ddb.destroy();
+    await client.close();
+    expect(await grid.stop()).toBe(0);
+
+    const failing = await startLocal(["--agents", "1", "--worker", worker], {
+      HTCGRID_CONFIG: configFile(dir, { grid_storage_service: "S3", task_max_retries: 1 }),
+    });
+    const failClient = failing.client();
+    const doomed = await failClient.submit([{ worker_arguments: ["0", "1", "1"] }]);
+    const results = await failClient.wait(doomed, { timeoutMs: 60_000 });
+    expect(results.failed).toBe(1);
+    expect(JSON.parse(results.results[0].error ?? "{}")).toMatchObject({
+      errorType: "Error",
+      errorMessage: "always fails",
+    });
+    await failClient.close();
+    expect(await failing.stop()).toBe(0);
+  }, 180_000);
+});
+
+describe("npm run local refuses to start, cleanly", () => {
+  async function failedStart(
+    args: string[],
+    env: Record<string, string>,
+  ): Promise<{ code: number | null; output: string; dir: string }> {
+    const dir = workDir();
+    const child = spawn(process.execPath, [LOCAL_SCRIPT, "--dir", join(dir, "local"), ...args], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    return { code, output, dir };
+  }
+
+  it("when its API port is taken: one line naming the port, exit 1, nothing left running", async () => {
+    const taken = createServer();
+    const port = await new Promise<number>((resolve) =>
+      taken.listen(0, "127.0.0.1", () => resolve((taken.address() as { port: number }).port)),
+    );
+    try {
+      const { code, output, dir } = await failedStart(["--port", String(port)], {});
+      expect(code).toBe(1);
+      expect(output).toMatch(
+        new RegExp(`could not start: the API port ${port} on 127.0.0.1 is already in use`),
+      );
+      expect(output).not.toMatch(/\n\s+at /);
+      expect(processesMentioning(dir)).toEqual([]);
+      expect(existsSync(join(dir, "local", "status.json"))).toBe(false);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it("for a Redis grid without redis-server: one line saying how to install it", async () => {
+    const { code, output, dir } = await failedStart([], { PATH: "/nonexistent" });
+    expect(code).toBe(1);
+    expect(output).toMatch(
+      /could not start: redis-server is not installed: install it \(Debian\/Ubuntu: sudo apt-get install -y redis-server/,
+    );
+    expect(processesMentioning(dir)).toEqual([]);
+  });
+
+  it("for a bad configuration: the configuration's own messages, before anything starts", async () => {
+    const dir = workDir();
+    const { code, output } = await failedStart([], {
+      HTCGRID_CONFIG: configFile(dir, { grid_storage_service: "S4" }),
+    });
+    expect(code).toBe(1);
+    expect(output).toMatch(/configuration rejected: [\s\S]*grid_storage_service: "S4" is not allowed/);
+    expect(output).not.toContain("ready in");
+  });
+});
