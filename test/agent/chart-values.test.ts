@@ -24,9 +24,10 @@ describe("agentChartValues", () => {
       requests: { cpu: "800m", memory: "1200Mi" },
       limits: { cpu: "900m", memory: "1900Mi" },
     });
+    // The stock Node.js agent's defaults (upstream's image asked for 10m/50m and 50/100 Mi).
     expect(values.agent.resources).toEqual({
-      requests: { cpu: "10m", memory: "50Mi" },
-      limits: { cpu: "50m", memory: "100Mi" },
+      requests: { cpu: "100m", memory: "160Mi" },
+      limits: { cpu: "500m", memory: "256Mi" },
     });
   });
 

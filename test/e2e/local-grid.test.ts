@@ -96,6 +96,7 @@ async function startLocal(args: string[], env: Record<string, string> = {}): Pro
     }, 100);
   });
   const local = join(dir, "generated", "local");
+  await waitUntil("the first status file", () => existsSync(join(local, "status.json")), 10_000);
   const clientFile = JSON.parse(readFileSync(join(local, "client.json"), "utf8")) as {
     config: string;
     env: Record<string, string>;

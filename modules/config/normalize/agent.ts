@@ -116,7 +116,15 @@ export function normalizeAgent(raw: RawGridConfig, issue: IssueSink): AgentConfi
       `${show(raw.aws_htc_ecr)} is not a registry prefix; allowed: a host (optionally :port and /path), e.g. "123456789012.dkr.ecr.eu-west-1.amazonaws.com"`,
     );
 
-  const agentRes = res("agent_configuration.agent", ac.agent, [10, 50, 50, 100]);
+  // Upstream's agent image asked for 10m/50m CPU and 50/100 Mi. The stock Node.js agent needs more: it peaks at
+  // about 120 MB resident and spends about 1.5 ms of CPU per AWS call (npm run bench:agent), about 0.2 of a core at
+  // 33 tasks/s.
+  const customAgent = ac.agent?.image !== undefined || ac.agent?.tag !== undefined;
+  const agentRes = res(
+    "agent_configuration.agent",
+    ac.agent,
+    customAgent ? [10, 50, 50, 100] : [100, 500, 160, 256],
+  );
   const lambdaRes = res("agent_configuration.lambda", ac.lambda, [800, 900, 1200, 1900]);
   const l = ac.lambda ?? {};
   if (l.location !== undefined && l.s3_source !== undefined) {

@@ -23,6 +23,7 @@ import {
 import { localAgentConfig } from "./agent-config";
 import { startLocalApiGateway, type LocalApiGateway } from "./api-gateway";
 import { startAwsProxy, type AwsProxy, type AwsService } from "./proxy";
+import { startMemoryS3 } from "./s3";
 import {
   LOCAL_CREDENTIALS,
   createStateTable,
@@ -86,6 +87,8 @@ export interface LocalGridOptions {
   readonly ttlIntervalSec?: number;
   /** Seconds between scaling-metric runs. @default 60 */
   readonly metricsIntervalSec?: number;
+  /** The S3 server: the in-memory one (default) or s3rver. */
+  readonly s3?: "memory" | "s3rver";
   /** Where agent output goes. @default a log file per agent in `dir` */
   readonly agentOutput?: "files" | "inherit" | "ignore";
 }
@@ -183,7 +186,12 @@ async function start(
     });
   }
   const sqsServer = track(await startSqs(queues, layout.region));
-  const s3Server = track(await startS3([layout.bucket]));
+  // The in-memory S3 enforces the data bucket's SSE-KMS policy; s3rver (the tests' other S3) stores files.
+  const s3Server = track(
+    options.s3 === "s3rver"
+      ? await startS3([layout.bucket])
+      : await startMemoryS3([{ name: layout.bucket, requireKmsKey: localKmsKeyArn(layout.region) }]),
+  );
   const recorder = track(await startRecorder());
   let redisServer: LocalServer | undefined;
   if (layout.storage !== "S3") redisServer = track(await startRedis());
