@@ -15,7 +15,8 @@ and the submission jobs generated/{single-task,batch-task,cancel-many-small-task
                      public address of the machine that runs cdktf deploy, e.g. 203.0.113.7/32 (env
                      DEPLOYER_CIDR); the EKS endpoint is opened to it only. Default: a placeholder that
                      npm run synth refuses until you replace it
-  --account-id ID    AWS account for the submitter image; default: the {{account_id}} placeholder
+  --account-id ID    AWS account of the grid's registry, which the jobs pull the Node.js image through;
+                     default: the {{account_id}} placeholder
   --force            overwrite files that differ from what would be generated
   --help             this text`;
 

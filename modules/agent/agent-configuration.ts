@@ -1,6 +1,7 @@
 // Grid-stack side of the agents: the agent configuration document built from this deployment's own resources
 // (output `agent_config`, no secrets), the private API key copied into Secrets Manager so the in-cluster stack
-// can read it without a sensitive cross-stack output, and the agents' least-privilege IAM policy.
+// can read it without a sensitive cross-stack output, and the least-privilege IAM policies of the agents and of the
+// client pods (submission jobs, `helm test`), which read the same document.
 import { Construct } from "constructs";
 import { Fn, TerraformOutput } from "cdktf";
 import { DataAwsKmsAlias } from "@cdktf/provider-aws/lib/data-aws-kms-alias";
@@ -142,9 +143,9 @@ export class AgentConfiguration extends Construct {
     // The agents' permissions: exactly the grid's own table, queues, data plane, keys and error log.
     const zip = splitS3Url(props.workerZipLocation);
     // The workload key always (the runtime bundles live in the workload bucket), plus the key of a user's s3:// zip.
-    const zipKeyArns: string[] = [
-      new DataAwsKmsAlias(this, "workload-key", { name: workloadKeyAlias(names) }).targetKeyArn,
-    ];
+    const workloadKeyArn = new DataAwsKmsAlias(this, "workload-key", { name: workloadKeyAlias(names) })
+      .targetKeyArn;
+    const zipKeyArns: string[] = [workloadKeyArn];
     if (config.agent.lambda.s3SourceKmsKeyArn) zipKeyArns.push(config.agent.lambda.s3SourceKmsKeyArn);
     const queueArns = [...cp.taskQueues, ...cp.deadLetterQueues].map((q) => q.arn);
     const statements: Record<string, unknown>[] = [
@@ -182,13 +183,13 @@ export class AgentConfiguration extends Construct {
         Resource: [cp.errorLogGroup.arn, `${cp.errorLogGroup.arn}:*`],
       },
       {
-        // What the fetch step downloads at pod start: the worker zip and the runtime bundles, by exact version.
+        // What the fetch step downloads at pod start: the worker zip and the agent bundle, by exact version.
         Sid: "PodCode",
         Effect: "Allow",
         Action: ["s3:GetObject", "s3:GetObjectVersion"],
         Resource: [
           `arn:${account.partition}:s3:::${zip.bucket}/${zip.key}`,
-          `arn:${account.partition}:s3:::${props.workloadBucketName}/${runtimeBundleKey("*")}`,
+          `arn:${account.partition}:s3:::${props.workloadBucketName}/${runtimeBundleKey("agent")}`,
         ],
       },
       {
@@ -215,5 +216,38 @@ export class AgentConfiguration extends Construct {
       );
     }
     compute.agentRole.addPolicy("grid-access", { Version: "2012-10-17", Statement: statements });
+
+    // The client pods: their fetch step downloads the client bundle (exact version, under the workload key), and
+    // the client writes task inputs and reads outputs in the data plane. The API takes the key from the assembled
+    // configuration, Redis its AUTH token: with Redis-only storage the client needs no more AWS access.
+    const clientStatements: Record<string, unknown>[] = [
+      {
+        Sid: "ClientCode",
+        Effect: "Allow",
+        Action: ["s3:GetObject", "s3:GetObjectVersion"],
+        Resource: [`arn:${account.partition}:s3:::${props.workloadBucketName}/${runtimeBundleKey("client")}`],
+      },
+      { Sid: "ClientCodeKey", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [workloadKeyArn] },
+    ];
+    if (dp.dataBucket) {
+      clientStatements.push(
+        {
+          Sid: "DataBucketObjects",
+          Effect: "Allow",
+          Action: ["s3:GetObject", "s3:PutObject"],
+          Resource: [`${dp.dataBucket.arn}/*`],
+        },
+        // A missing object then answers 404, not 403: the client reads `<task_id>-error`, which a cancelled task
+        // may not have, and `<session_id>-payload` to tell an unknown session.
+        { Sid: "DataBucketList", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [dp.dataBucket.arn] },
+        {
+          Sid: "DataBucketKey",
+          Effect: "Allow",
+          Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+          Resource: [keys.dataBucket.arn],
+        },
+      );
+    }
+    compute.clientRole.addPolicy("grid-access", { Version: "2012-10-17", Statement: clientStatements });
   }
 }

@@ -1,9 +1,9 @@
 // In-cluster side of the agents: the ConfigMap `agent-configmap` (non-secret fields), the Secret with the Redis
 // AUTH token and the private API key (read from Secrets Manager for each run through ephemeral resources and
 // written through write-only arguments, so neither value is in this stack's state), the code the pods fetch
-// (runtime bundles and the worker zip in the workload bucket, the fetch script in a ConfigMap), and the htc-agent
-// chart
-// shipped as a TerraformAsset so the stack folder is self-contained.
+// (runtime bundles and the worker zip in the workload bucket; the fetch script and the client pods' fetch plan in a
+// ConfigMap), and the htc-agent chart (agents, the client pods' service account, NetworkPolicies and `helm test`
+// pod) shipped as a TerraformAsset so the stack folder is self-contained.
 import * as path from "node:path";
 import { findRepoRoot } from "../runtime-bundle/bundle";
 import { Construct } from "constructs";
@@ -22,6 +22,7 @@ import {
   type WorkerSource,
 } from "../runtime-delivery/runtime-delivery";
 import { agentChartValues } from "./chart-values";
+import { CLIENT_FETCH_PLAN_KEY, clientFetchPlan } from "./pod-layout";
 
 /** The chart folder in this repository (absolute: Terraform never gets a relative path). */
 export function agentChartDir(): string {
@@ -114,6 +115,14 @@ export class AgentRelease extends Construct {
       kmsKeyArn: props.workloadKeyArn,
       worker,
       namespace: nsName,
+      // The submission jobs are written before any deploy: they read the client bundle's exact version from here.
+      fetchPlans: (delivered) => ({
+        [CLIENT_FETCH_PLAN_KEY]: clientFetchPlan({
+          region: config.region,
+          dnsSuffix: props.dnsSuffix,
+          clientBundle: delivered.bundles.client,
+        }),
+      }),
     });
 
     const chart = new TerraformAsset(this, "chart", { path: agentChartDir(), type: AssetType.DIRECTORY });
@@ -127,6 +136,7 @@ export class AgentRelease extends Construct {
         dnsSuffix: props.dnsSuffix,
         delivery: {
           agentBundle: this.delivery.bundles.agent,
+          clientBundle: this.delivery.bundles.client,
           workerZip: this.delivery.workerZip,
           // The literal name (the release depends on the ConfigMap explicitly).
           fetchConfigMap: FETCH_CONFIG_MAP_NAME,

@@ -10,32 +10,41 @@ import {
   AGENT_SECRET_FIELDS,
   AGENT_SECRET_NAME,
 } from "./agent-config";
+import {
+  AGENT_SERVICE_ACCOUNT_NAME,
+  CLIENT_POD_LABELS,
+  CLIENT_SERVICE_ACCOUNT_NAME,
+  POD_PATHS,
+  STOCK_POD_USER,
+  clientCommand,
+  clientFetchPlan,
+  configAssembly,
+  fetchObject,
+  submitAndWaitArgs,
+  type TestSubmission,
+} from "./pod-layout";
 
-/** Service account of the agent pods; the agent IAM role trusts exactly this name. */
-export const AGENT_SERVICE_ACCOUNT_NAME = "htc-agent-sa";
-
-/**
- * Where things live in an agent pod. The fetch step writes the runtime bundles, the worker's task root and the
- * assembled configuration; the agent and the worker read them.
- */
-export const POD_PATHS = {
-  /** Runtime bundles (`agent.js`), an in-memory emptyDir. */
-  runtime: "/opt/htc/runtime",
-  /** The fetch script (ConfigMap). */
-  fetchScript: "/opt/htc/fetch",
-  /** The worker's code, unpacked from the zip (Lambda's task root). */
-  taskRoot: "/var/task",
-  /** ConfigMap JSON and Secret fields the fetch step merges. */
-  configPublic: "/config/public",
-  configSecret: "/config/secret",
-} as const;
+export { AGENT_SERVICE_ACCOUNT_NAME, POD_PATHS, STOCK_POD_USER };
 
 /**
- * One user for the agent, the worker and the fetch step in a stock pod: the agent restarts a stuck worker by
- * killing its emulator process (shared process namespace), which only works within one user. 1000 is the Node.js
- * image's `node` user; the Lambda base images run as whoever starts them.
+ * The `helm test` pod's submission: upstream's test (one task of 1 s through the private API), waited for at most
+ * as long as `helm test` waits by default (5 minutes).
  */
-export const STOCK_POD_USER = 1000;
+export const HELM_TEST_SUBMISSION: TestSubmission = { count: 1, workerArgs: "1000 1 1", timeoutSec: 300 };
+/** The same test with upstream's submitter image (agent_configuration.test). */
+const UPSTREAM_TEST_COMMAND = [
+  "python3",
+  "client.py",
+  "-n",
+  "1",
+  "--worker_arguments",
+  "1000 1 1",
+  "--job_size",
+  "1",
+  "--job_batch_size",
+  "1",
+] as const;
+
 /** Users upstream's custom images are built for (agent and submitter: nobody; runtime and lambda-init: 99). */
 const CUSTOM_IMAGE_USERS = { agent: 65534, lambda: 99, getLayer: 99, test: 65534 } as const;
 
@@ -46,10 +55,12 @@ export const WORKER_PROCESS_NAMES = ["aws-lambda-rie"] as const;
 export interface AgentDelivery {
   /** The agent bundle (`runtime/agent.js`). */
   readonly agentBundle: DeliveredObject;
+  /** The client bundle (`runtime/client.js`), which the `helm test` pod runs. */
+  readonly clientBundle: DeliveredObject;
   readonly workerZip: DeliveredObject;
   /** ConfigMap holding the fetch script. */
   readonly fetchConfigMap: string;
-  /** Changes with any delivered object or the fetch script. */
+  /** Changes with what the agent pods fetch (agent bundle, worker zip, fetch script). */
   readonly revision: string;
 }
 
@@ -70,7 +81,7 @@ export interface AgentChartResources {
   readonly configRevision?: string;
 }
 
-/** What the agents' NetworkPolicy lets them reach besides DNS, HTTPS and the Pod Identity agent. */
+/** What the agents' and the client pods' NetworkPolicies let them reach besides DNS, HTTPS and the Pod Identity agent. */
 export interface AgentNetwork {
   /** The VPC's range (Redis lives there). */
   readonly vpcCidr: string;
@@ -125,21 +136,9 @@ export function agentChartValues(inputs: AgentChartInputs) {
   const workerRuntime = WORKER_RUNTIMES[agent.lambda.runtime];
   // The config layer only accepts a runtime without a stock image together with a custom worker image.
   const stockWorker = agent.lambda.image === undefined;
+  // The `helm test` pod runs the grid's client unless upstream's submitter image is configured.
+  const stockTest = agent.test === undefined;
   const agentFile = `${POD_PATHS.runtime}/agent.js`;
-  const configFile = `${AGENT_CONFIG_MOUNT_PATH}/${AGENT_CONFIG_FILE_NAME}`;
-  const fetchObject = (o: DeliveredObject, target: { file: string } | { unzip: string }) => ({
-    bucket: o.bucket,
-    key: o.key,
-    versionId: o.versionId,
-    sha256: o.sha256,
-    ...target,
-  });
-  const configAssembly = {
-    public: `${POD_PATHS.configPublic}/${AGENT_CONFIG_FILE_NAME}`,
-    secrets: POD_PATHS.configSecret,
-    keys: [...AGENT_SECRET_FIELDS],
-    target: configFile,
-  };
   // The fetch step's plan: the agent bundle (stock agent), the worker zip (unless upstream's get-layer container
   // downloads it) and the configuration file.
   const fetchPlan = {
@@ -151,7 +150,7 @@ export function agentChartValues(inputs: AgentChartInputs) {
         ? [fetchObject(r.delivery.workerZip, { unzip: POD_PATHS.taskRoot })]
         : []),
     ],
-    config: configAssembly,
+    config: configAssembly(),
   };
   const user = (kind: keyof typeof CUSTOM_IMAGE_USERS, isStock: boolean) =>
     isStock ? STOCK_POD_USER : CUSTOM_IMAGE_USERS[kind];
@@ -186,8 +185,15 @@ export function agentChartValues(inputs: AgentChartInputs) {
       runAsUser: STOCK_POD_USER,
       configMapName: r.delivery.fetchConfigMap,
       plan: fetchPlan,
-      // The test pod only needs the configuration file.
-      testPlan: { region: inputs.region, dnsSuffix: r.dnsSuffix, objects: [], config: configAssembly },
+      // The test pod: the client bundle (exact version) and the configuration file; upstream's submitter image
+      // only needs the configuration file.
+      testPlan: stockTest
+        ? clientFetchPlan({
+            region: inputs.region,
+            dnsSuffix: r.dnsSuffix,
+            clientBundle: r.delivery.clientBundle,
+          })
+        : { region: inputs.region, dnsSuffix: r.dnsSuffix, objects: [], config: configAssembly() },
       revision: r.delivery.revision,
     },
     getLayer: {
@@ -227,6 +233,12 @@ export function agentChartValues(inputs: AgentChartInputs) {
       },
       kedaAuth: inputs.kedaAuth ?? "triggerAuthentication",
     },
+    // The client pods (the `helm test` pod here; the generated submission jobs carry the same labels and service
+    // account): their identity and their NetworkPolicy's selector.
+    client: {
+      serviceAccount: { create: true, name: CLIENT_SERVICE_ACCOUNT_NAME },
+      podLabels: { ...CLIENT_POD_LABELS },
+    },
     networkPolicy: {
       enabled: true,
       vpcCidr: inputs.network.vpcCidr,
@@ -235,10 +247,14 @@ export function agentChartValues(inputs: AgentChartInputs) {
       redis: { enabled: inputs.network.redis, port: REDIS_PORT },
     },
     test: {
-      enabled: agent.test !== undefined,
-      image: agent.test ? custom(agent.test) : "",
+      enabled: true,
+      image: stockTest ? node : custom(agent.test!),
       pullPolicy: agent.test?.pullPolicy ?? "IfNotPresent",
-      runAsUser: CUSTOM_IMAGE_USERS.test,
+      // One task through the private API, waited for: the fetched client, or upstream's client.py.
+      command: stockTest
+        ? clientCommand(submitAndWaitArgs(HELM_TEST_SUBMISSION))
+        : [...UPSTREAM_TEST_COMMAND],
+      runAsUser: user("test", stockTest),
     },
   };
 }

@@ -1,5 +1,6 @@
 // The EKS compute plane of the grid stack: control plane (secrets encryption, control-plane logs, API-mode access
-// entries), the managed add-ons, the core and worker node groups, and the agents' Pod Identity role.
+// entries), the managed add-ons, the core and worker node groups, and the Pod Identity roles of the agents and of the
+// client pods (submission jobs, the `helm test` pod).
 import { Construct } from "constructs";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { DataAwsEksAddonVersion } from "@cdktf/provider-aws/lib/data-aws-eks-addon-version";
@@ -16,12 +17,15 @@ import type { NetworkHandoff } from "../network/handoff";
 import { ClusterAccess } from "./access";
 import { CORE_PLACEMENT, NodeGroups } from "./node-groups";
 import { type PolicyDocument, PodIdentityRole } from "./pod-identity-role";
+import { AGENT_SERVICE_ACCOUNT_NAME, CLIENT_SERVICE_ACCOUNT_NAME } from "../agent/pod-layout";
 
 /** Control-plane log types shipped to CloudWatch (all of them). */
 export const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
 
 /** The agents' service account (the agent chart creates it with this name). */
-export const AGENT_SERVICE_ACCOUNT = "htc-agent-sa";
+export const AGENT_SERVICE_ACCOUNT = AGENT_SERVICE_ACCOUNT_NAME;
+/** The client pods' service account (the agent chart creates it too; the generated jobs name it). */
+export const CLIENT_SERVICE_ACCOUNT = CLIENT_SERVICE_ACCOUNT_NAME;
 
 /** Container Insights: the CloudWatch agent's namespace and service account, fixed by the add-on. */
 const CLOUDWATCH_OBSERVABILITY = {
@@ -75,6 +79,11 @@ export class ComputePlane extends Construct {
   public readonly addons: Record<ManagedAddonName, EksAddon>;
   /** Role of the agents' service account `<agent namespace>/htc-agent-sa` (EKS Pod Identity). */
   public readonly agentRole: PodIdentityRole;
+  /**
+   * Role of the client pods' service account `<agent namespace>/htc-client-sa` (EKS Pod Identity): the submission
+   * jobs and the `helm test` pod. Its permissions are attached by whoever owns the bucket and keys.
+   */
+  public readonly clientRole: PodIdentityRole;
   /** Role of the CloudWatch agent (Container Insights add-on). */
   public readonly cloudwatchAgentRole: PodIdentityRole;
 
@@ -221,6 +230,13 @@ export class ComputePlane extends Construct {
       roleName: names.name("iamRole", "htc-agent"),
       description: `HTC agents of ${props.clusterName} (${props.agentNamespace}/${AGENT_SERVICE_ACCOUNT})`,
       inlinePolicies: props.agentPolicy !== undefined ? { "htc-agent": props.agentPolicy } : {},
+    });
+    this.clientRole = new PodIdentityRole(this, "client-role", {
+      clusterName: this.cluster.name,
+      namespace: props.agentNamespace,
+      serviceAccount: CLIENT_SERVICE_ACCOUNT,
+      roleName: names.name("iamRole", "htc-client"),
+      description: `HTC client pods (submission jobs, helm test) of ${props.clusterName} (${props.agentNamespace}/${CLIENT_SERVICE_ACCOUNT})`,
     });
   }
 }

@@ -198,7 +198,7 @@ export interface AgentConfig {
   };
   /** Upstream's worker-zip init container; undefined = the grid's fetch step downloads the zip. */
   readonly getLayer?: ImageRef;
-  /** Upstream's submitter image for `helm test`; undefined = no test pod. */
+  /** Upstream's submitter image for `helm test`; undefined = the grid's client on the stock Node.js image. */
   readonly test?: ImageRef;
   /** Agent timing knobs written verbatim into the agent configuration (upstream names in parentheses). */
   readonly tuning: {

@@ -138,7 +138,7 @@ export const agentConfigurationSchema = z
     test: imageSchema
       .optional()
       .describe(
-        "Upstream's submitter image for `helm test` (`<ecr>/submitter:<tag>`), only when image/tag is set.",
+        "Upstream's submitter image for `helm test` (`<ecr>/submitter:<tag>`, running its client.py), only when image/tag is set; by default the test pod runs the grid's client (`htc`) on the stock Node.js image.",
       ),
   })
   .describe("Images and resources of the agent pods (upstream `agent_configuration`).");

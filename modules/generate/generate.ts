@@ -15,7 +15,10 @@ export const ACCOUNT_PLACEHOLDER = "{{account_id}}";
 export interface GenerateOptions {
   readonly tag: string;
   readonly region: string;
-  /** Account id for the job images; default: the `{{account_id}}` placeholder (no AWS lookup here). */
+  /**
+   * Account id of the grid's registry, which the jobs pull the Node.js image through; default: the `{{account_id}}`
+   * placeholder (no AWS lookup here).
+   */
   readonly accountId?: string;
   /**
    * Public CIDR of the machine that deploys grid-k8s, allowed to the EKS endpoint. Default: a placeholder the config
@@ -80,11 +83,7 @@ export function generate(opts: GenerateOptions): GenerateResult {
   }
   const files: Record<string, string> = {
     "grid_config.json": `${JSON.stringify(config, null, 2)}\n`,
-    ...renderSubmissionJobs({
-      accountId: opts.accountId ?? ACCOUNT_PLACEHOLDER,
-      region: opts.region,
-      imageTag: opts.tag,
-    }),
+    ...renderSubmissionJobs({ accountId: opts.accountId ?? ACCOUNT_PLACEHOLDER, region: opts.region }),
   };
   const current = (name: string): string | undefined => {
     const file = path.join(opts.outDir, name);

@@ -29,6 +29,7 @@ export const RUNTIME_ENTRIES = {
   ttl_checker: "runtime/src/control-plane/handlers/ttl-checker.ts",
   scaling_metrics: "runtime/src/control-plane/handlers/scaling-metrics.ts",
   agent: "runtime/src/agent/main.ts",
+  client: "runtime/src/client/main.ts",
   "worker-host": "runtime/src/worker-host/main.ts",
   fetch: "runtime/src/fetch/main.ts",
   "mock-compute-engine": "runtime/src/workers/mock-compute-engine/index.ts",

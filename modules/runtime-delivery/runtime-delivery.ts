@@ -1,8 +1,9 @@
-// Code, not images: the runtime bundles the pods run (the agent, later the client) and the worker zip are uploaded
-// by Terraform into the workload bucket (SSE-KMS under the workload key, versioned), and the pods' fetch step
-// downloads exactly those versions at start. The fetch step's own script ships in a ConfigMap (it cannot come from
-// S3: it is what reads S3). Each object's version id and SHA-256 go into the pod spec, so a changed bundle rolls the
-// agents.
+// Code, not images: the runtime bundles the pods run (the agent; the client of the submission jobs and the `helm
+// test` pod) and the worker zip are uploaded by Terraform into the workload bucket (SSE-KMS under the workload key,
+// versioned), and the pods' fetch step downloads exactly those versions at start. The fetch step's own script ships
+// in a ConfigMap (it cannot come from S3: it is what reads S3), with the fetch plans of pods that cannot carry their
+// own (the submission jobs). Each object's version id and SHA-256 go into the pod spec or the plan, so a changed
+// agent bundle rolls the agents.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -15,11 +16,14 @@ import { cachedZip } from "../runtime-bundle/zip";
 import { WORKER_ZIP_KEY } from "../state-bootstrap/workload";
 
 /**
- * Runtime bundles uploaded for the pods, each as `runtime/<name>.js`. The client (submission jobs, `helm test`) is
- * added here by one entry once it is bundled (RUNTIME_ENTRIES).
+ * Runtime bundles uploaded for the pods, each as `runtime/<name>.js`: the agent, and the client (`htc`) that the
+ * submission jobs and the `helm test` pod run.
  */
-export const POD_RUNTIME_BUNDLES = ["agent"] as const satisfies readonly RuntimeBundle[];
+export const POD_RUNTIME_BUNDLES = ["agent", "client"] as const satisfies readonly RuntimeBundle[];
 export type PodRuntimeBundle = (typeof POD_RUNTIME_BUNDLES)[number];
+
+/** The bundles the agent pods run: only these (with the worker zip and the fetch script) roll the agents. */
+export const AGENT_POD_BUNDLES: readonly PodRuntimeBundle[] = ["agent"];
 
 /** Key of a runtime bundle in the workload bucket. */
 export function runtimeBundleKey(name: string): string {
@@ -59,6 +63,17 @@ export interface RuntimeDeliveryProps {
   readonly namespace: string;
   /** Bundles to upload. @default POD_RUNTIME_BUNDLES */
   readonly bundles?: readonly RuntimeBundle[];
+  /**
+   * Fetch plans to store next to the fetch script, by ConfigMap key, built from the uploads (for pods whose manifest
+   * cannot name an upload's version, such as the generated submission jobs). @default none
+   */
+  readonly fetchPlans?: (delivered: DeliveredCode) => Record<string, unknown>;
+}
+
+/** What the delivery uploaded (or, for a user's s3:// zip, names). */
+export interface DeliveredCode {
+  readonly bundles: Readonly<Record<string, DeliveredObject>>;
+  readonly workerZip: DeliveredObject;
 }
 
 let scratch: string | undefined;
@@ -90,7 +105,10 @@ export class RuntimeDelivery extends Construct {
   public readonly fetchConfigMap: ConfigMapV1;
   /** SHA-256 of the fetch script (a Terraform expression). */
   public readonly fetchScriptSha256: string;
-  /** Changes whenever any delivered object or the fetch script changes: rolls the pods that use them. */
+  /**
+   * Changes whenever what the agent pods fetch changes (the fetch script, the AGENT_POD_BUNDLES and the worker zip):
+   * rolls the agents. A new client bundle does not.
+   */
   public readonly revision: string;
 
   constructor(scope: Construct, id: string, props: RuntimeDeliveryProps) {
@@ -158,13 +176,23 @@ export class RuntimeDelivery extends Construct {
         namespace: props.namespace,
         labels: { "app.kubernetes.io/part-of": "htc-grid" },
       },
-      data: { [FETCH_SCRIPT_KEY]: Fn.file(fetchScript.path) },
+      data: {
+        [FETCH_SCRIPT_KEY]: Fn.file(fetchScript.path),
+        // JSON.stringify, not Fn.jsonencode: the plans' strings are copied verbatim with their tokens.
+        ...Object.fromEntries(
+          Object.entries(props.fetchPlans?.({ bundles, workerZip: this.workerZip }) ?? {}).map(
+            ([key, plan]) => [key, JSON.stringify(plan)],
+          ),
+        ),
+      },
     });
 
     // Keys, versions and hashes (the bucket is the grid's own and never changes; a user's s3:// zip counts by URI).
     const parts = [
       this.fetchScriptSha256,
-      ...Object.values(bundles).flatMap((o) => [o.key, o.versionId, o.sha256]),
+      ...Object.entries(bundles)
+        .filter(([name]) => (AGENT_POD_BUNDLES as readonly string[]).includes(name))
+        .flatMap(([, o]) => [o.key, o.versionId, o.sha256]),
       ...(worker.kind === "s3"
         ? [worker.uri]
         : [this.workerZip.key, this.workerZip.versionId, this.workerZip.sha256]),

@@ -84,7 +84,8 @@ describe("agent wiring (seed config)", () => {
     const code = doc.Statement.find((s: { Sid: string }) => s.Sid === "PodCode");
     expect(code.Action).toEqual(["s3:GetObject", "s3:GetObjectVersion"]);
     expect(code.Resource[0]).toMatch(/:s3:::htc-workload-main-\$\{.*\}-eu-west-1\/lambda\.zip$/);
-    expect(code.Resource[1]).toMatch(/:s3:::htc-workload-main-\$\{.*\}-eu-west-1\/runtime\/\*\.js$/);
+    // Its own bundle only: the client bundle is the client pods'.
+    expect(code.Resource[1]).toMatch(/:s3:::htc-workload-main-\$\{.*\}-eu-west-1\/runtime\/agent\.js$/);
     expect(resourcesOf(stacks.grid, "aws_kms_alias")).toBeDefined();
     expect(Object.values(stacks.grid.data.aws_kms_alias)[0]).toMatchObject({
       name: "alias/htc/main/workload",
@@ -167,7 +168,7 @@ describe("agent wiring (S3 data plane, own worker zip)", () => {
     });
     // The user's zip is used as is: nothing is uploaded for it.
     const objects = Object.values(resourcesOf(stacks["grid-k8s"], "aws_s3_object")).map((o) => o.key);
-    expect(objects).toEqual(["runtime/agent.js"]);
+    expect(objects).toEqual(["runtime/agent.js", "runtime/client.js"]);
     const secret = only(stacks["grid-k8s"], "kubernetes_secret_v1");
     expect(secret.data_wo.redis_password).toBe("");
   });

@@ -83,19 +83,22 @@ describe("htc-agent chart", () => {
     }
   });
 
-  it("renders the expected objects (the helm test pod only with upstream's submitter image)", () => {
+  it("renders the agents, the client pods' service account and fence, and the helm test pod", () => {
     const names = (objects: Obj[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
-    const agents = [
+    const objects = [
       "Deployment/htc-agent",
       "NetworkPolicy/htc-agent",
+      "NetworkPolicy/htc-agent-client",
+      "Pod/htc-agent-test-submit",
       "PodDisruptionBudget/htc-agent",
       "ScaledObject/htc-agent-scaling-metrics",
       "ServiceAccount/htc-agent-sa",
+      "ServiceAccount/htc-client-sa",
       "TriggerAuthentication/htc-agent-keda-aws",
     ];
-    expect(names(defaults)).toEqual(agents);
-    expect(names(seed)).toEqual(agents);
-    expect(names(upstream)).toEqual([...agents, "Pod/htc-agent-test-submit"].sort());
+    expect(names(defaults)).toEqual(objects);
+    expect(names(seed)).toEqual(objects);
+    expect(names(upstream)).toEqual(objects);
   });
 
   it("renders only objects valid for their schema (default, seed and upstream-image values)", () => {
@@ -135,6 +138,8 @@ describe("htc-agent chart", () => {
       ["lambda", `${registry}/lambda:provided`, undefined, ["bootstrap.main"]],
     ]);
     expect(one(upstream, "Pod").spec.containers[0].image).toBe(`${registry}/submitter:main`);
+    // Upstream's submitter only needs the configuration file: the test pod's fetch step downloads nothing.
+    expect(JSON.parse(one(upstream, "Pod").spec.initContainers[0].args[0]).objects).toEqual([]);
   });
 
   it("sizes the worker container from the config in m and Mi and starts the zip's bootstrap on provided", () => {
@@ -236,7 +241,11 @@ describe("htc-agent chart", () => {
   });
 
   it("hardens every pod and container", () => {
-    const pods = [one(seed, "Deployment").spec.template.spec, one(upstream, "Pod").spec];
+    const pods = [
+      one(seed, "Deployment").spec.template.spec,
+      one(seed, "Pod").spec,
+      one(upstream, "Pod").spec,
+    ];
     for (const pod of pods) {
       expect(pod.automountServiceAccountToken).toBe(false);
       expect(pod.securityContext).toMatchObject({
@@ -261,7 +270,8 @@ describe("htc-agent chart", () => {
         ).toContain("/tmp");
       }
     }
-    expect(one(seed, "ServiceAccount").automountServiceAccountToken).toBe(false);
+    for (const account of byKind(seed, "ServiceAccount"))
+      expect(account.automountServiceAccountToken).toBe(false);
   });
 
   it("runs agent, worker and fetch step as one user in a stock pod, custom images as the user they are built for", () => {
@@ -278,6 +288,7 @@ describe("htc-agent chart", () => {
       agent: 65534,
       lambda: 99,
     });
+    expect(users(one(seed, "Pod").spec)).toEqual({ fetch: 1000, submit: 1000 });
     expect(users(one(upstream, "Pod").spec)).toEqual({ fetch: 1000, submit: 65534 });
     // No pod-wide user; the assembled config file (mode 0440) is readable through the volume's group.
     expect(agentPod.securityContext.runAsUser).toBeUndefined();
@@ -292,11 +303,16 @@ describe("htc-agent chart", () => {
     expect(pod.serviceAccountName).toBe("htc-agent-sa");
   });
 
-  it("annotates the service account for IRSA only when a role ARN is set", () => {
-    expect(one(seed, "ServiceAccount").metadata.annotations).toEqual({
+  it("annotates the agents' service account for IRSA only when a role ARN is set", () => {
+    const agentAccount = (objects: Obj[]) =>
+      byKind(objects, "ServiceAccount").find((a) => a.metadata.name === "htc-agent-sa")!;
+    expect(agentAccount(seed).metadata.annotations).toEqual({
       "eks.amazonaws.com/role-arn": "arn:aws:iam::021436251583:role/role_htc_agent_sa-main",
     });
-    expect(one(defaults, "ServiceAccount").metadata.annotations).toBeUndefined();
+    expect(agentAccount(defaults).metadata.annotations).toBeUndefined();
+    // The client pods' account: EKS Pod Identity only (the grid stack associates the client role with it).
+    const client = byKind(seed, "ServiceAccount").find((a) => a.metadata.name === "htc-client-sa")!;
+    expect(client.metadata.annotations).toBeUndefined();
   });
 
   it("scales the Deployment with KEDA on the CloudWatch backlog metric using the operator's identity", () => {
@@ -340,12 +356,15 @@ describe("htc-agent chart", () => {
     );
   });
 
+  const policy = (objects: Obj[], name: string) =>
+    byKind(objects, "NetworkPolicy").find((p) => p.metadata.name === name)!;
+
   it("fences the agent pods: no ingress, egress only to DNS, HTTPS, the Pod Identity agent and Redis", () => {
-    const policy = one(seed, "NetworkPolicy");
-    expect(policy.spec.podSelector.matchLabels).toEqual(one(seed, "Deployment").spec.selector.matchLabels);
-    expect(policy.spec.policyTypes).toEqual(["Ingress", "Egress"]);
-    expect(policy.spec.ingress).toEqual([]);
-    expect(policy.spec.egress).toEqual([
+    const agents = policy(seed, "htc-agent");
+    expect(agents.spec.podSelector.matchLabels).toEqual(one(seed, "Deployment").spec.selector.matchLabels);
+    expect(agents.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(agents.spec.ingress).toEqual([]);
+    expect(agents.spec.egress).toEqual([
       {
         ports: [
           { protocol: "UDP", port: 53 },
@@ -364,7 +383,28 @@ describe("htc-agent chart", () => {
       ...seedValues,
       networkPolicy: { ...seedValues.networkPolicy, redis: { enabled: false, port: 6379 } },
     });
-    expect(one(s3Only, "NetworkPolicy").spec.egress).toHaveLength(3);
+    expect(policy(s3Only, "htc-agent").spec.egress).toHaveLength(3);
+    expect(policy(s3Only, "htc-agent-client").spec.egress).toHaveLength(3);
+  });
+
+  it("fences the client pods the same way, selected by the client labels and not the agents' ones", () => {
+    const clients = policy(seed, "htc-agent-client");
+    expect(clients.spec.podSelector.matchLabels).toEqual({
+      "app.kubernetes.io/name": "htc-client",
+      "app.kubernetes.io/part-of": "htc-grid",
+    });
+    const agents = policy(seed, "htc-agent");
+    expect([clients.spec.policyTypes, clients.spec.ingress, clients.spec.egress]).toEqual([
+      agents.spec.policyTypes,
+      agents.spec.ingress,
+      agents.spec.egress,
+    ]);
+    // The test pod is a client pod, and no agent object (NetworkPolicy, PodDisruptionBudget) selects it.
+    const labels = one(seed, "Pod").metadata.labels;
+    expect(labels).toMatchObject(clients.spec.podSelector.matchLabels);
+    expect(labels["app.kubernetes.io/name"]).not.toBe(
+      agents.spec.podSelector.matchLabels["app.kubernetes.io/name"],
+    );
   });
 
   it("limits voluntary disruptions of the agents", () => {
@@ -373,14 +413,57 @@ describe("htc-agent chart", () => {
     expect(pdb.spec.selector.matchLabels).toEqual(one(seed, "Deployment").spec.selector.matchLabels);
   });
 
-  it("runs the helm test pod on core nodes, submitting one task", () => {
-    const pod = one(upstream, "Pod");
+  it("runs the helm test pod on core nodes as the client service account, submitting one task with htc", () => {
+    const pod = one(seed, "Pod");
     expect(pod.metadata.annotations["helm.sh/hook"]).toBe("test");
     expect(pod.spec.restartPolicy).toBe("Never");
+    expect(pod.spec.serviceAccountName).toBe("htc-client-sa");
     expect(pod.spec.nodeSelector).toEqual({ "htc/node-type": "core" });
     expect(pod.spec.tolerations).toEqual([
       { key: "htc/node-type", operator: "Equal", value: "core", effect: "NoSchedule" },
     ]);
+    const [submit] = pod.spec.containers;
+    expect(submit.image).toBe(
+      "021436251583.dkr.ecr.eu-west-1.amazonaws.com/ecr-public/docker/library/node:22.23.2-bookworm-slim",
+    );
+    expect(submit.command).toEqual([
+      "node",
+      "/opt/htc/runtime/client.js",
+      "submit",
+      "--count",
+      "1",
+      "--worker-args",
+      "1000 1 1",
+      "--wait",
+      "--timeout",
+      "300",
+    ]);
+    expect(env(submit)).toMatchObject({
+      INTRA_VPC: "1",
+      AGENT_CONFIG_FILE: "/etc/agent/Agent_config.tfvars.json",
+    });
+    expect(submit.volumeMounts).toContainEqual({
+      name: "runtime",
+      mountPath: "/opt/htc/runtime",
+      readOnly: true,
+    });
+    // Its fetch step downloads exactly the client bundle the values name, and assembles the configuration.
+    const plan = JSON.parse(pod.spec.initContainers[0].args[0]);
+    expect(plan.objects).toEqual([
+      {
+        bucket: "htc-workload-main-021436251583-eu-west-1",
+        key: "runtime/client.js",
+        versionId: "client-version-1",
+        sha256: "c".repeat(64),
+        file: "/opt/htc/runtime/client.js",
+      },
+    ]);
+    expect(plan.config.target).toBe("/etc/agent/Agent_config.tfvars.json");
+  });
+
+  it("runs upstream's client.py in the helm test pod with upstream's submitter image", () => {
+    const pod = one(upstream, "Pod");
+    expect(pod.spec.serviceAccountName).toBe("htc-client-sa");
     expect(pod.spec.containers[0].command).toEqual([
       "python3",
       "client.py",

@@ -65,7 +65,16 @@ describe("agentChartValues", () => {
       1000, 1000, 1000,
     ]);
     expect(values.getLayer.enabled).toBe(false);
-    expect(values.test.enabled).toBe(false);
+  });
+
+  it("runs the helm test pod's client bundle on the same Node.js image, as the client service account", () => {
+    expect(values.test).toMatchObject({ enabled: true, image: values.agent.image, runAsUser: 1000 });
+    expect(values.test.command.slice(0, 3)).toEqual(["node", "/opt/htc/runtime/client.js", "submit"]);
+    expect(values.fetch.testPlan.objects).toEqual([
+      { ...agentChartResources.delivery.clientBundle, file: "/opt/htc/runtime/client.js" },
+    ]);
+    expect(values.fetch.testPlan.config).toEqual(values.fetch.plan.config);
+    expect(values.client.serviceAccount).toEqual({ create: true, name: "htc-client-sa" });
   });
 
   it("uses upstream's custom images as given, under aws_htc_ecr or the grid's registry", () => {
@@ -91,7 +100,13 @@ describe("agentChartValues", () => {
       runAsUser: 99,
     });
     expect(custom.getLayer).toMatchObject({ enabled: true, image: "registry.example/lambda-init:v1" });
-    expect(custom.test).toMatchObject({ enabled: true, image: "registry.example/submitter:v1" });
+    expect(custom.test).toMatchObject({
+      enabled: true,
+      image: "registry.example/submitter:v1",
+      runAsUser: 65534,
+    });
+    expect(custom.test.command[0]).toBe("python3");
+    expect(custom.fetch.testPlan.objects).toEqual([]);
     // Upstream's agent and get-layer images bring their own code: the fetch step only assembles the configuration.
     expect(custom.fetch.plan.objects).toEqual([]);
   });

@@ -209,6 +209,23 @@ describe("agent role", () => {
     );
   });
 
+  it("has a sibling for the client pods: <agent namespace>/htc-client-sa on this cluster", () => {
+    const r = build({ htc_agent_namespace: "grid" });
+    const roles = ofType(r.resources, "aws_iam_role");
+    const client = roles.find((role) => String(role.name).startsWith("htc-client"))!;
+    expect(client.name).toBe("htc-client-main");
+    const trust = JSON.parse(client.assume_role_policy as string);
+    expect(trust.Statement[0].Principal).toEqual({ Service: "pods.eks.amazonaws.com" });
+    expect(trust.Statement[0].Condition.StringEquals).toMatchObject({
+      "aws:RequestTag/kubernetes-namespace": "grid",
+      "aws:RequestTag/kubernetes-service-account": "htc-client-sa",
+    });
+    const associations = ofType(r.resources, "aws_eks_pod_identity_association");
+    expect(associations).toContainEqual(
+      expect.objectContaining({ namespace: "grid", service_account: "htc-client-sa" }),
+    );
+  });
+
   it("attaches a policy added after construction", () => {
     const config = gridConfig();
     const s = gridScaffold(config);

@@ -63,7 +63,11 @@ describe("generate", () => {
       expect(() => new Job(job).validate()).not.toThrow();
       const pod = job.spec.template.spec;
       const container = pod.containers[0];
-      expect(container.image).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com/submitter:demo");
+      // The stock Node.js image through the grid's pull-through cache; the client bundle is fetched, not built in.
+      expect(container.image).toBe(
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ecr-public/docker/library/node:22.23.2-bookworm-slim",
+      );
+      expect(container.command.join(" ")).toContain("node /opt/htc/runtime/client.js");
       expect(pod.securityContext.runAsNonRoot).toBe(true);
       expect(pod.securityContext.seccompProfile.type).toBe("RuntimeDefault");
       expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
@@ -111,7 +115,7 @@ describe("generate", () => {
     expect(run(["--tag", "demo"]).status).toBe(0);
     const job = parse(readFileSync(path.join(dir, "generated", "single-task-test.yaml"), "utf8"));
     expect(job.spec.template.spec.containers[0].image).toBe(
-      "{{account_id}}.dkr.ecr.eu-west-1.amazonaws.com/submitter:demo",
+      "{{account_id}}.dkr.ecr.eu-west-1.amazonaws.com/ecr-public/docker/library/node:22.23.2-bookworm-slim",
     );
   });
 
@@ -178,11 +182,12 @@ describe("generate", () => {
     const outDir = path.join(dir, "generated");
     generate({ tag: "a", region: "eu-west-1", force: false, outDir });
     const before = snapshot(outDir);
-    // --force with another tag changes every file; the 6th rename (the 3rd file's new text) fails.
+    // --force with another tag and region changes every file (the jobs' registry is regional); the 6th rename (the
+    // 3rd file's new text) fails.
     expect(() =>
       generate({
         tag: "b",
-        region: "eu-west-1",
+        region: "eu-central-1",
         force: true,
         outDir,
         fileOps: failing("renameSync", 6, "EIO"),

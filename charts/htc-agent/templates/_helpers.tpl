@@ -29,6 +29,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: htc-grid
 {{- end }}
 
+{{/* Labels of the client pods (the test pod; the generated submission jobs carry the same podLabels). */}}
+{{- define "htc-agent.clientLabels" -}}
+{{- toYaml .Values.client.podLabels }}
+helm.sh/chart: {{ include "htc-agent.chart" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{- define "htc-agent.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "htc-agent.fullname" .) .Values.serviceAccount.name }}
@@ -134,4 +142,42 @@ Call with (dict "root" $ "user" <uid>).
 {{- define "htc-agent.containerSecurityContext" -}}
 {{- $ids := dict "runAsUser" (int .user) "runAsGroup" (int .user) -}}
 {{- toYaml (merge $ids .root.Values.containerSecurityContext) -}}
+{{- end }}
+
+{{/* The rules of a fenced pod's NetworkPolicy (agents and clients): no ingress, the egress the grid needs. */}}
+{{- define "htc-agent.fencedPolicy" -}}
+{{- $np := .Values.networkPolicy -}}
+policyTypes:
+  - Ingress
+  - Egress
+# No ingress rule: no ingress at all.
+ingress: []
+egress:
+  # DNS, to whichever resolver the cluster uses (CoreDNS, or a node-local cache).
+  - ports:
+      - { protocol: UDP, port: 53 }
+      - { protocol: TCP, port: 53 }
+  # AWS APIs over HTTPS: the VPC's interface endpoints, the S3 and DynamoDB gateway endpoints (AWS's public
+  # ranges) or, with a NAT gateway, AWS's public endpoints. Never the instance metadata service.
+  - to:
+      - ipBlock:
+          cidr: 0.0.0.0/0
+          except:
+            - 169.254.169.254/32
+    ports:
+      - { protocol: TCP, port: 443 }
+  # EKS Pod Identity: the credentials agent on the node's link-local address.
+  - to:
+      - ipBlock:
+          cidr: {{ $np.podIdentityAgentCidr }}
+    ports:
+      - { protocol: TCP, port: {{ $np.podIdentityAgentPort }} }
+  {{- if $np.redis.enabled }}
+  # The grid's Redis (ElastiCache, TLS) inside the VPC.
+  - to:
+      - ipBlock:
+          cidr: {{ $np.vpcCidr }}
+    ports:
+      - { protocol: TCP, port: {{ $np.redis.port }} }
+  {{- end }}
 {{- end }}

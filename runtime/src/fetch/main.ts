@@ -1,7 +1,9 @@
-// The fetch step of the agent pods and the submission jobs (`node fetch.js '<plan JSON>'`, an init container on
-// the stock Node.js image): downloads the runtime bundles and the worker zip the release names from the workload
-// bucket (exact versions, SHA-256 checked), unpacks the worker into the task root, and assembles the agent
-// configuration file from the ConfigMap and the Secret. Node built-ins only; credentials come from EKS Pod Identity.
+// The fetch step of the agent pods and the client pods (`node fetch.js '<plan JSON>'` or `node fetch.js --plan-file
+// FILE`, an init container on the stock Node.js image): downloads the runtime bundles and the worker zip the plan
+// names from the workload bucket (exact versions, SHA-256 checked), unpacks the worker into the task root, and
+// assembles the agent configuration file from the ConfigMap and the Secret. Node built-ins only; credentials come
+// from EKS Pod Identity. The plan file is how the submission jobs, written before any deploy, get the plan the
+// grid-k8s stack writes into the fetch ConfigMap.
 // Exit codes: 0 done, 1 a download or a file failed, 2 a bad plan. Every failure is one line on stderr.
 
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -66,13 +68,23 @@ export async function runPlan(plan: FetchPlan, env: NodeJS.ProcessEnv, log: Log)
 
 async function main(argv: readonly string[]): Promise<number> {
   process.title = "htc-fetch";
-  if (argv.length !== 1) {
-    console.error("htc-fetch: usage: fetch.js '<plan JSON>'");
+  let text: string;
+  if (argv.length === 1 && argv[0] !== "--plan-file") text = argv[0];
+  else if (argv.length === 2 && argv[0] === "--plan-file") {
+    try {
+      text = readFileSync(argv[1], "utf8");
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      console.error(`htc-fetch: cannot read the plan file ${argv[1]}: ${reason}`);
+      return 2;
+    }
+  } else {
+    console.error("htc-fetch: usage: fetch.js '<plan JSON>' | fetch.js --plan-file FILE");
     return 2;
   }
   let plan: FetchPlan;
   try {
-    plan = parsePlan(argv[0]);
+    plan = parsePlan(text);
   } catch (error) {
     if (error instanceof PlanError) {
       console.error(`htc-fetch: ${error.message}`);

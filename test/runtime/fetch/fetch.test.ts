@@ -64,9 +64,10 @@ async function startCredentialsEndpoint(): Promise<{ uri: string; calls: string[
   return { uri: `http://127.0.0.1:${port}/v1/credentials`, calls, server };
 }
 
-function runFetch(script: string, plan: unknown, env: Record<string, string>) {
+/** Runs fetch.js with a plan (as its argument) or with other arguments (e.g. `--plan-file FILE`). */
+function runFetch(script: string, plan: unknown, env: Record<string, string>, args?: string[]) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [script, JSON.stringify(plan)], {
+    const child = spawn(process.execPath, [script, ...(args ?? [JSON.stringify(plan)])], {
       env: { PATH: process.env.PATH ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -299,6 +300,27 @@ describe("fetch.js against the local S3 server with Pod Identity credentials", (
     );
     expect(code).toBe(1);
     expect(stderr).toContain(`htc-fetch: GET s3://${BUCKET}/runtime/nope.js: HTTP 404 NoSuchKey`);
+  });
+
+  it("reads the plan from a file with --plan-file (the client pods' plan in the fetch ConfigMap)", async () => {
+    const root = join(dir, "pod-6");
+    const file = join(dir, "client-plan.json");
+    writeFileSync(file, JSON.stringify(plan(root)));
+    const { code, stderr } = await runFetch(script, undefined, env, ["--plan-file", file]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(readFileSync(join(root, "runtime", "agent.js")).equals(agentJs)).toBe(true);
+  });
+
+  it("exits 2 with one line when the plan file cannot be read, or the arguments are wrong", async () => {
+    const missing = await runFetch(script, undefined, env, ["--plan-file", join(dir, "nope.json")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe(
+      `htc-fetch: cannot read the plan file ${join(dir, "nope.json")}: ENOENT`,
+    );
+    const usage = await runFetch(script, undefined, env, ["--plan-file"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr.trim()).toBe("htc-fetch: usage: fetch.js '<plan JSON>' | fetch.js --plan-file FILE");
   });
 
   it("exits 2 with one line on a bad plan", async () => {

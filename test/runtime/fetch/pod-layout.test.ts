@@ -74,6 +74,8 @@ describe("an agent pod from the chart's rendering, on local servers", () => {
             versionId: "",
             sha256: sha256(agentJs),
           },
+          // The client bundle is the client pods' (test/runtime/fetch/client-pod.test.ts); the agents never fetch it.
+          clientBundle: { bucket: WORKLOAD_BUCKET, key: "runtime/client.js", versionId: "", sha256: "" },
           workerZip: { bucket: WORKLOAD_BUCKET, key: "lambda.zip", versionId: "", sha256: sha256(workerZip) },
           fetchConfigMap: "htc-runtime-fetch",
           revision: "r1",
