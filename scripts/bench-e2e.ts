@@ -35,7 +35,10 @@ interface Result extends Scenario {
   readonly tasksPerSecond: number;
   readonly latency: { p50: number; p95: number; p99: number };
   readonly overheadP50: number;
+  /** Billing units by operation (DynamoDB batch writes count items; `lambda` invocations). */
   readonly usage: Map<string, number>;
+  /** Requests by operation, as sent (a batch write is one request). */
+  readonly requests: Map<string, number>;
   readonly workerShare?: number;
 }
 
@@ -119,6 +122,7 @@ async function run(scenario: Scenario): Promise<Result> {
       );
     }
     const usage = grid.usage();
+    const requests = grid.requests();
     const duplicates = (await grid.status()).duplicateFinals;
     if (duplicates > 0) throw new Error(`${label}: ${duplicates} tasks reached a final state twice`);
 
@@ -161,6 +165,7 @@ async function run(scenario: Scenario): Promise<Result> {
       },
       overheadP50: percentile(inGrid, 50),
       usage,
+      requests,
       workerShare,
     };
   } finally {
@@ -187,7 +192,7 @@ function render(results: Result[]): string {
   ];
   const rows = results.map((r) => {
     const perTask = new Map([...r.usage].map(([k, v]) => [k, v / r.tasks]));
-    const requests = [...r.usage].filter(([k]) => k !== "lambda").reduce((a, [, v]) => a + v, 0) / r.tasks;
+    const requests = [...r.requests.values()].reduce((a, v) => a + v, 0) / r.tasks;
     return [
       r.tasks.toLocaleString("en-US"),
       String(r.agents),
@@ -209,7 +214,7 @@ function render(results: Result[]): string {
 }
 
 function mix(result: Result): string {
-  const entries = [...result.usage].filter(([, v]) => v > 0).sort(([a], [b]) => a.localeCompare(b));
+  const entries = [...result.requests].filter(([, v]) => v > 0).sort(([a], [b]) => a.localeCompare(b));
   return entries.map(([k, v]) => `${k} ${(v / result.tasks).toFixed(3)}`).join(", ");
 }
 
@@ -253,7 +258,10 @@ async function main(): Promise<void> {
     "session's other tasks). Overhead: claim to finished per task, the time the grid adds to a no-op worker.\n",
   );
   console.log(render(results));
-  console.log("\nAWS requests per task by operation (client, API, control plane and agents):");
+  console.log(
+    "\nAWS requests per task by operation (client, API, control plane and agents; a DynamoDB batch write is one request,",
+  );
+  console.log("its items are billed as write units in the $ column):");
   for (const r of results) {
     console.log(
       `  ${r.tasks} tasks, ${r.agents} agents, +${r.delayMs} ms, ${r.storage}, ${r.externalStorage ? "data plane" : "inline"}: ${mix(r)}`,
