@@ -5,7 +5,8 @@
 // by operation (client, API, control plane and agents, counted at the local proxies) and what those requests would
 // cost per million tasks at eu-west-1 list prices (runtime/src/local/prices.ts). Then a Monte Carlo run reports the
 // share of time spent in the worker. Every run checks that each task came back exactly once.
-//   npm run bench:e2e [-- --quick]   (--quick: 1,000-task sessions only)
+//   npm run bench:e2e [-- --quick | --only TASKS/AGENTS/DELAY_MS]   (--quick: 1,000-task sessions only; --only: one
+//   no-op run on S3 with inline inputs)
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -237,6 +238,18 @@ async function main(): Promise<void> {
     externalStorage: 1,
     worker: "mock",
   });
+  const onlyAt = process.argv.indexOf("--only");
+  if (onlyAt > 0) {
+    // --only TASKS/AGENTS/DELAY_MS: one no-op S3 run with inline inputs (for profiling), nothing else.
+    const spec = process.argv[onlyAt + 1] ?? "";
+    const match = /^(\d+)\/(\d+)\/(\d+)$/.exec(spec);
+    if (!match)
+      throw new Error(`--only ${JSON.stringify(spec)} must be TASKS/AGENTS/DELAY_MS, e.g. 1000/4/5`);
+    const [tasks, agents, delayMs] = match.slice(1).map(Number);
+    const result = await run({ tasks, agents, delayMs, storage: "S3", externalStorage: 0, worker: "mock" });
+    console.log(`\n${render([result])}\n\nAWS requests per task by operation: ${mix(result)}`);
+    return;
+  }
   const results: Result[] = [];
   for (const scenario of scenarios) results.push(await run(scenario));
   const quant = await run({
