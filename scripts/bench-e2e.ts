@@ -5,7 +5,8 @@
 // by operation (client, API, control plane and agents, counted at the local proxies) and what those requests would
 // cost per million tasks at eu-west-1 list prices (runtime/src/local/prices.ts). Then a Monte Carlo run reports the
 // share of time spent in the worker. Every run checks that each task came back exactly once.
-//   npm run bench:e2e [-- --quick]   (--quick: 1,000-task sessions only)
+//   npm run bench:e2e [-- --quick | --only TASKS/AGENTS/DELAY_MS]   (--quick: 1,000-task sessions only; --only: one
+//   no-op run on S3 with inline inputs)
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,7 +36,10 @@ interface Result extends Scenario {
   readonly tasksPerSecond: number;
   readonly latency: { p50: number; p95: number; p99: number };
   readonly overheadP50: number;
+  /** Billing units by operation (DynamoDB batch writes count items; `lambda` invocations). */
   readonly usage: Map<string, number>;
+  /** Requests by operation, as sent (a batch write is one request). */
+  readonly requests: Map<string, number>;
   readonly workerShare?: number;
 }
 
@@ -119,6 +123,7 @@ async function run(scenario: Scenario): Promise<Result> {
       );
     }
     const usage = grid.usage();
+    const requests = grid.requests();
     const duplicates = (await grid.status()).duplicateFinals;
     if (duplicates > 0) throw new Error(`${label}: ${duplicates} tasks reached a final state twice`);
 
@@ -161,6 +166,7 @@ async function run(scenario: Scenario): Promise<Result> {
       },
       overheadP50: percentile(inGrid, 50),
       usage,
+      requests,
       workerShare,
     };
   } finally {
@@ -187,7 +193,7 @@ function render(results: Result[]): string {
   ];
   const rows = results.map((r) => {
     const perTask = new Map([...r.usage].map(([k, v]) => [k, v / r.tasks]));
-    const requests = [...r.usage].filter(([k]) => k !== "lambda").reduce((a, [, v]) => a + v, 0) / r.tasks;
+    const requests = [...r.requests.values()].reduce((a, v) => a + v, 0) / r.tasks;
     return [
       r.tasks.toLocaleString("en-US"),
       String(r.agents),
@@ -209,7 +215,7 @@ function render(results: Result[]): string {
 }
 
 function mix(result: Result): string {
-  const entries = [...result.usage].filter(([, v]) => v > 0).sort(([a], [b]) => a.localeCompare(b));
+  const entries = [...result.requests].filter(([, v]) => v > 0).sort(([a], [b]) => a.localeCompare(b));
   return entries.map(([k, v]) => `${k} ${(v / result.tasks).toFixed(3)}`).join(", ");
 }
 
@@ -232,6 +238,18 @@ async function main(): Promise<void> {
     externalStorage: 1,
     worker: "mock",
   });
+  const onlyAt = process.argv.indexOf("--only");
+  if (onlyAt > 0) {
+    // --only TASKS/AGENTS/DELAY_MS: one no-op S3 run with inline inputs (for profiling), nothing else.
+    const spec = process.argv[onlyAt + 1] ?? "";
+    const match = /^(\d+)\/(\d+)\/(\d+)$/.exec(spec);
+    if (!match)
+      throw new Error(`--only ${JSON.stringify(spec)} must be TASKS/AGENTS/DELAY_MS, e.g. 1000/4/5`);
+    const [tasks, agents, delayMs] = match.slice(1).map(Number);
+    const result = await run({ tasks, agents, delayMs, storage: "S3", externalStorage: 0, worker: "mock" });
+    console.log(`\n${render([result])}\n\nAWS requests per task by operation: ${mix(result)}`);
+    return;
+  }
   const results: Result[] = [];
   for (const scenario of scenarios) results.push(await run(scenario));
   const quant = await run({
@@ -253,7 +271,10 @@ async function main(): Promise<void> {
     "session's other tasks). Overhead: claim to finished per task, the time the grid adds to a no-op worker.\n",
   );
   console.log(render(results));
-  console.log("\nAWS requests per task by operation (client, API, control plane and agents):");
+  console.log(
+    "\nAWS requests per task by operation (client, API, control plane and agents; a DynamoDB batch write is one request,",
+  );
+  console.log("its items are billed as write units in the $ column):");
   for (const r of results) {
     console.log(
       `  ${r.tasks} tasks, ${r.agents} agents, +${r.delayMs} ms, ${r.storage}, ${r.externalStorage ? "data plane" : "inline"}: ${mix(r)}`,

@@ -134,6 +134,11 @@ export interface LocalGrid {
    * items for DynamoDB batch writes, and `apigateway` / `lambda` for the local API's invocations.
    */
   usage(): Map<string, number>;
+  /**
+   * AWS requests since start (or the last reset) by `<service>:<operation>`, as counted at the proxies (a DynamoDB
+   * batch write is one request however many items it carries), plus `apigateway` for the local API's calls.
+   */
+  requests(): Map<string, number>;
   resetUsage(): void;
   status(): Promise<LocalGridStatus>;
   setDelayMs(ms: number): void;
@@ -217,6 +222,13 @@ async function start(
   const counts = { finished: 0, failed: 0, cancelled: 0, duplicateFinals: 0 };
   let batchWriteItems = 0;
   const taskTimes = new Map<string, { claimed?: number; ended?: number }>();
+  const requests = () => {
+    const counted = new Map<string, number>();
+    for (const proxy of Object.values(proxies))
+      for (const [key, n] of proxy?.counts ?? []) counted.set(key, n);
+    counted.set("apigateway", Object.values(api.invocations).reduce((a, b) => a + b, 0) - apiBaseline);
+    return counted;
+  };
   proxies.dynamodb?.setHook(({ operation, body, status, response }) => {
     if (operation === "BatchWriteItem" && status === 200) {
       const written = (text: string, field: string) =>
@@ -451,15 +463,12 @@ async function start(
     finals,
     taskTimes,
     usage() {
-      const usage = new Map<string, number>();
-      for (const proxy of Object.values(proxies))
-        for (const [key, n] of proxy?.counts ?? []) usage.set(key, n);
+      const usage = requests();
       if (usage.has("dynamodb:BatchWriteItem")) usage.set("dynamodb:BatchWriteItem", batchWriteItems);
-      const calls = Object.values(api.invocations).reduce((a, b) => a + b, 0) - apiBaseline;
-      usage.set("apigateway", calls);
-      usage.set("lambda", calls);
+      usage.set("lambda", usage.get("apigateway") ?? 0);
       return usage;
     },
+    requests,
     resetUsage() {
       for (const proxy of Object.values(proxies)) proxy?.reset();
       batchWriteItems = 0;

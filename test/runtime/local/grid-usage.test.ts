@@ -1,0 +1,78 @@
+// What the local grid counts for the benchmarks: AWS requests as sent (a DynamoDB batch write is one request) and
+// billing units (its items are write units; each API call is one Lambda invocation). bench:e2e prints both, so a
+// wrong count would misstate requests per task or the price per million tasks.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadGridConfig } from "../../../modules/config/load";
+import { localGridLayout } from "../../../modules/local-grid/layout";
+import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
+import { GridClient } from "../../../runtime/src/client";
+import { startGrid, type LocalGrid } from "../../../runtime/src/local/grid";
+
+const TASKS = 60;
+let work: string;
+let grid: LocalGrid;
+let client: GridClient;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "htc-grid-usage-"));
+  for (const entry of ["agent", "worker-host", "mock-compute-engine"] as const)
+    bundleRuntime(entry, join(work, entry));
+  const configPath = join(work, "grid_config.json");
+  writeFileSync(configPath, JSON.stringify({ project_name: "usage", grid_storage_service: "S3" }));
+  grid = await startGrid({
+    layout: localGridLayout(loadGridConfig({ HTCGRID_CONFIG: configPath }, work).config),
+    agents: 1,
+    agentScript: join(work, "agent", "index.js"),
+    workerHostScript: join(work, "worker-host", "index.js"),
+    workerCode: join(work, "mock-compute-engine"),
+    workerHandler: "index.handler",
+    dir: join(work, "grid"),
+    ttlIntervalSec: 60,
+    agentOutput: "ignore",
+  });
+  client = GridClient.fromFile(grid.configPath, { env: { ...process.env, ...grid.clientEnv } });
+}, 60_000);
+
+afterAll(async () => {
+  await client?.close();
+  await grid?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("local grid usage counts", () => {
+  it("counts a batch write as one request but its items as write units, and each API call as one invocation", async () => {
+    grid.resetUsage();
+    const submission = await client.submit(
+      Array.from({ length: TASKS }, (_, i) => ({ worker_arguments: ["0", "1", String(i)] })),
+    );
+    const results = await client.wait(submission, { timeoutMs: 60_000 });
+    expect(results.finished).toBe(TASKS);
+
+    const requests = grid.requests();
+    const usage = grid.usage();
+    const batchRequests = requests.get("dynamodb:BatchWriteItem") ?? 0;
+    // Submission claims the session with its first row (a conditional UpdateItem) and batch-writes the others, at
+    // most 25 per request.
+    expect(usage.get("dynamodb:BatchWriteItem")).toBe(TASKS - 1);
+    expect(batchRequests).toBe(Math.ceil((TASKS - 1) / 25));
+    expect(batchRequests).toBeLessThan(TASKS);
+    // Everything else is the same in both views.
+    for (const [key, n] of requests) if (key !== "dynamodb:BatchWriteItem") expect(usage.get(key)).toBe(n);
+    expect(requests.get("apigateway")).toBeGreaterThan(0);
+    expect(usage.get("lambda")).toBe(requests.get("apigateway"));
+    expect(requests.has("lambda")).toBe(false);
+    // Every agent poll, claim and completion went through the proxies.
+    expect(requests.get("sqs:ReceiveMessage") ?? 0).toBeGreaterThan(0);
+    // The first row, then a claim and a completion per task.
+    expect(requests.get("dynamodb:UpdateItem") ?? 0).toBeGreaterThanOrEqual(1 + 2 * TASKS);
+    expect((await grid.status()).duplicateFinals).toBe(0);
+
+    grid.resetUsage();
+    expect(grid.requests().get("apigateway")).toBe(0);
+    expect(grid.requests().get("dynamodb:BatchWriteItem") ?? 0).toBe(0);
+  }, 90_000);
+});
