@@ -8,7 +8,7 @@
 //   npm run bench:e2e [-- --quick | --only TASKS/AGENTS/DELAY_MS]   (--quick: 1,000-task sessions only; --only: one
 //   no-op run on S3 with inline inputs)
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
@@ -41,10 +41,41 @@ interface Result extends Scenario {
   /** Requests by operation, as sent (a batch write is one request). */
   readonly requests: Map<string, number>;
   readonly workerShare?: number;
+  /** CPU time per task (ms): this process (local servers, proxies, API, handlers, client) and the agent trees. */
+  readonly cpu?: { host: number; agents: number };
+  /** Mean time the local servers took per request (ms, measured at the proxies, without the added delay). */
+  readonly serverMs: Map<string, number>;
 }
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/** Linux clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on every Linux ABI Node runs on). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU time (ms) of a process and its live descendants, from /proc; undefined where /proc is not Linux's. */
+function treeCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields[0] is the state (field 3); utime and stime are fields 14 and 15.
+    let ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    for (const child of children ? children.split(" ") : []) ms += treeCpuMs(Number(child)) ?? 0;
+    return ms;
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSnapshot(grid: LocalGrid): { host: number; agents: number | undefined } {
+  const usage = process.cpuUsage();
+  const agents = grid.agents.map((a) => (a.child.pid === undefined ? undefined : treeCpuMs(a.child.pid)));
+  return {
+    host: (usage.user + usage.system) / 1000,
+    agents: agents.includes(undefined) ? undefined : agents.reduce<number>((sum, ms) => sum + (ms ?? 0), 0),
+  };
+}
 
 const work = mkdtempSync(join(tmpdir(), "htc-bench-e2e-"));
 const bundles = {
@@ -102,6 +133,7 @@ async function run(scenario: Scenario): Promise<Result> {
   try {
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // agents up and polling
     grid.resetUsage();
+    const cpuBefore = cpuSnapshot(grid);
     const started = performance.now();
     const submission = await client.submit(tasksFor(scenario));
     let lastShown = -1;
@@ -116,6 +148,8 @@ async function run(scenario: Scenario): Promise<Result> {
       },
     });
     const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = cpuSnapshot(grid);
+    const serverMs = grid.serverMs();
     process.stderr.write("\n");
     if (results.finished !== scenario.tasks || results.results.length !== scenario.tasks) {
       throw new Error(
@@ -168,6 +202,14 @@ async function run(scenario: Scenario): Promise<Result> {
       usage,
       requests,
       workerShare,
+      cpu:
+        cpuBefore.agents === undefined || cpuAfter.agents === undefined
+          ? undefined
+          : {
+              host: (cpuAfter.host - cpuBefore.host) / scenario.tasks,
+              agents: (cpuAfter.agents - cpuBefore.agents) / scenario.tasks,
+            },
+      serverMs,
     };
   } finally {
     await client.close();
@@ -190,6 +232,7 @@ function render(results: Result[]): string {
     "overhead p50 ms",
     "AWS req/task",
     "$ per M tasks",
+    "CPU ms/task host+agents",
   ];
   const rows = results.map((r) => {
     const perTask = new Map([...r.usage].map(([k, v]) => [k, v / r.tasks]));
@@ -207,6 +250,7 @@ function render(results: Result[]): string {
       r.overheadP50.toFixed(1),
       requests.toFixed(2),
       chargesPerMillionTasks(perTask).toFixed(2),
+      r.cpu ? `${r.cpu.host.toFixed(1)} + ${r.cpu.agents.toFixed(1)}` : "n/a",
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -216,7 +260,14 @@ function render(results: Result[]): string {
 
 function mix(result: Result): string {
   const entries = [...result.requests].filter(([, v]) => v > 0).sort(([a], [b]) => a.localeCompare(b));
-  return entries.map(([k, v]) => `${k} ${(v / result.tasks).toFixed(3)}`).join(", ");
+  return entries
+    .map(([k, v]) => {
+      const ms = result.serverMs.get(k);
+      // ReceiveMessage long-polls: its server time is mostly waiting for messages.
+      const timed = ms !== undefined && k !== "sqs:ReceiveMessage";
+      return `${k} ${(v / result.tasks).toFixed(3)}${timed ? ` (${ms.toFixed(1)} ms)` : ""}`;
+    })
+    .join(", ");
 }
 
 async function main(): Promise<void> {
@@ -247,7 +298,9 @@ async function main(): Promise<void> {
       throw new Error(`--only ${JSON.stringify(spec)} must be TASKS/AGENTS/DELAY_MS, e.g. 1000/4/5`);
     const [tasks, agents, delayMs] = match.slice(1).map(Number);
     const result = await run({ tasks, agents, delayMs, storage: "S3", externalStorage: 0, worker: "mock" });
-    console.log(`\n${render([result])}\n\nAWS requests per task by operation: ${mix(result)}`);
+    console.log(
+      `\n${render([result])}\n\nAWS requests per task by operation (local server's mean time per request): ${mix(result)}`,
+    );
     return;
   }
   const results: Result[] = [];
@@ -268,13 +321,18 @@ async function main(): Promise<void> {
     "Latency: submission to finished, per task (state-table timestamps; includes waiting in the queue behind the",
   );
   console.log(
-    "session's other tasks). Overhead: claim to finished per task, the time the grid adds to a no-op worker.\n",
+    "session's other tasks). Overhead: claim to finished per task, the time the grid adds to a no-op worker.",
+  );
+  console.log(
+    "CPU: this process (local servers, proxies, API, handlers, client) + the agent processes with their worker hosts.\n",
   );
   console.log(render(results));
   console.log(
     "\nAWS requests per task by operation (client, API, control plane and agents; a DynamoDB batch write is one request,",
   );
-  console.log("its items are billed as write units in the $ column):");
+  console.log(
+    "its items are billed as write units in the $ column), with the local server's mean time per request in parentheses:",
+  );
   for (const r of results) {
     console.log(
       `  ${r.tasks} tasks, ${r.agents} agents, +${r.delayMs} ms, ${r.storage}, ${r.externalStorage ? "data plane" : "inline"}: ${mix(r)}`,

@@ -139,6 +139,8 @@ export interface LocalGrid {
    * batch write is one request however many items it carries), plus `apigateway` for the local API's calls.
    */
   requests(): Map<string, number>;
+  /** Mean time the local server took per request since start (or the last reset), by `<service>:<operation>` (ms). */
+  serverMs(): Map<string, number>;
   resetUsage(): void;
   status(): Promise<LocalGridStatus>;
   setDelayMs(ms: number): void;
@@ -469,6 +471,14 @@ async function start(
       return usage;
     },
     requests,
+    serverMs() {
+      const means = new Map<string, number>();
+      for (const proxy of Object.values(proxies)) {
+        for (const [key, total] of proxy?.serverMs ?? [])
+          means.set(key, total / (proxy?.counts.get(key) || 1));
+      }
+      return means;
+    },
     resetUsage() {
       for (const proxy of Object.values(proxies)) proxy?.reset();
       batchWriteItems = 0;

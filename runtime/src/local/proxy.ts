@@ -22,6 +22,8 @@ export interface AwsProxy {
   readonly endpoint: string;
   /** Requests forwarded, by `<service>:<operation>`. */
   readonly counts: Map<string, number>;
+  /** Time the server behind took, summed per `<service>:<operation>` (ms; the added delay excluded). */
+  readonly serverMs: Map<string, number>;
   setDelayMs(ms: number): void;
   setHook(hook: ProxyHook | undefined): void;
   reset(): void;
@@ -54,6 +56,7 @@ export function operationOf(service: AwsService, req: IncomingMessage): string {
 /** Starts a proxy forwarding to `target` (`http://127.0.0.1:<port>`). */
 export async function startAwsProxy(service: AwsService, target: string, delayMs = 0): Promise<AwsProxy> {
   const counts = new Map<string, number>();
+  const serverMs = new Map<string, number>();
   let delay = delayMs;
   let hook: ProxyHook | undefined;
   const upstream = new URL(target);
@@ -66,6 +69,7 @@ export async function startAwsProxy(service: AwsService, target: string, delayMs
       const key = `${service}:${operation}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
       const forward = () => {
+        const sent = performance.now();
         const out = request(
           {
             host: upstream.hostname,
@@ -79,6 +83,7 @@ export async function startAwsProxy(service: AwsService, target: string, delayMs
             const parts: Buffer[] = [];
             answer.on("data", (c: Buffer) => parts.push(c));
             answer.on("end", () => {
+              serverMs.set(key, (serverMs.get(key) ?? 0) + performance.now() - sent);
               const response = Buffer.concat(parts);
               const verdict = hook?.({
                 service,
@@ -110,9 +115,13 @@ export async function startAwsProxy(service: AwsService, target: string, delayMs
   return {
     endpoint: endpointOf(port),
     counts,
+    serverMs,
     setDelayMs: (ms) => (delay = ms),
     setHook: (h) => (hook = h),
-    reset: () => counts.clear(),
+    reset: () => {
+      counts.clear();
+      serverMs.clear();
+    },
     stop: () => closeServer(server),
   };
 }

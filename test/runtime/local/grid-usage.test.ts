@@ -75,4 +75,30 @@ describe("local grid usage counts", () => {
     expect(grid.requests().get("apigateway")).toBe(0);
     expect(grid.requests().get("dynamodb:BatchWriteItem") ?? 0).toBe(0);
   }, 90_000);
+
+  it("times each request at the server behind the proxy, without the delay the proxy adds", async () => {
+    const delayMs = 60;
+    grid.setDelayMs(delayMs);
+    try {
+      grid.resetUsage();
+      expect(grid.serverMs().size).toBe(0);
+      const submission = await client.submit(
+        Array.from({ length: 5 }, (_, i) => ({ worker_arguments: ["0", "1", String(i)] })),
+      );
+      expect((await client.wait(submission, { timeoutMs: 60_000 })).finished).toBe(5);
+      const serverMs = grid.serverMs();
+      // (ReceiveMessage long-polls: the server holds it until a message arrives or the poll ends.)
+      const timed = [...grid.requests()]
+        .filter(([key, n]) => key !== "apigateway" && key !== "sqs:ReceiveMessage" && n > 0)
+        .map(([key]) => key);
+      expect(timed).toContain("dynamodb:UpdateItem");
+      for (const key of timed) {
+        expect(serverMs.get(key), key).toBeGreaterThan(0);
+        // Each of these requests waited 60 ms at the proxy before it was sent: that wait is not server time.
+        expect(serverMs.get(key), key).toBeLessThan(delayMs);
+      }
+    } finally {
+      grid.setDelayMs(0);
+    }
+  }, 90_000);
 });
