@@ -5,13 +5,14 @@
 // by operation (client, API, control plane and agents, counted at the local proxies) and what those requests would
 // cost per million tasks at eu-west-1 list prices (runtime/src/local/prices.ts). Then a Monte Carlo run reports the
 // share of time spent in the worker. Every run checks that each task came back exactly once.
-//   npm run bench:e2e [-- --quick | --only TASKS/AGENTS/DELAY_MS]   (--quick: 1,000-task sessions only; --only: one
-//   no-op run on S3 with inline inputs)
+//   npm run bench:e2e [-- --quick | --only TASKS/AGENTS/DELAY_MS[/REDIS]]   (--quick: 1,000-task sessions only;
+//   --only: one no-op run, on S3 with inline inputs or on Redis with inputs in Redis)
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { Redis } from "ioredis";
 import { loadGridConfig } from "../modules/config/load";
 import { localGridLayout } from "../modules/local-grid/layout";
 import { bundleRuntime } from "../modules/runtime-bundle/bundle";
@@ -20,6 +21,7 @@ import { mapLimit } from "../runtime/src/aws/retry";
 import { stateOf, type GridStorageService } from "../runtime/src/contract";
 import { startGrid, type LocalGrid } from "../runtime/src/local/grid";
 import { chargesPerMillionTasks } from "../runtime/src/local/prices";
+import { redisCommandCounts, resetRedisCommandCounts } from "../runtime/src/local/redis-stats";
 
 interface Scenario {
   readonly tasks: number;
@@ -45,6 +47,8 @@ interface Result extends Scenario {
   readonly cpu?: { host: number; agents: number };
   /** Mean time the local servers took per request (ms, measured at the proxies, without the added delay). */
   readonly serverMs: Map<string, number>;
+  /** Redis commands by name (INFO commandstats), when the grid stores data in Redis. */
+  readonly redisCommands?: Map<string, number>;
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -130,9 +134,13 @@ async function run(scenario: Scenario): Promise<Result> {
   });
   const client = GridClient.fromFile(grid.configPath, { env: { ...process.env, ...grid.clientEnv } });
   Object.assign(process.env, grid.clientEnv);
+  const redis = grid.config.redis_url
+    ? new Redis(grid.config.redis_url, { maxRetriesPerRequest: 1 })
+    : undefined;
   try {
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // agents up and polling
     grid.resetUsage();
+    if (redis) await resetRedisCommandCounts(redis);
     const cpuBefore = cpuSnapshot(grid);
     const started = performance.now();
     const submission = await client.submit(tasksFor(scenario));
@@ -150,6 +158,7 @@ async function run(scenario: Scenario): Promise<Result> {
     const seconds = (performance.now() - started) / 1000;
     const cpuAfter = cpuSnapshot(grid);
     const serverMs = grid.serverMs();
+    const redisCommands = redis ? await redisCommandCounts(redis) : undefined;
     process.stderr.write("\n");
     if (results.finished !== scenario.tasks || results.results.length !== scenario.tasks) {
       throw new Error(
@@ -210,8 +219,10 @@ async function run(scenario: Scenario): Promise<Result> {
               agents: (cpuAfter.agents - cpuBefore.agents) / scenario.tasks,
             },
       serverMs,
+      redisCommands,
     };
   } finally {
+    redis?.disconnect();
     await client.close();
     await grid.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -260,7 +271,7 @@ function render(results: Result[]): string {
 
 function mix(result: Result): string {
   const entries = [...result.requests].filter(([, v]) => v > 0).sort(([a], [b]) => a.localeCompare(b));
-  return entries
+  const aws = entries
     .map(([k, v]) => {
       const ms = result.serverMs.get(k);
       // ReceiveMessage long-polls: its server time is mostly waiting for messages.
@@ -268,6 +279,11 @@ function mix(result: Result): string {
       return `${k} ${(v / result.tasks).toFixed(3)}${timed ? ` (${ms.toFixed(1)} ms)` : ""}`;
     })
     .join(", ");
+  const redis = [...(result.redisCommands ?? [])].sort(([a], [b]) => a.localeCompare(b));
+  if (redis.length === 0) return aws;
+  const total = redis.reduce((sum, [, n]) => sum + n, 0) / result.tasks;
+  const names = redis.map(([k, v]) => `${k} ${(v / result.tasks).toFixed(3)}`).join(", ");
+  return `${aws}; Redis commands ${total.toFixed(2)} per task: ${names}`;
 }
 
 async function main(): Promise<void> {
@@ -293,11 +309,21 @@ async function main(): Promise<void> {
   if (onlyAt > 0) {
     // --only TASKS/AGENTS/DELAY_MS: one no-op S3 run with inline inputs (for profiling), nothing else.
     const spec = process.argv[onlyAt + 1] ?? "";
-    const match = /^(\d+)\/(\d+)\/(\d+)$/.exec(spec);
+    const match = /^(\d+)\/(\d+)\/(\d+)(?:\/(S3|REDIS))?$/.exec(spec);
     if (!match)
-      throw new Error(`--only ${JSON.stringify(spec)} must be TASKS/AGENTS/DELAY_MS, e.g. 1000/4/5`);
-    const [tasks, agents, delayMs] = match.slice(1).map(Number);
-    const result = await run({ tasks, agents, delayMs, storage: "S3", externalStorage: 0, worker: "mock" });
+      throw new Error(
+        `--only ${JSON.stringify(spec)} must be TASKS/AGENTS/DELAY_MS[/S3|/REDIS], e.g. 1000/4/5 or 1000/4/5/REDIS`,
+      );
+    const [tasks, agents, delayMs] = match.slice(1, 4).map(Number);
+    const redis = match[4] === "REDIS";
+    const result = await run({
+      tasks,
+      agents,
+      delayMs,
+      storage: redis ? "REDIS" : "S3",
+      externalStorage: redis ? 1 : 0,
+      worker: "mock",
+    });
     console.log(
       `\n${render([result])}\n\nAWS requests per task by operation (local server's mean time per request): ${mix(result)}`,
     );
