@@ -1,8 +1,8 @@
 // One control-plane Lambda: esbuild bundle -> TerraformAsset (zip) -> function, with its own KMS-encrypted log
 // group, X-Ray tracing and a role that holds only the statements its handler needs.
+import { scratchDir } from "../runtime-bundle/scratch";
 import { cachedZip } from "../runtime-bundle/zip";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { Construct } from "constructs";
 import { AssetType, TerraformAsset } from "cdktf";
@@ -71,20 +71,6 @@ export const XRAY_STATEMENT: PolicyStatement = {
   Resource: "*",
 };
 
-const bundleDirectories: string[] = [];
-
-/** A fresh directory for one bundle, removed when the process exits (the asset has copied it by then). */
-function bundleDirectory(handlerName: string): string {
-  if (bundleDirectories.length === 0) {
-    process.once("exit", () => {
-      for (const dir of bundleDirectories) fs.rmSync(dir, { recursive: true, force: true });
-    });
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `htc-grid-${handlerName}-`));
-  bundleDirectories.push(dir);
-  return dir;
-}
-
 /** A control-plane Lambda function with its role, log group and code asset. */
 export class GridFunction extends Construct {
   public readonly function: LambdaFunction;
@@ -97,14 +83,14 @@ export class GridFunction extends Construct {
     super(scope, id);
     // The bundle goes to a fresh directory outside the project; the asset copies and zips it into the stack's
     // own folder at synth time, so cdktf.out/stacks/<stack> is self-contained and the hash depends on content only.
-    const outDir = bundleDirectory(props.handlerName);
+    const outDir = scratchDir(props.handlerName);
     props.bundle(props.handlerName, outDir);
     if (!fs.existsSync(path.join(outDir, "index.js"))) {
       throw new Error(`bundler wrote no index.js for handler "${props.handlerName}" into ${outDir}`);
     }
     // Zipped here (reproducible, in-process) rather than as an ARCHIVE asset, which spawns a process per archive
     // and stamps entries with file mtimes.
-    const zipFile = path.join(bundleDirectory(`${props.handlerName}-zip`), "code.zip");
+    const zipFile = path.join(scratchDir(`${props.handlerName}-zip`), "code.zip");
     fs.writeFileSync(zipFile, cachedZip(outDir));
     const code = new TerraformAsset(this, "code", { path: zipFile, type: AssetType.FILE });
 

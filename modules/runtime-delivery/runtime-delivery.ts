@@ -5,13 +5,13 @@
 // own (the submission jobs). Each object's version id and SHA-256 go into the pod spec or the plan, so a changed
 // agent bundle rolls the agents.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { Construct } from "constructs";
 import { AssetType, Fn, TerraformAsset } from "cdktf";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { bundleRuntime, type RuntimeBundle } from "../runtime-bundle/bundle";
+import { scratchDir } from "../runtime-bundle/scratch";
 import { cachedZip } from "../runtime-bundle/zip";
 import { WORKER_ZIP_KEY } from "../state-bootstrap/workload";
 
@@ -74,19 +74,6 @@ export interface RuntimeDeliveryProps {
 export interface DeliveredCode {
   readonly bundles: Readonly<Record<string, DeliveredObject>>;
   readonly workerZip: DeliveredObject;
-}
-
-let scratch: string | undefined;
-/** A fresh folder for bundles, removed when the process exits (assets have copied them by then). */
-function scratchDir(name: string): string {
-  if (scratch === undefined) {
-    scratch = fs.mkdtempSync(path.join(os.tmpdir(), "htc-grid-delivery-"));
-    const dir = scratch;
-    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
-  }
-  const dir = path.join(scratch, `${name}-${fs.readdirSync(scratch).length}`);
-  fs.mkdirSync(dir, { recursive: true });
-  return dir;
 }
 
 /** Splits `s3://bucket/key`. */
