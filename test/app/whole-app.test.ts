@@ -14,11 +14,16 @@ const STACKS = ["bootstrap", "images", "grid", "grid-k8s"];
 
 /** `node dist/main.js` (a fresh process, as `cdktf synth` runs it) with the built-in default config. */
 function synthDefault(outdir: string): void {
-  execFileSync(process.execPath, [path.join(root, "dist", "main.js")], {
-    cwd: mkdtempSync(path.join(tmpdir(), "htc-app-cwd-")),
-    env: { ...process.env, CDKTF_OUTDIR: outdir, HTCGRID_CONFIG: "", HTCGRID_BACKEND: "" },
-    stdio: "pipe",
-  });
+  const cwd = mkdtempSync(path.join(tmpdir(), "htc-app-cwd-"));
+  try {
+    execFileSync(process.execPath, [path.join(root, "dist", "main.js")], {
+      cwd,
+      env: { ...process.env, CDKTF_OUTDIR: outdir, HTCGRID_CONFIG: "", HTCGRID_BACKEND: "" },
+      stdio: "pipe",
+    });
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
 }
 
 /** Asset folders and content hashes change with every source edit; they are not plan-relevant names. */
