@@ -145,16 +145,29 @@ async function run(scenario: Scenario): Promise<Result> {
     const started = performance.now();
     const submission = await client.submit(tasksFor(scenario));
     let lastShown = -1;
-    const results = await client.wait(submission, {
-      timeoutMs: 1_800_000,
-      onProgress: (p) => {
-        const done = p.finished + p.failed + p.cancelled;
-        if (done !== lastShown) {
-          lastShown = done;
-          process.stderr.write(`\r  ${label}: ${done}/${scenario.tasks}`);
-        }
-      },
-    });
+    // An agent that exits mid-run (a bad HTC_AGENT_NODE_OPTIONS, a crash) ends the run at once instead of leaving
+    // the session to wait out its timeout.
+    const agentExit = Promise.race(
+      grid.agents.map((a) =>
+        a.exited.then((code) => {
+          throw new Error(`${label}: agent ${a.name} exited (${code}) during the run`);
+        }),
+      ),
+    );
+    const results = await Promise.race([
+      client.wait(submission, {
+        timeoutMs: 1_800_000,
+        onProgress: (p) => {
+          const done = p.finished + p.failed + p.cancelled;
+          if (done !== lastShown) {
+            lastShown = done;
+            process.stderr.write(`\r  ${label}: ${done}/${scenario.tasks}`);
+          }
+        },
+      }),
+      agentExit,
+    ]);
+    agentExit.catch(() => undefined); // the agents exit when the grid stops: not an error then
     const seconds = (performance.now() - started) / 1000;
     const cpuAfter = cpuSnapshot(grid);
     const serverMs = grid.serverMs();
