@@ -15,7 +15,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentChartValues } from "../../../modules/agent/chart-values";
 import { buildSubmissionJobs } from "../../../modules/agent/job-templates";
 import { clientFetchPlan, CLIENT_FETCH_PLAN_KEY } from "../../../modules/agent/pod-layout";
 import { localGridLayout } from "../../../modules/local-grid/layout";
@@ -25,6 +24,7 @@ import { startGrid, type LocalGrid } from "../../../runtime/src/local/grid";
 import { LOCAL_CREDENTIALS, listen, startS3, type LocalServer } from "../../../runtime/src/local/servers";
 import { renderChart, requireHelm } from "../../agent/helm";
 import { gridConfig } from "../../support/grid-synth";
+import { localChartValues } from "./local-chart";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -146,24 +146,10 @@ describe("client pods (helm test pod, submission jobs) from their manifests, on 
     credentialsUri = `http://127.0.0.1:${await listen(credentials)}/v1/credentials`;
 
     // The chart as the grid renders it for this config: the helm test pod.
-    const values = agentChartValues({
-      region: config.region,
-      agent: config.agent,
-      metrics: config.controlPlane.metrics,
-      network: { vpcCidr: config.network.vpcCidr, redis: false },
-      resources: {
-        gridRegistry: "000000000000.dkr.ecr.eu-west-1.amazonaws.com",
-        dnsSuffix: "amazonaws.com",
-        delivery: {
-          agentBundle: { ...clientBundle, key: "runtime/agent.js" },
-          clientBundle,
-          workerZip: { ...clientBundle, key: "lambda.zip" },
-          fetchConfigMap: "htc-runtime-fetch",
-          revision: "r1",
-        },
-        clusterName: config.clusterName,
-        scalingMetricName: "pending_tasks_ddb-main",
-      },
+    const values = localChartValues(config, {
+      agentBundle: { ...clientBundle, key: "runtime/agent.js" },
+      clientBundle,
+      workerZip: { ...clientBundle, key: "lambda.zip" },
     });
     chartObjects = renderChart(requireHelm(), values);
   }, 180_000);

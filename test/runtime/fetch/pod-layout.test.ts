@@ -12,12 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentChartValues } from "../../../modules/agent/chart-values";
 import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
 import { cachedZip } from "../../../modules/runtime-bundle/zip";
 import { freePort, listen } from "../../../runtime/src/local/servers";
 import { renderChart, requireHelm } from "../../agent/helm";
 import { gridConfig } from "../../support/grid-synth";
+import { localChartValues } from "./local-chart";
 import { startHarness, stopAgent, type Harness } from "../agent/harness";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -59,30 +59,16 @@ describe("an agent pod from the chart's rendering, on local servers", () => {
 
     // The chart, rendered with the values the grid builds for the default config (the built-in worker).
     const config = gridConfig();
-    const values = agentChartValues({
-      region: config.region,
-      agent: config.agent,
-      metrics: config.controlPlane.metrics,
-      network: { vpcCidr: config.network.vpcCidr, redis: false },
-      resources: {
-        gridRegistry: "000000000000.dkr.ecr.eu-west-1.amazonaws.com",
-        dnsSuffix: "amazonaws.com",
-        delivery: {
-          agentBundle: {
-            bucket: WORKLOAD_BUCKET,
-            key: "runtime/agent.js",
-            versionId: "",
-            sha256: sha256(agentJs),
-          },
-          // The client bundle is the client pods' (test/runtime/fetch/client-pod.test.ts); the agents never fetch it.
-          clientBundle: { bucket: WORKLOAD_BUCKET, key: "runtime/client.js", versionId: "", sha256: "" },
-          workerZip: { bucket: WORKLOAD_BUCKET, key: "lambda.zip", versionId: "", sha256: sha256(workerZip) },
-          fetchConfigMap: "htc-runtime-fetch",
-          revision: "r1",
-        },
-        clusterName: config.clusterName,
-        scalingMetricName: "pending_tasks_ddb-main",
+    const values = localChartValues(config, {
+      agentBundle: {
+        bucket: WORKLOAD_BUCKET,
+        key: "runtime/agent.js",
+        versionId: "",
+        sha256: sha256(agentJs),
       },
+      // The client bundle is the client pods' (test/runtime/fetch/client-pod.test.ts); the agents never fetch it.
+      clientBundle: { bucket: WORKLOAD_BUCKET, key: "runtime/client.js", versionId: "", sha256: "" },
+      workerZip: { bucket: WORKLOAD_BUCKET, key: "lambda.zip", versionId: "", sha256: sha256(workerZip) },
     });
     deployment = renderChart(requireHelm(), values).find((o) => o.kind === "Deployment")!;
 
