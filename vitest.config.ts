@@ -8,6 +8,7 @@ export default defineConfig({
     reporters: ["default", "json"],
     outputFile: { json: ".tmp/vitest-report.json" },
     globalSetup: ["test/support/build.ts"],
+    setupFiles: ["test/support/cleanup.ts"],
     pool: "forks",
     maxWorkers: 2,
     testTimeout: 60_000,

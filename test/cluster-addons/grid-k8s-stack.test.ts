@@ -4,12 +4,13 @@ import { parse } from "yaml";
 import { buildGridApp } from "../../stacks/app";
 import { ADDON_VERSIONS, CLUSTER_AUTOSCALER_IMAGE_TAGS } from "../../modules/cluster-addons/versions";
 import { gridConfig, ofType, workerGroups } from "../compute-plane/fixture";
+import { testApp } from "../support/test-app";
 
 type Body = Record<string, unknown>;
 
 function synthK8s(overrides: Record<string, unknown> = {}) {
   const config = gridConfig(overrides);
-  const app = Testing.app();
+  const app = testApp();
   const { gridK8s } = buildGridApp(app, config);
   const json = Testing.synth(gridK8s);
   const parsed = JSON.parse(json) as {

@@ -12,6 +12,7 @@ import { GridKeys } from "../../modules/kms/grid-keys";
 import { GridNames } from "../../modules/naming/names";
 import type { NetworkHandoff } from "../../modules/network/handoff";
 import { ComputePlane } from "../../modules/compute-plane/compute-plane";
+import { testApp } from "../support/test-app";
 
 /** The seed config with overrides, through the real parser. */
 export { gridConfig } from "../support/grid-synth";
@@ -37,7 +38,7 @@ export interface GridScaffold {
 }
 
 export function gridScaffold(config: GridConfig): GridScaffold {
-  const app = Testing.app();
+  const app = testApp();
   const stack = new TerraformStack(app, "test");
   new AwsProvider(stack, "aws", { region: config.region });
   const account = new AccountContext(stack, "account", { region: config.region });

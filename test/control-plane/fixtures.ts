@@ -21,6 +21,7 @@ import { GridKeys } from "../../modules/kms/grid-keys";
 import { GridNames } from "../../modules/naming/names";
 import type { NetworkHandoff } from "../../modules/network/handoff";
 import { ControlPlane, type ControlPlaneProps } from "../../modules/control-plane/control-plane";
+import { testApp } from "../support/test-app";
 
 const bundleDirs = new Set<string>();
 // The construct removes its bundle directories at process exit; test workers are stopped without one.
@@ -127,7 +128,7 @@ export function synthControlPlane(
   extra: Partial<Pick<ControlPlaneProps, "bundle" | "manageApiGatewayAccount">> = {},
 ): Synthesized {
   const config = gridConfig(overrides);
-  const app = Testing.app();
+  const app = testApp();
   const stack = new TerraformStack(app, "grid");
   new AwsProvider(stack, "aws", { region: config.region });
   const { names, account, keys, network, dataPlane } = buildPrerequisites(stack, config);

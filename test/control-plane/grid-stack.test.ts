@@ -1,14 +1,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Testing } from "cdktf";
 import { GridStack } from "../../stacks/grid-stack";
 import { gridConfig } from "./fixtures";
+import { testApp } from "../support/test-app";
 
 describe("grid stack composition", () => {
   it("composes the control plane and writes self-contained Lambda zips (real esbuild bundles) into the stack folder", () => {
     const config = gridConfig();
-    const app = Testing.app();
+    const app = testApp();
     const grid = new GridStack(app, "grid", { config });
     app.synth();
 

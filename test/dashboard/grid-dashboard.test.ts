@@ -2,11 +2,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Testing, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { GridDashboard, type GridDashboardProps } from "../../modules/dashboard/grid-dashboard";
+import { testApp } from "../support/test-app";
 
 type Widget = { x: number; y: number; properties: { title: string; stat: string; metrics: unknown[][] } };
 
 function build(overrides: Partial<GridDashboardProps> = {}) {
-  const stack = new TerraformStack(Testing.app(), "test");
+  const stack = new TerraformStack(testApp(), "test");
   new AwsProvider(stack, "aws", { region: "eu-west-1" });
   new GridDashboard(stack, "dashboard", {
     dashboardName: "htc-grid-main",

@@ -8,6 +8,7 @@ import { buildGridApp } from "../../stacks/app";
 import { parseGridConfig } from "../../modules/config/load";
 import type { GridConfig } from "../../modules/config/model";
 import { SEED_GRID_CONFIG } from "../../modules/config/seed";
+import { testApp } from "./test-app";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TfJson = Record<string, any>;
@@ -46,7 +47,7 @@ export function synthStack(make: (app: ReturnType<typeof Testing.app>) => Terraf
   text: string;
   json: TfJson;
 } {
-  const text = Testing.synth(make(Testing.app()));
+  const text = Testing.synth(make(testApp()));
   return { text, json: JSON.parse(text) as TfJson };
 }
 
