@@ -19,7 +19,7 @@ import { bundleRuntime } from "../modules/runtime-bundle/bundle";
 import { GridClient } from "../runtime/src/client";
 import { mapLimit } from "../runtime/src/aws/retry";
 import { stateOf, type GridStorageService } from "../runtime/src/contract";
-import { startGrid, type LocalGrid } from "../runtime/src/local/grid";
+import { startGrid, type LocalGrid, type TaskTimes } from "../runtime/src/local/grid";
 import { chargesPerMillionTasks } from "../runtime/src/local/prices";
 import { redisCommandCounts, resetRedisCommandCounts } from "../runtime/src/local/redis-stats";
 
@@ -38,6 +38,8 @@ interface Result extends Scenario {
   readonly tasksPerSecond: number;
   readonly latency: { p50: number; p95: number; p99: number };
   readonly overheadP50: number;
+  /** Medians of the overhead's steps (ms): agent until the output write, the write, agent until the finish, the finish. */
+  readonly steps?: { toWrite: number; write: number; toFinish: number; finish: number };
   /** Billing units by operation (DynamoDB batch writes count items; `lambda` invocations). */
   readonly usage: Map<string, number>;
   /** Requests by operation, as sent (a batch write is one request). */
@@ -202,6 +204,24 @@ async function run(scenario: Scenario): Promise<Result> {
       .map((id) => grid.taskTimes.get(id))
       .map((t) => (t?.ended ?? 0) - (t?.claimed ?? 0))
       .sort((a, b) => a - b);
+    const step = (pick: (t: TaskTimes) => number | undefined) => {
+      const values = submission.taskIds
+        .map((id) => {
+          const t = grid.taskTimes.get(id);
+          return t ? pick(t) : undefined;
+        })
+        .filter((v): v is number => v !== undefined && Number.isFinite(v))
+        .sort((a, b) => a - b);
+      return values.length === scenario.tasks ? percentile(values, 50) : undefined;
+    };
+    const toWrite = step((t) => (t.outputSent ?? NaN) - (t.claimed ?? NaN));
+    const write = step((t) => (t.outputWritten ?? NaN) - (t.outputSent ?? NaN));
+    const toFinish = step((t) => (t.endSent ?? NaN) - (t.outputWritten ?? NaN));
+    const finish = step((t) => (t.ended ?? NaN) - (t.endSent ?? NaN));
+    const steps =
+      toWrite === undefined || write === undefined || toFinish === undefined || finish === undefined
+        ? undefined
+        : { toWrite, write, toFinish, finish };
     let workerShare: number | undefined;
     if (scenario.worker === "monte-carlo") {
       const workerMs = results.results.reduce(
@@ -221,6 +241,7 @@ async function run(scenario: Scenario): Promise<Result> {
         p99: percentile(latencies, 99),
       },
       overheadP50: percentile(inGrid, 50),
+      steps,
       usage,
       requests,
       workerShare,
@@ -292,11 +313,15 @@ function mix(result: Result): string {
       return `${k} ${(v / result.tasks).toFixed(3)}${timed ? ` (${ms.toFixed(1)} ms)` : ""}`;
     })
     .join(", ");
+  const s = result.steps;
+  const steps = s
+    ? `; overhead steps (medians): agent ${s.toWrite.toFixed(1)} ms, output write ${s.write.toFixed(1)} ms, agent ${s.toFinish.toFixed(1)} ms, finish ${s.finish.toFixed(1)} ms`
+    : "";
   const redis = [...(result.redisCommands ?? [])].sort(([a], [b]) => a.localeCompare(b));
-  if (redis.length === 0) return aws;
+  if (redis.length === 0) return `${aws}${steps}`;
   const total = redis.reduce((sum, [, n]) => sum + n, 0) / result.tasks;
   const names = redis.map(([k, v]) => `${k} ${(v / result.tasks).toFixed(3)}`).join(", ");
-  return `${aws}; Redis commands ${total.toFixed(2)} per task: ${names}`;
+  return `${aws}${steps}; Redis commands ${total.toFixed(2)} per task: ${names}`;
 }
 
 async function main(): Promise<void> {

@@ -13,6 +13,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
   lambdaEnvVars,
+  outputKey,
   queueName,
   stateOf,
   type AgentConfigDocument,
@@ -99,6 +100,21 @@ export interface LocalAgent {
   readonly exited: Promise<number | string>;
 }
 
+/**
+ * One task's way from its claim to its final state, as the proxies saw it (ms, performance.now()): the claim's answer,
+ * the output write's arrival and answer (S3 data planes), and the final transition's arrival and answer.
+ */
+export interface TaskTimes {
+  claimed?: number;
+  outputSent?: number;
+  outputWritten?: number;
+  endSent?: number;
+  ended?: number;
+}
+
+/** What outputKey() appends to a task id. */
+const OUTPUT_SUFFIX = outputKey("");
+
 export interface LocalGridStatus {
   readonly agentsAlive: number;
   readonly agents: number;
@@ -127,8 +143,8 @@ export interface LocalGrid {
   readonly endpoints: Record<string, string>;
   /** Applied final transitions per task (for tests and the exactly-once check). */
   readonly finals: Map<string, string[]>;
-  /** When each task's last claim and its final transition were applied (ms, performance.now()). */
-  readonly taskTimes: Map<string, { claimed?: number; ended?: number }>;
+  /** When each task's last claim and its final transition were applied (ms, performance.now()), and its steps between. */
+  readonly taskTimes: Map<string, TaskTimes>;
   /**
    * AWS billing units since start (or the last reset) by `<service>:<operation>`: requests counted at the proxies,
    * items for DynamoDB batch writes, and `apigateway` / `lambda` for the local API's invocations.
@@ -223,7 +239,7 @@ async function start(
   const finals = new Map<string, string[]>();
   const counts = { finished: 0, failed: 0, cancelled: 0, duplicateFinals: 0 };
   let batchWriteItems = 0;
-  const taskTimes = new Map<string, { claimed?: number; ended?: number }>();
+  const taskTimes = new Map<string, TaskTimes>();
   const requests = () => {
     const counted = new Map<string, number>();
     for (const proxy of Object.values(proxies))
@@ -231,7 +247,19 @@ async function start(
     counted.set("apigateway", Object.values(api.invocations).reduce((a, b) => a + b, 0) - apiBaseline);
     return counted;
   };
-  proxies.dynamodb?.setHook(({ operation, body, status, response }) => {
+  proxies.s3?.setHook(({ operation, path, status, arrivedAt }) => {
+    if (operation !== "PutObject" || status !== 200) return undefined;
+    // The output write of a task this grid saw claimed: `.../<task_id>-output`.
+    const key = decodeURIComponent(path.split("?")[0].split("/").pop() ?? "");
+    if (!key.endsWith(OUTPUT_SUFFIX)) return undefined;
+    const times = taskTimes.get(key.slice(0, -OUTPUT_SUFFIX.length));
+    if (times) {
+      times.outputSent = arrivedAt;
+      times.outputWritten = performance.now();
+    }
+    return undefined;
+  });
+  proxies.dynamodb?.setHook(({ operation, body, status, response, arrivedAt }) => {
     if (operation === "BatchWriteItem" && status === 200) {
       const written = (text: string, field: string) =>
         Object.values(
@@ -252,7 +280,10 @@ async function start(
     }
     if (!taskId || (state !== "finished" && state !== "failed" && state !== "cancelled")) return undefined;
     const times = taskTimes.get(taskId);
-    if (times) times.ended = performance.now();
+    if (times) {
+      times.endSent = arrivedAt;
+      times.ended = performance.now();
+    }
     const seen = finals.get(taskId) ?? [];
     if (seen.length > 0) counts.duplicateFinals++;
     finals.set(taskId, [...seen, state]);

@@ -12,9 +12,13 @@ export interface ProxyHook {
   (call: {
     service: AwsService;
     operation: string;
+    /** The request's path and query (for S3, the bucket and key). */
+    path: string;
     body: string;
     status: number;
     response: string;
+    /** When the request arrived at the proxy (performance.now(), before any added delay). */
+    arrivedAt: number;
   }): "drop" | void;
 }
 
@@ -64,6 +68,7 @@ export async function startAwsProxy(service: AwsService, target: string, delayMs
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
+      const arrivedAt = performance.now();
       const body = Buffer.concat(chunks);
       const operation = operationOf(service, req);
       const key = `${service}:${operation}`;
@@ -88,9 +93,11 @@ export async function startAwsProxy(service: AwsService, target: string, delayMs
               const verdict = hook?.({
                 service,
                 operation,
+                path: req.url ?? "/",
                 body: body.toString("utf8"),
                 status: answer.statusCode ?? 0,
                 response: response.toString("utf8"),
+                arrivedAt,
               });
               if (verdict === "drop") {
                 req.socket.destroy();

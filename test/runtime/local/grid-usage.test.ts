@@ -86,6 +86,20 @@ describe("local grid usage counts", () => {
         Array.from({ length: 5 }, (_, i) => ({ worker_arguments: ["0", "1", String(i)] })),
       );
       expect((await client.wait(submission, { timeoutMs: 60_000 })).finished).toBe(5);
+      // Each task's steps from claim to finish, in order; the two requests after the claim each waited the delay.
+      for (const id of submission.taskIds) {
+        const t = grid.taskTimes.get(id);
+        const steps = [t?.claimed, t?.outputSent, t?.outputWritten, t?.endSent, t?.ended];
+        expect(
+          steps.every((v) => typeof v === "number"),
+          id,
+        ).toBe(true);
+        const [claimed, outputSent, outputWritten, endSent, ended] = steps as number[];
+        expect(claimed).toBeLessThanOrEqual(outputSent);
+        expect(outputWritten - outputSent).toBeGreaterThanOrEqual(delayMs - 1);
+        expect(outputWritten).toBeLessThanOrEqual(endSent);
+        expect(ended - endSent).toBeGreaterThanOrEqual(delayMs - 1);
+      }
       const serverMs = grid.serverMs();
       // (ReceiveMessage long-polls: the server holds it until a message arrives or the poll ends.)
       const timed = [...grid.requests()]
