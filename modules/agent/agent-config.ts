@@ -93,6 +93,18 @@ const flag = (on: boolean): string => (on ? "1" : "0");
 const metricsConnection = (measurement: string): string =>
   `${METRICS_SINK.host} ${METRICS_SINK.port} ${METRICS_SINK.database} ${measurement}`;
 
+/** The agent's timing knobs under their upstream field names (the stacks' document and the local grid's). */
+export function agentTimings(t: AgentConfig["tuning"]) {
+  return {
+    empty_task_queue_backoff_timeout_sec: t.emptyTaskQueueBackoffTimeoutSec,
+    work_proc_status_pull_interval_sec: t.workProcStatusPullIntervalSec,
+    task_ttl_expiration_offset_sec: t.taskTtlExpirationOffsetSec,
+    task_ttl_refresh_interval_sec: t.taskTtlRefreshIntervalSec,
+    dynamodb_results_pull_interval_sec: t.dynamodbResultsPullIntervalSec,
+    agent_task_visibility_timeout_sec: t.agentTaskVisibilityTimeoutSec,
+  };
+}
+
 /**
  * Builds every field of the upstream agent configuration. Field names and value types (string or
  * number) match upstream exactly; the two secret fields are returned apart so they can be stored in
@@ -100,7 +112,6 @@ const metricsConnection = (measurement: string): string =>
  */
 export function buildAgentConfig(inputs: AgentConfigInputs): AgentConfigDocument {
   const { controlPlane, dataPlane, agent, resources: r } = inputs;
-  const t = agent.tuning;
   const publicPart: PublicAgentConfig = {
     region: r.region,
     sqs_endpoint: r.sqsEndpoint,
@@ -109,12 +120,7 @@ export function buildAgentConfig(inputs: AgentConfigInputs): AgentConfigDocument
     redis_url: r.redisUrl,
     cluster_name: r.clusterName,
     ddb_state_table: r.stateTableName,
-    empty_task_queue_backoff_timeout_sec: t.emptyTaskQueueBackoffTimeoutSec,
-    work_proc_status_pull_interval_sec: t.workProcStatusPullIntervalSec,
-    task_ttl_expiration_offset_sec: t.taskTtlExpirationOffsetSec,
-    task_ttl_refresh_interval_sec: t.taskTtlRefreshIntervalSec,
-    dynamodb_results_pull_interval_sec: t.dynamodbResultsPullIntervalSec,
-    agent_task_visibility_timeout_sec: t.agentTaskVisibilityTimeoutSec,
+    ...agentTimings(agent.tuning),
     task_input_passed_via_external_storage: controlPlane.taskInputPassedViaExternalStorage,
     lambda_name_ttl_checker: r.lambdaNames.ttlChecker,
     lambda_name_submit_tasks: r.lambdaNames.submitTasks,

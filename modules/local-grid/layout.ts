@@ -2,6 +2,7 @@
 // physical names come from the one naming helper, so the local table, queues and bucket are named exactly as
 // Terraform names them, with the same priorities, storage mode, retry limit and agent timings.
 import type { GridConfig } from "../config/model";
+import { agentTimings } from "../agent/agent-config";
 import { GridNames } from "../naming/names";
 import type { LocalGridLayout } from "../../runtime/src/local/grid";
 import { LOCAL_ACCOUNT_ID } from "../../runtime/src/local/servers";
@@ -9,7 +10,6 @@ import { LOCAL_ACCOUNT_ID } from "../../runtime/src/local/servers";
 export function localGridLayout(config: GridConfig): LocalGridLayout {
   const names = new GridNames(config.projectName);
   const cp = config.controlPlane;
-  const t = config.agent.tuning;
   return {
     projectName: config.projectName,
     region: config.region,
@@ -34,13 +34,6 @@ export function localGridLayout(config: GridConfig): LocalGridLayout {
       dimensionName: cp.metrics.dimensionName,
       name: names.name("generic", cp.metrics.name),
     },
-    tuning: {
-      empty_task_queue_backoff_timeout_sec: t.emptyTaskQueueBackoffTimeoutSec,
-      work_proc_status_pull_interval_sec: t.workProcStatusPullIntervalSec,
-      task_ttl_expiration_offset_sec: t.taskTtlExpirationOffsetSec,
-      task_ttl_refresh_interval_sec: t.taskTtlRefreshIntervalSec,
-      dynamodb_results_pull_interval_sec: t.dynamodbResultsPullIntervalSec,
-      agent_task_visibility_timeout_sec: t.agentTaskVisibilityTimeoutSec,
-    },
+    tuning: agentTimings(config.agent.tuning),
   };
 }

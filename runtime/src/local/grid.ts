@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
+  LAMBDA_HANDLERS,
   lambdaEnvVars,
   outputKey,
   queueName,
@@ -336,14 +337,7 @@ async function start(
     PERIOD: "1",
   };
   // The handlers read their environment at their first call; every variable any handler reads is set here.
-  const handlerNames = [
-    "submit_tasks",
-    "get_results",
-    "cancel_tasks",
-    "ttl_checker",
-    "scaling_metrics",
-  ] as const;
-  for (const name of new Set(handlerNames.flatMap((h) => lambdaEnvVars(h, { local: true })))) {
+  for (const name of new Set(LAMBDA_HANDLERS.flatMap((h) => lambdaEnvVars(h, { local: true })))) {
     const value = handlerValues[name];
     if (value !== undefined) process.env[name] = value;
     else delete process.env[name];
