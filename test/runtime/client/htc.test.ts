@@ -207,25 +207,28 @@ describe("htc submit, watch, results, cancel", () => {
     expect(run.stdout).toMatch(/^usage: htc <command>/);
   });
 
-  it.skipIf(spawnSync("script", ["--version"]).status !== 0)(
-    "draws a live progress bar on a terminal",
-    async () => {
-      const agent = h.agent(MODE);
-      const session = newSessionId();
-      const run = await htc(["submit", "--count", "20", "--wait", "--session", session], { tty: true });
-      await agent.stop();
-      expect(run.code, run.stdout).toBe(EXIT.ok);
-      // One redraw: carriage return, erase line (ESC [ K), then the bar and its counters.
-      const bars = run.stdout.split(`\r${String.fromCharCode(27)}[K`).slice(1);
-      expect(bars.length).toBeGreaterThan(0);
-      for (const bar of bars) {
-        expect(bar).toMatch(
-          /^\[[#-]{24}\] +\d+\.\d% {2}\d+\/20 {2}done \d+ {2}failed 0 {2}cancelled 0 {2}pending \d+ {2}[\d.]+\/s {2}ETA \S+/,
-        );
-      }
-      expect(bars.at(-1)).toMatch(/100\.0% {2}20\/20 {2}done 20 .*pending 0 .*ETA 0s\r?\n/);
-    },
-  );
+  it("draws a live progress bar on a terminal", async () => {
+    // util-linux's `script` gives htc a terminal (Debian: bsdutils, installed everywhere).
+    if (spawnSync("script", ["--version"]).status !== 0) {
+      throw new Error(
+        "`script` (util-linux) is missing: install it (Debian/Ubuntu: sudo apt-get install -y bsdutils)",
+      );
+    }
+    const agent = h.agent(MODE);
+    const session = newSessionId();
+    const run = await htc(["submit", "--count", "20", "--wait", "--session", session], { tty: true });
+    await agent.stop();
+    expect(run.code, run.stdout).toBe(EXIT.ok);
+    // One redraw: carriage return, erase line (ESC [ K), then the bar and its counters.
+    const bars = run.stdout.split(`\r${String.fromCharCode(27)}[K`).slice(1);
+    expect(bars.length).toBeGreaterThan(0);
+    for (const bar of bars) {
+      expect(bar).toMatch(
+        /^\[[#-]{24}\] +\d+\.\d% {2}\d+\/20 {2}done \d+ {2}failed 0 {2}cancelled 0 {2}pending \d+ {2}[\d.]+\/s {2}ETA \S+/,
+      );
+    }
+    expect(bars.at(-1)).toMatch(/100\.0% {2}20\/20 {2}done 20 .*pending 0 .*ETA 0s\r?\n/);
+  });
 });
 
 describe("htc refuses bad input with one line, a distinct exit code, and submits nothing", () => {
