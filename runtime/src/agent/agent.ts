@@ -21,6 +21,7 @@ import {
   toBase64,
 } from "../contract";
 import type { DataPlane } from "../aws/data-plane";
+import type { StateTableWrites } from "../aws/signed-dynamodb";
 import type { ErrorLogger } from "../aws/error-log";
 import { backoffMs, sleep } from "../aws/retry";
 import { TaskInbox, type MessageRef, type ReceivedMessage } from "./inbox";
@@ -39,7 +40,8 @@ const WRITE_ATTEMPTS = 4;
 
 export interface AgentDeps {
   readonly settings: AgentSettings;
-  readonly ddb: DynamoDBClient;
+  /** The state table: the SDK client, or the signed-HTTP client (main.ts picks). */
+  readonly ddb: DynamoDBClient | StateTableWrites;
   readonly sqs: SQSClient;
   readonly dataPlane: DataPlane;
   readonly worker: WorkerClient;

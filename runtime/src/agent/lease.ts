@@ -5,7 +5,12 @@
 //  - a failed condition says why (cancelled, finished, taken over by the TTL checker, row gone).
 
 import { randomUUID } from "node:crypto";
-import { UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type UpdateItemCommandInput,
+} from "@aws-sdk/client-dynamodb";
 import {
   NONE,
   STATE_TABLE_KEY,
@@ -15,6 +20,7 @@ import {
   type TaskState,
 } from "../contract";
 import { errorName, retryOnThrottling } from "../aws/retry";
+import type { StateTableWrites } from "../aws/signed-dynamodb";
 
 type Item = Record<string, AttributeValue>;
 
@@ -33,13 +39,27 @@ export type LeaseOutcome =
       readonly owner: string;
     };
 
+/** The state table's UpdateItem through the AWS SDK. */
+export function sdkStateTableWrites(ddb: DynamoDBClient): StateTableWrites {
+  return {
+    async updateItem(input: UpdateItemCommandInput) {
+      await ddb.send(new UpdateItemCommand(input));
+    },
+  };
+}
+
 export class TaskLease {
+  private readonly writes: StateTableWrites;
+
   constructor(
-    private readonly ddb: DynamoDBClient,
+    /** The SDK client, or the agent's signed-HTTP client. */
+    ddb: DynamoDBClient | StateTableWrites,
     private readonly tableName: string,
     /** This agent's id (`task_owner`): the pod name. */
     readonly agentId: string,
-  ) {}
+  ) {
+    this.writes = "updateItem" in ddb ? ddb : sdkStateTableWrites(ddb);
+  }
 
   /** pending and unowned -> processing, owned by this agent, with the message's receipt handle and a heartbeat. */
   claim(taskId: string, receiptHandle: string, expiresAtSec: number): Promise<LeaseOutcome> {
@@ -119,16 +139,14 @@ export class TaskLease {
     const transitionId = randomUUID();
     try {
       await retryOnThrottling(() =>
-        this.ddb.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: { [STATE_TABLE_KEY]: { S: taskId } },
-            UpdateExpression: `SET ${update.set}, ${TRANSITION_ID_ATTRIBUTE} = :transition_id`,
-            ConditionExpression: update.condition,
-            ExpressionAttributeValues: { ...update.values, ":transition_id": { S: transitionId } },
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        ),
+        this.writes.updateItem({
+          TableName: this.tableName,
+          Key: { [STATE_TABLE_KEY]: { S: taskId } },
+          UpdateExpression: `SET ${update.set}, ${TRANSITION_ID_ATTRIBUTE} = :transition_id`,
+          ConditionExpression: update.condition,
+          ExpressionAttributeValues: { ...update.values, ":transition_id": { S: transitionId } },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
       );
       return { ok: true };
     } catch (error) {

@@ -2,7 +2,14 @@
 // the worker's invoke API, then takes tasks until SIGTERM or SIGINT: it finishes the task in hand and exits 0.
 // Exit codes: 0 stopped cleanly, 2 bad configuration (one line on stderr), 1 anything unexpected.
 
-import { cloudWatchLogsClient, dynamoClient, s3Client, sqsClient } from "../aws/clients";
+import {
+  cloudWatchLogsClient,
+  dynamoClient,
+  s3Client,
+  signedDynamoFor,
+  signedS3For,
+  sqsClient,
+} from "../aws/clients";
 import { connectRedis, openDataPlane } from "../aws/data-plane";
 import { ErrorLogger } from "../aws/error-log";
 import { freePort } from "../local/ports";
@@ -47,14 +54,20 @@ async function main(): Promise<number> {
     settings.errorLog,
     `agent ${settings.agentId}`,
   );
+  // The hot calls (UpdateItem, S3 get/put) go through the signed-HTTP client, at a fraction of the SDK's CPU;
+  // HTC_AWS_CLIENT=sdk (or FIPS/dual-stack endpoints) keeps them on the SDK. Credentials come from the SDK.
+  const sdkDynamo = dynamoClient(settings.region, settings.stateTable);
+  const ddb = signedDynamoFor(sdkDynamo, settings.region, settings.stateTable) ?? sdkDynamo;
+  const sdkS3 = settings.s3 ? s3Client(settings.region) : undefined;
+  const s3 = sdkS3 && (signedS3For(sdkS3, settings.region) ?? sdkS3);
   const data = openDataPlane({
     storage: settings.storage,
-    s3: settings.s3 ? { client: s3Client(settings.region), ...settings.s3 } : undefined,
+    s3: settings.s3 && s3 ? { client: s3, ...settings.s3 } : undefined,
     redis: settings.redis ? connectRedis(settings.redis) : undefined,
   });
   const agent = new Agent({
     settings,
-    ddb: dynamoClient(settings.region, settings.stateTable),
+    ddb,
     sqs: sqsClient(settings.region),
     dataPlane: data.dataPlane,
     worker,

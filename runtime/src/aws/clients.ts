@@ -8,6 +8,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { SignedDynamoDB, dynamoEndpoint } from "./signed-dynamodb";
+import { SignedHttpClient, dnsSuffixOf, endpointOverride, signedHttpUsable } from "./signed-http";
+import { SignedS3 } from "./signed-s3";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -57,4 +60,34 @@ export function cloudWatchLogsClient(region: string): CloudWatchLogsClient {
 
 export function secretsManagerClient(region: string): SecretsManagerClient {
   return new SecretsManagerClient({ region });
+}
+
+/**
+ * The state table's UpdateItem over the signed-HTTP client (a fraction of the SDK's CPU), with the SDK client's
+ * credentials and retry count; undefined where only the SDK will do (see signedHttpUsable).
+ */
+export function signedDynamoFor(
+  sdk: DynamoDBClient,
+  region: string,
+  settings: DynamoSettings = {},
+  env: Env = process.env,
+): SignedDynamoDB | undefined {
+  const dnsSuffix = dnsSuffixOf(region);
+  if (!dnsSuffix || !signedHttpUsable(env, region)) return undefined;
+  const http = new SignedHttpClient({
+    region,
+    service: "dynamodb",
+    credentials: () => sdk.config.credentials(),
+    maxAttempts: settings.maxAttempts,
+    baseDelayMs: 25,
+  });
+  return new SignedDynamoDB(http, dynamoEndpoint(region, dnsSuffix, endpointOverride(env, "DYNAMODB")));
+}
+
+/** S3 GetObject/PutObject over the signed-HTTP client, with the SDK client's credentials; undefined likewise. */
+export function signedS3For(sdk: S3Client, region: string, env: Env = process.env): SignedS3 | undefined {
+  const dnsSuffix = dnsSuffixOf(region);
+  if (!dnsSuffix || !signedHttpUsable(env, region)) return undefined;
+  const http = new SignedHttpClient({ region, service: "s3", credentials: () => sdk.config.credentials() });
+  return new SignedS3(http, { region, dnsSuffix, endpoint: endpointOverride(env, "S3") });
 }

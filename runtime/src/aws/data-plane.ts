@@ -5,6 +5,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import { Redis } from "ioredis";
 import type { GridStorageService } from "../contract";
 import { errorName } from "./retry";
+import type { ObjectTexts } from "./signed-s3";
 
 export interface DataPlane {
   /** The stored text, or undefined when the key does not exist. */
@@ -15,12 +16,14 @@ export interface DataPlane {
 /** S3 objects, uploaded with SSE-KMS under the grid's key only (upstream mixed in AES256). */
 export class S3DataPlane implements DataPlane {
   constructor(
-    private readonly s3: S3Client,
+    /** The SDK client, or the agent's signed-HTTP client. */
+    private readonly s3: S3Client | ObjectTexts,
     private readonly bucket: string,
     private readonly kmsKeyId: string,
   ) {}
 
   async get(key: string): Promise<string | undefined> {
+    if ("getText" in this.s3) return this.s3.getText(this.bucket, key);
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return out.Body ? await out.Body.transformToString("utf8") : "";
@@ -31,6 +34,7 @@ export class S3DataPlane implements DataPlane {
   }
 
   async put(key: string, value: string): Promise<void> {
+    if ("putText" in this.s3) return this.s3.putText(this.bucket, key, value, { kmsKeyId: this.kmsKeyId });
     await this.s3.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -123,7 +127,11 @@ export interface DataPlaneHandle {
 /** The data plane of a storage mode: S3 (SSE-KMS), Redis, or S3 write-through with Redis in front. */
 export function openDataPlane(options: {
   readonly storage: GridStorageService;
-  readonly s3?: { readonly client: S3Client; readonly bucket: string; readonly kmsKeyId: string };
+  readonly s3?: {
+    readonly client: S3Client | ObjectTexts;
+    readonly bucket: string;
+    readonly kmsKeyId: string;
+  };
   readonly redis?: Redis;
 }): DataPlaneHandle {
   const { storage, s3, redis } = options;

@@ -39,7 +39,7 @@ import {
   type SubmitResponse,
   type TaskState,
 } from "../contract";
-import { s3Client } from "../aws/clients";
+import { s3Client, signedS3For } from "../aws/clients";
 import {
   connectRedis,
   openDataPlane,
@@ -312,13 +312,15 @@ export class GridClient {
       if (storage !== "REDIS" && !this.config.s3_bucket) {
         throw new ConfigError(`grid_storage_service ${storage} needs s3_bucket`);
       }
+      // Outputs and inputs move through the signed-HTTP client where it works (a fraction of the SDK's CPU).
+      const sdkS3 = storage === "REDIS" ? undefined : s3Client(this.config.region, this.env);
       this.dataPlaneHandle = openDataPlane({
         storage,
         s3:
-          storage === "REDIS"
+          sdkS3 === undefined
             ? undefined
             : {
-                client: s3Client(this.config.region, this.env),
+                client: signedS3For(sdkS3, this.config.region, this.env) ?? sdkS3,
                 bucket: this.config.s3_bucket,
                 kmsKeyId: this.config.s3_kms_key_id,
               },

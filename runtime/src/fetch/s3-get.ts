@@ -1,18 +1,15 @@
 // GET one S3 object with a SigV4-signed request and stream it to a file, hashing it on the way: Node built-ins
 // only (node:crypto, node:http(s)), so the fetch step runs on a stock Node.js image with no SDK.
 
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createWriteStream, renameSync, rmSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { objectUrl, type S3Location } from "../aws/signed-s3";
+import { signV4 } from "../aws/sigv4";
 import type { Credentials } from "./credentials";
 
-export interface S3Location {
-  readonly region: string;
-  readonly dnsSuffix: string;
-  /** Endpoint override; requests are then path-style. */
-  readonly endpoint?: string;
-}
+export { objectUrl, type S3Location };
 
 export interface GetResult {
   readonly bytes: number;
@@ -30,31 +27,6 @@ export class S3Error extends Error {
   }
 }
 
-const hmac = (key: Buffer | string, data: string): Buffer =>
-  createHmac("sha256", key).update(data, "utf8").digest();
-const sha256Hex = (data: string): string => createHash("sha256").update(data, "utf8").digest("hex");
-
-/** RFC 3986 encoding as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
-function uriEncode(value: string): string {
-  return encodeURIComponent(value).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-}
-
-/** Object URL: virtual-hosted on AWS (path-style for bucket names with dots, which break TLS), path-style on an override. */
-export function objectUrl(location: S3Location, bucket: string, key: string, versionId?: string): URL {
-  const path = key.split("/").map(uriEncode).join("/");
-  let base: string;
-  if (location.endpoint) base = `${location.endpoint.replace(/\/$/, "")}/${bucket}/${path}`;
-  else if (bucket.includes("."))
-    base = `https://s3.${location.region}.${location.dnsSuffix}/${bucket}/${path}`;
-  else base = `https://${bucket}.s3.${location.region}.${location.dnsSuffix}/${path}`;
-  const url = new URL(base);
-  if (versionId) url.search = `versionId=${uriEncode(versionId)}`;
-  return url;
-}
-
 /** SigV4 headers for a GET of `url` (payload unsigned, as S3 allows). */
 export function signGet(
   url: URL,
@@ -62,41 +34,14 @@ export function signGet(
   credentials: Credentials,
   now = new Date(),
 ): Record<string, string> {
-  const amzDate = now
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}/, "");
-  const dateStamp = amzDate.slice(0, 8);
-  const headers: Record<string, string> = {
-    host: url.host,
-    "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
-    "x-amz-date": amzDate,
-  };
-  if (credentials.sessionToken) headers["x-amz-security-token"] = credentials.sessionToken;
-  const names = Object.keys(headers).sort();
-  const canonicalQuery = [...url.searchParams.entries()]
-    .map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`)
-    .sort()
-    .join("&");
-  const canonicalRequest = [
-    "GET",
-    url.pathname,
-    canonicalQuery,
-    names.map((n) => `${n}:${headers[n].trim()}\n`).join(""),
-    names.join(";"),
-    "UNSIGNED-PAYLOAD",
-  ].join("\n");
-  const scope = `${dateStamp}/${region}/s3/aws4_request`;
-  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256Hex(canonicalRequest)].join("\n");
-  const key = hmac(
-    hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, dateStamp), region), "s3"),
-    "aws4_request",
+  const unsigned = "UNSIGNED-PAYLOAD";
+  return signV4(
+    { method: "GET", url, headers: { "x-amz-content-sha256": unsigned }, payloadHash: unsigned },
+    region,
+    "s3",
+    credentials,
+    now,
   );
-  const signature = createHmac("sha256", key).update(stringToSign, "utf8").digest("hex");
-  return {
-    ...headers,
-    authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}`,
-  };
 }
 
 function readAll(res: IncomingMessage): Promise<string> {

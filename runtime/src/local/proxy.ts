@@ -19,6 +19,8 @@ export interface ProxyHook {
     response: string;
     /** When the request arrived at the proxy (performance.now(), before any added delay). */
     arrivedAt: number;
+    /** The request's user-agent header (which client sent it). */
+    userAgent: string;
   }): "drop" | void;
 }
 
@@ -98,6 +100,7 @@ export async function startAwsProxy(service: AwsService, target: string, delayMs
                 status: answer.statusCode ?? 0,
                 response: response.toString("utf8"),
                 arrivedAt,
+                userAgent: String(req.headers["user-agent"] ?? ""),
               });
               if (verdict === "drop") {
                 req.socket.destroy();

@@ -54,6 +54,44 @@ describe.each<GridStorageService>(["S3", "REDIS", "S3+REDIS"])("with %s storage"
   });
 });
 
+describe("the client for the hot calls", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ storage: "S3" });
+  }, 120_000);
+  afterAll(async () => h?.stop());
+
+  /** Runs one session with one agent; the user agents of its state-table updates and S3 calls. */
+  async function agentsOfCalls(env: Record<string, string>): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const record = ({ operation, userAgent }: { operation: string; userAgent: string }) => {
+      if (["UpdateItem", "GetObject", "PutObject"].includes(operation)) seen.add(userAgent.split(" ")[0]);
+    };
+    const { sessionId, taskIds } = await h.submit(mockTasks(5));
+    h.proxies.dynamodb.setHook(record);
+    h.proxies.s3.setHook(record);
+    const agent = h.spawnAgent("agent-client", { env });
+    try {
+      await h.waitFor("every task finished", () => finishedAll(h, sessionId, taskIds));
+    } finally {
+      h.proxies.dynamodb.setHook(undefined);
+      h.proxies.s3.setHook(undefined);
+    }
+    expect(await stopAgent(agent)).toBe(0);
+    return seen;
+  }
+
+  it("is the signed-HTTP client by default", async () => {
+    expect([...(await agentsOfCalls({}))]).toEqual(["htc-grid-signed-http"]);
+  });
+
+  it("is the AWS SDK with HTC_AWS_CLIENT=sdk, and the tasks still finish", async () => {
+    const seen = [...(await agentsOfCalls({ HTC_AWS_CLIENT: "sdk" }))];
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((ua) => ua.startsWith("aws-sdk-js/"))).toBe(true);
+  });
+});
+
 describe("inline task input (task_input_passed_via_external_storage = 0)", () => {
   let h: Harness;
   beforeAll(async () => {
