@@ -4,7 +4,8 @@
 // It prints tasks/s, submit-to-finish latency percentiles, the grid's overhead per task, the AWS requests per task
 // by operation (client, API, control plane and agents, counted at the local proxies) and what those requests would
 // cost per million tasks at eu-west-1 list prices (runtime/src/local/prices.ts). Then a Monte Carlo run reports the
-// share of time spent in the worker. Every run checks that each task came back exactly once.
+// share of time spent in the worker. Every run checks that each task came back exactly once, and starts after an
+// uncounted warm-up session of 100 tasks per agent (long-running agents have a warm JIT).
 //   npm run bench:e2e [-- --quick | --only TASKS/AGENTS/DELAY_MS[/REDIS]]   (--quick: 1,000-task sessions only;
 //   --only: one no-op run, on S3 with inline inputs or on Redis with inputs in Redis)
 
@@ -45,13 +46,16 @@ interface Result extends Scenario {
   /** Requests by operation, as sent (a batch write is one request). */
   readonly requests: Map<string, number>;
   readonly workerShare?: number;
-  /** CPU time per task (ms): this process (local servers, proxies, API, handlers, client) and the agent trees. */
+  /** CPU time per task (ms): this process and the servers' own processes (local servers, proxies, API, handlers, client), and the agent trees. */
   readonly cpu?: { host: number; agents: number };
   /** Mean time the local servers took per request (ms, measured at the proxies, without the added delay). */
   readonly serverMs: Map<string, number>;
   /** Redis commands by name (INFO commandstats), when the grid stores data in Redis. */
   readonly redisCommands?: Map<string, number>;
 }
+
+/** Tasks per agent in the uncounted warm-up session before each measured run. */
+const WARM_UP_TASKS_PER_AGENT = 100;
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -76,9 +80,11 @@ function treeCpuMs(pid: number): number | undefined {
 
 function cpuSnapshot(grid: LocalGrid): { host: number; agents: number | undefined } {
   const usage = process.cpuUsage();
+  // The servers in processes of their own (DynamoDB, redis-server) count with this process.
+  const servers = grid.serverPids.reduce((sum, pid) => sum + (treeCpuMs(pid) ?? 0), 0);
   const agents = grid.agents.map((a) => (a.child.pid === undefined ? undefined : treeCpuMs(a.child.pid)));
   return {
-    host: (usage.user + usage.system) / 1000,
+    host: (usage.user + usage.system) / 1000 + servers,
     agents: agents.includes(undefined) ? undefined : agents.reduce<number>((sum, ms) => sum + (ms ?? 0), 0),
   };
 }
@@ -89,11 +95,13 @@ const bundles = {
   host: join(work, "worker-host"),
   mock: join(work, "mock"),
   monteCarlo: join(work, "monte-carlo"),
+  dynamo: join(work, "local-dynamodb"),
 };
 bundleRuntime("agent", bundles.agent);
 bundleRuntime("worker-host", bundles.host);
 bundleRuntime("mock-compute-engine", bundles.mock);
 bundleRuntime("monte-carlo", bundles.monteCarlo);
+bundleRuntime("local-dynamodb", bundles.dynamo);
 
 function layoutFor(scenario: Scenario) {
   const path = join(work, "grid_config.json");
@@ -127,6 +135,7 @@ async function run(scenario: Scenario): Promise<Result> {
     agents: scenario.agents,
     agentScript: join(bundles.agent, "index.js"),
     workerHostScript: join(bundles.host, "index.js"),
+    dynamoScript: join(bundles.dynamo, "index.js"),
     workerCode: scenario.worker === "mock" ? bundles.mock : bundles.monteCarlo,
     workerHandler: "index.handler",
     dir,
@@ -141,13 +150,19 @@ async function run(scenario: Scenario): Promise<Result> {
     : undefined;
   try {
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // agents up and polling
+    // An uncounted warm-up session first, so the agents' JIT is warm as in a grid that has been running: without
+    // it a 1,000-task run mostly measures freshly started processes.
+    const warmUp = await client.submit(
+      tasksFor({ ...scenario, tasks: WARM_UP_TASKS_PER_AGENT * scenario.agents }),
+    );
+    await client.wait(warmUp, { timeoutMs: 600_000 });
     grid.resetUsage();
     if (redis) await resetRedisCommandCounts(redis);
     const cpuBefore = cpuSnapshot(grid);
     const started = performance.now();
     const submission = await client.submit(tasksFor(scenario));
     let lastShown = -1;
-    // An agent that exits mid-run (a bad HTC_AGENT_NODE_OPTIONS, a crash) ends the run at once instead of leaving
+    // An agent that exits mid-run (a bad HTC_AGENT_NODE_ARGS, a crash) ends the run at once instead of leaving
     // the session to wait out its timeout.
     const agentExit = Promise.race(
       grid.agents.map((a) =>

@@ -142,6 +142,7 @@ async function main(): Promise<number> {
   };
   const agentScript = join(bundle("agent"), "index.js");
   const workerHostScript = join(bundle("worker-host"), "index.js");
+  const dynamoScript = join(bundle("local-dynamodb"), "index.js");
   const workerCode = opts.worker ?? bundle("mock-compute-engine");
 
   let grid: LocalGrid;
@@ -151,6 +152,7 @@ async function main(): Promise<number> {
       agents: opts.agents,
       agentScript,
       workerHostScript,
+      dynamoScript,
       workerCode,
       workerHandler: opts.handler,
       workerTimeoutSec: opts.workerTimeoutSec,

@@ -32,6 +32,7 @@ export const RUNTIME_ENTRIES = {
   client: "runtime/src/client/main.ts",
   "worker-host": "runtime/src/worker-host/main.ts",
   fetch: "runtime/src/fetch/main.ts",
+  "local-dynamodb": "runtime/src/local/dynalite-main.ts",
   "mock-compute-engine": "runtime/src/workers/mock-compute-engine/index.ts",
   "monte-carlo": "runtime/src/workers/monte-carlo/index.ts",
 } as const satisfies Record<string, string>;

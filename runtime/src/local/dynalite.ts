@@ -80,8 +80,9 @@ type Dynalite = (options?: {
  * Loads dynalite with its db module replaced by the patched source. Must run before anything else in the process
  * loads `dynalite/db`; an unpatched copy already loaded is an error, never silently used.
  */
-export function loadPatchedDynalite(): Dynalite {
-  const load = createRequire(__filename);
+export function loadPatchedDynalite(anchor: string = __filename): Dynalite {
+  // `anchor`: a file dynalite resolves from (a bundle outside the repository passes one inside it).
+  const load = createRequire(anchor);
   const dbPath = load.resolve("dynalite/db/index.js");
   const loaded = load.cache[dbPath] as (NodeJS.Module & { [PATCHED]?: boolean }) | undefined;
   if (loaded && !loaded[PATCHED]) {

@@ -31,6 +31,7 @@ import {
   createStateTable,
   localQueueArn,
   startDynamo,
+  startDynamoProcess,
   startRecorder,
   startRedis,
   startS3,
@@ -74,6 +75,11 @@ export interface LocalGridOptions {
   /** Bundled agent (`index.js`) and worker host scripts. */
   readonly agentScript: string;
   readonly workerHostScript: string;
+  /**
+   * Bundled `local-dynamodb` script: DynamoDB (dynalite) then runs in a process of its own, off this process's
+   * event loop, as the real service is off the grid's machines. Without it, dynalite runs in this process.
+   */
+  readonly dynamoScript?: string;
   /** Worker code (zip or folder) and its handler. */
   readonly workerCode: string;
   readonly workerHandler: string;
@@ -140,6 +146,8 @@ export interface LocalGrid {
   /** The client configuration file (`{config, env}`) `htc --local` reads. */
   readonly clientFile: string;
   readonly agents: LocalAgent[];
+  /** Processes of the local servers that run in their own (DynamoDB with `dynamoScript`, redis-server). */
+  readonly serverPids: number[];
   readonly proxies: Record<AwsService, AwsProxy | undefined>;
   readonly endpoints: Record<string, string>;
   /** Applied final transitions per task (for tests and the exactly-once check). */
@@ -194,7 +202,9 @@ async function start(
   };
 
   // --- Servers and the resources Terraform would create ---------------------------------------------------
-  const dynamo = track(await startDynamo());
+  const dynamo = track(
+    options.dynamoScript ? await startDynamoProcess(options.dynamoScript) : await startDynamo(),
+  );
   const queues = [];
   for (let p = 0; p < layout.priorities; p++) {
     queues.push({ name: queueName(layout.dlqBase, p) });
@@ -418,8 +428,6 @@ async function start(
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-      // e.g. HTC_AGENT_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the agents.
-      ...(process.env.HTC_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HTC_AGENT_NODE_OPTIONS } : {}),
       ...awsEnv,
       AGENT_CONFIG_FILE: configPath,
       MY_POD_NAME: name,
@@ -430,7 +438,10 @@ async function start(
       ...(options.workerTimeoutSec ? { HTC_WORKER_TIMEOUT_SEC: String(options.workerTimeoutSec) } : {}),
     };
     const output = options.agentOutput ?? "files";
-    const child = spawn(process.execPath, [options.agentScript], {
+    // Node options for the agents, e.g. HTC_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them
+    // (passed on the command line: Node refuses --cpu-prof in NODE_OPTIONS).
+    const nodeArgs = (process.env.HTC_AGENT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, options.agentScript], {
       env,
       stdio: output === "inherit" ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
     });
@@ -485,6 +496,7 @@ async function start(
     clientEnv,
     clientFile,
     agents,
+    serverPids: [dynamo.pid, redisServer?.pid].filter((pid): pid is number => pid !== undefined),
     proxies,
     endpoints,
     finals,

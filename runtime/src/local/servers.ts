@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -36,6 +37,8 @@ export interface LocalServer {
   /** `http://127.0.0.1:<port>`. */
   readonly endpoint: string;
   readonly port: number;
+  /** The server's process, when it runs in one of its own. */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -72,6 +75,58 @@ export async function startDynamo(port = 0): Promise<LocalServer> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const bound = await listen(server, port, "DynamoDB (dynalite)");
   return { endpoint: endpointOf(bound), port: bound, stop: () => closeServer(server) };
+}
+
+/**
+ * dynalite in its own process, from the `local-dynamodb` bundle (dynalite-main.ts): off this process's event loop,
+ * as DynamoDB is off the grid's machines. It exits when this process stops it or dies.
+ */
+export async function startDynamoProcess(script: string, port = 0): Promise<LocalServer> {
+  const child = spawn(process.execPath, [script], {
+    env: {
+      PATH: process.env.PATH,
+      HTC_DYNALITE_FROM: createRequire(__filename).resolve("dynalite"),
+      HTC_DYNALITE_PORT: String(port),
+    },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let output = "";
+  const bound = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error("DynamoDB (dynalite) did not start within 15 s"));
+    }, 15_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = /^\{"port":(\d+)\}$/m.exec(output);
+      if (line) {
+        clearTimeout(timer);
+        resolve(Number(line[1]));
+      }
+    });
+    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          /EADDRINUSE/.test(output)
+            ? `DynamoDB (dynalite): port ${port} on 127.0.0.1 is already in use; free it or choose another port`
+            : `DynamoDB (dynalite) exited with ${code}: ${output.trim().split("\n").pop() ?? ""}`,
+        ),
+      );
+    });
+  });
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return {
+    endpoint: endpointOf(bound),
+    port: bound,
+    pid: child.pid,
+    stop: async () => {
+      child.stdin?.end();
+      await stopProcess(child);
+    },
+  };
 }
 
 /** The state table with its two indexes, as the infrastructure creates it (contract/state-item.ts). */
@@ -202,7 +257,7 @@ export async function startRedis(
       );
     });
   });
-  return { endpoint: `redis://127.0.0.1:${port}`, port, stop: () => stopProcess(child) };
+  return { endpoint: `redis://127.0.0.1:${port}`, port, pid: child.pid, stop: () => stopProcess(child) };
 }
 
 /** Stops a child process and waits for it to exit (SIGKILL after 5 s). */
