@@ -5,7 +5,7 @@
 // by operation (client, API, control plane and agents, counted at the local proxies) and what those requests would
 // cost per million tasks at eu-west-1 list prices (runtime/src/local/prices.ts). Then a Monte Carlo run reports the
 // share of time spent in the worker. Every run checks that each task came back exactly once, and starts after an
-// uncounted warm-up session of 100 tasks per agent (long-running agents have a warm JIT).
+// uncounted warm-up session of 500 tasks per agent (long-running agents have a warm JIT), except one with fresh agents.
 //   npm run bench:e2e [-- --quick | --only TASKS/AGENTS/DELAY_MS[/REDIS]]   (--quick: 1,000-task sessions only;
 //   --only: one no-op run, on S3 with inline inputs or on Redis with inputs in Redis)
 
@@ -32,6 +32,8 @@ interface Scenario {
   /** Task input inline in the submission (0) or through the data plane (1). */
   readonly externalStorage: 0 | 1;
   readonly worker: "mock" | "monte-carlo";
+  /** Fresh agents: no warm-up session before the measured one. */
+  readonly cold?: boolean;
 }
 
 interface Result extends Scenario {
@@ -54,8 +56,11 @@ interface Result extends Scenario {
   readonly redisCommands?: Map<string, number>;
 }
 
-/** Tasks per agent in the uncounted warm-up session before each measured run. */
-const WARM_UP_TASKS_PER_AGENT = 100;
+/**
+ * Tasks per agent in the uncounted warm-up session before each measured run (about what it takes the agents' JIT
+ * to settle; one run without it shows fresh agents).
+ */
+const WARM_UP_TASKS_PER_AGENT = 500;
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -128,7 +133,7 @@ function tasksFor(scenario: Scenario): unknown[] {
 }
 
 async function run(scenario: Scenario): Promise<Result> {
-  const label = `${scenario.tasks} tasks, ${scenario.agents} agent(s), +${scenario.delayMs} ms, ${scenario.storage}${scenario.externalStorage ? " (inputs in the data plane)" : ""}${scenario.worker === "mock" ? "" : ", Monte Carlo"}`;
+  const label = `${scenario.tasks} tasks, ${scenario.agents} agent(s), +${scenario.delayMs} ms, ${scenario.storage}${scenario.externalStorage ? " (inputs in the data plane)" : ""}${scenario.worker === "mock" ? "" : ", Monte Carlo"}${scenario.cold ? ", fresh agents" : ""}`;
   const dir = join(work, "grid");
   const grid: LocalGrid = await startGrid({
     layout: layoutFor(scenario),
@@ -151,11 +156,13 @@ async function run(scenario: Scenario): Promise<Result> {
   try {
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // agents up and polling
     // An uncounted warm-up session first, so the agents' JIT is warm as in a grid that has been running: without
-    // it a 1,000-task run mostly measures freshly started processes.
-    const warmUp = await client.submit(
-      tasksFor({ ...scenario, tasks: WARM_UP_TASKS_PER_AGENT * scenario.agents }),
-    );
-    await client.wait(warmUp, { timeoutMs: 600_000 });
+    // it a 1,000-task run mostly measures freshly started processes (the "fresh agents" run shows that).
+    if (!scenario.cold) {
+      const warmUp = await client.submit(
+        tasksFor({ ...scenario, tasks: WARM_UP_TASKS_PER_AGENT * scenario.agents }),
+      );
+      await client.wait(warmUp, { timeoutMs: 600_000 });
+    }
     grid.resetUsage();
     if (redis) await resetRedisCommandCounts(redis);
     const cpuBefore = cpuSnapshot(grid);
@@ -302,7 +309,7 @@ function render(results: Result[]): string {
       String(r.agents),
       `${r.delayMs} ms`,
       r.storage,
-      r.externalStorage ? "data plane" : "inline",
+      `${r.externalStorage ? "data plane" : "inline"}${r.cold ? ", fresh agents" : ""}`,
       r.tasksPerSecond.toFixed(1),
       r.latency.p50.toFixed(0),
       r.latency.p95.toFixed(0),
@@ -349,6 +356,15 @@ async function main(): Promise<void> {
         scenarios.push({ tasks, agents, delayMs, storage: "S3", externalStorage: 0, worker: "mock" });
     }
   }
+  scenarios.push({
+    tasks: 1_000,
+    agents: 4,
+    delayMs: 5,
+    storage: "S3",
+    externalStorage: 0,
+    worker: "mock",
+    cold: true,
+  });
   scenarios.push({ tasks: 1_000, agents: 4, delayMs: 5, storage: "S3", externalStorage: 1, worker: "mock" });
   scenarios.push({
     tasks: 1_000,
@@ -403,7 +419,10 @@ async function main(): Promise<void> {
     "session's other tasks). Overhead: claim to finished per task, the time the grid adds to a no-op worker.",
   );
   console.log(
-    "CPU: this process (local servers, proxies, API, handlers, client) + the agent processes with their worker hosts.\n",
+    "CPU: this process and the servers' own (local servers, proxies, API, handlers, client) + the agent processes with",
+  );
+  console.log(
+    `their worker hosts. Each run starts after an uncounted warm-up session of ${WARM_UP_TASKS_PER_AGENT} tasks per agent, except "fresh agents".\n`,
   );
   console.log(render(results));
   console.log(
@@ -414,7 +433,7 @@ async function main(): Promise<void> {
   );
   for (const r of results) {
     console.log(
-      `  ${r.tasks} tasks, ${r.agents} agents, +${r.delayMs} ms, ${r.storage}, ${r.externalStorage ? "data plane" : "inline"}: ${mix(r)}`,
+      `  ${r.tasks} tasks, ${r.agents} agents, +${r.delayMs} ms, ${r.storage}, ${r.externalStorage ? "data plane" : "inline"}${r.cold ? ", fresh agents" : ""}: ${mix(r)}`,
     );
   }
   console.log(
