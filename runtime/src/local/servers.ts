@@ -123,7 +123,12 @@ export async function startDynamoProcess(script: string, port = 0): Promise<Loca
     port: bound,
     pid: child.pid,
     stop: async () => {
+      // Closing its stdin ends it; SIGTERM (then SIGKILL) only if it has not exited within 2 s.
+      const exited = new Promise((resolve) => child.once("exit", resolve));
       child.stdin?.end();
+      if (child.exitCode === null && child.signalCode === null) {
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+      }
       await stopProcess(child);
     },
   };
