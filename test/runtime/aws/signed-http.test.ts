@@ -2,12 +2,12 @@
 // for byte, it speaks DynamoDB's and S3's protocols to the local servers the way the SDK does (failed conditions
 // carry the old item, SSE-KMS headers reach S3), and it retries what the SDK retries, and nothing else.
 
-import { createHash, createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NodeSha256 } from "../../support/node-sha256";
 import { signedDynamoFor, signedS3For, s3Client } from "../../../runtime/src/aws/clients";
 import { SignedDynamoDB, dynamoEndpoint } from "../../../runtime/src/aws/signed-dynamodb";
 import {
@@ -34,26 +34,6 @@ const CREDENTIALS = {
   secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
   sessionToken: "tok/+=",
 };
-
-function toBuffer(data: string | ArrayBuffer | ArrayBufferView): Buffer {
-  if (typeof data === "string") return Buffer.from(data, "utf8");
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
-
-/** node:crypto as the SDK signer's hash constructor (HMAC when given a secret). */
-class NodeSha256 {
-  private readonly hash;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash("sha256") : createHmac("sha256", toBuffer(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest();
-  }
-}
 
 describe("SigV4", () => {
   const now = new Date("2026-11-30T12:34:56Z");

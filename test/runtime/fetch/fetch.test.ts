@@ -3,7 +3,7 @@
 // (Authorization = the token file's content), checks SHA-256, unpacks the worker zip and assembles the agent
 // configuration. s3rver does not verify signatures, so the SigV4 signer is checked against the AWS SDK's own.
 import { spawn } from "node:child_process";
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NodeSha256 } from "../../support/node-sha256";
 import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
 import { cachedZip } from "../../../modules/runtime-bundle/zip";
 import { objectUrl, signGet } from "../../../runtime/src/fetch/s3-get";
@@ -20,26 +21,6 @@ import { listen, startS3, type LocalServer } from "../../../runtime/src/local/se
 const BUCKET = "htc-workload-test";
 const REGION = "eu-west-1";
 const TOKEN = "pod-identity-token-abc";
-
-function toBuffer(data: string | ArrayBuffer | ArrayBufferView): Buffer {
-  if (typeof data === "string") return Buffer.from(data, "utf8");
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
-
-/** node:crypto as the SDK signer's hash constructor (HMAC when given a secret). */
-class NodeSha256 {
-  private readonly hash;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash("sha256") : createHmac("sha256", toBuffer(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest();
-  }
-}
 
 /** A stand-in for the EKS Pod Identity agent: answers only the right token, with S3RVER's keys. */
 async function startCredentialsEndpoint(): Promise<{ uri: string; calls: string[]; server: Server }> {

@@ -17,6 +17,17 @@ import {
   type LocalServer,
 } from "../../../runtime/src/local/servers";
 
+/** An update of row "a" whose condition fails (its status is not "other"). */
+const failingUpdate = (returnValues?: "ALL_OLD") =>
+  new UpdateItemCommand({
+    TableName: "tasks",
+    Key: { task_id: { S: "a" } },
+    UpdateExpression: "SET note = :n",
+    ConditionExpression: "task_status = :s",
+    ExpressionAttributeValues: { ":n": { S: "x" }, ":s": { S: "other" } },
+    ReturnValuesOnConditionCheckFailure: returnValues,
+  });
+
 let server: LocalServer;
 let ddb: DynamoDBClient;
 
@@ -49,17 +60,7 @@ describe("patched dynalite", () => {
     await ddb.send(
       new PutItemCommand({ TableName: "tasks", Item: { task_id: { S: "a" }, task_status: { S: "p1" } } }),
     );
-    const update = (returnValues?: "ALL_OLD") =>
-      ddb.send(
-        new UpdateItemCommand({
-          TableName: "tasks",
-          Key: { task_id: { S: "a" } },
-          UpdateExpression: "SET note = :n",
-          ConditionExpression: "task_status = :s",
-          ExpressionAttributeValues: { ":n": { S: "x" }, ":s": { S: "other" } },
-          ReturnValuesOnConditionCheckFailure: returnValues,
-        }),
-      );
+    const update = (returnValues?: "ALL_OLD") => ddb.send(failingUpdate(returnValues));
     await expect(update("ALL_OLD")).rejects.toMatchObject({
       name: "ConditionalCheckFailedException",
       Item: { task_id: { S: "a" }, task_status: { S: "p1" } },
@@ -109,18 +110,9 @@ describe("in a process of its own (the local-dynamodb bundle the local grid runs
         new PutItemCommand({ TableName: "tasks", Item: { task_id: { S: "a" }, task_status: { S: "p1" } } }),
       );
       // The patch is in: a failed condition returns the old item.
-      await expect(
-        client.send(
-          new UpdateItemCommand({
-            TableName: "tasks",
-            Key: { task_id: { S: "a" } },
-            UpdateExpression: "SET note = :n",
-            ConditionExpression: "task_status = :s",
-            ExpressionAttributeValues: { ":n": { S: "x" }, ":s": { S: "other" } },
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        ),
-      ).rejects.toMatchObject({ Item: { task_status: { S: "p1" } } });
+      await expect(client.send(failingUpdate("ALL_OLD"))).rejects.toMatchObject({
+        Item: { task_status: { S: "p1" } },
+      });
     } finally {
       client.destroy();
       await dynamo.stop();
