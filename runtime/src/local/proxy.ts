@@ -83,7 +83,7 @@ export async function startAwsProxy(service: AwsService, target: string, delayMs
             port: upstream.port,
             method: req.method,
             path: req.url,
-            // The Host header stays the one the client signed (SigV4 covers it; s3rver checks signatures).
+            // The Host header stays the one the client signed (SigV4 covers it).
             headers: req.headers,
           },
           (answer) => {

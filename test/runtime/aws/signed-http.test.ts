@@ -1,6 +1,7 @@
-// The signed-HTTP client the agent and the client use for their hot calls: its SigV4 matches the AWS SDK's byte
-// for byte, it speaks DynamoDB's and S3's protocols to the local servers the way the SDK does (failed conditions
-// carry the old item, SSE-KMS headers reach S3), and it retries what the SDK retries, and nothing else.
+// The signed-HTTP client the agent and the client use for their hot calls: its SigV4 gives AWS's published test
+// vector and matches the AWS SDK's byte for byte, it speaks DynamoDB's and S3's protocols to the local servers the
+// way the SDK does (failed conditions carry the old item, SSE-KMS headers reach S3), and it retries what the SDK
+// retries, and nothing else. (No local server here verifies SigV4: dynalite ignores it, s3rver checks V2 only.)
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
@@ -37,6 +38,24 @@ const CREDENTIALS = {
 
 describe("SigV4", () => {
   const now = new Date("2026-11-30T12:34:56Z");
+
+  it("gives the signature of AWS's own SigV4 test suite (get-vanilla)", () => {
+    const signed = signV4(
+      {
+        method: "GET",
+        url: new URL("https://example.amazonaws.com/"),
+        headers: {},
+        payloadHash: sha256Hex(""),
+      },
+      "us-east-1",
+      "service",
+      { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" },
+      new Date("2015-08-30T12:36:00Z"),
+    );
+    expect(signed.authorization).toBe(
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+    );
+  });
 
   it("signs a DynamoDB UpdateItem exactly as the AWS SDK does", async () => {
     const body = JSON.stringify({ TableName: "htc-state", Key: { task_id: { S: "s_1" } } });
