@@ -25,7 +25,7 @@ import {
 import { localAgentConfig } from "./agent-config";
 import { startLocalApiGateway, type LocalApiGateway } from "./api-gateway";
 import { startAwsProxy, type AwsProxy, type AwsService } from "./proxy";
-import { startMemoryS3 } from "./s3";
+import { startMemoryS3, type MemoryS3 } from "./s3";
 import {
   LOCAL_CREDENTIALS,
   createStateTable,
@@ -242,7 +242,14 @@ async function start(
   const proxies: Record<AwsService, AwsProxy | undefined> = {
     dynamodb: track(await startAwsProxy("dynamodb", dynamo.endpoint, options.delayMs)),
     sqs: track(await startAwsProxy("sqs", sqsServer.endpoint, options.delayMs)),
-    s3: track(await startAwsProxy("s3", s3Server.endpoint, options.delayMs)),
+    // The in-memory S3 is answered in this process, without a second loopback HTTP hop.
+    s3: track(
+      await startAwsProxy(
+        "s3",
+        (s3Server as Partial<MemoryS3>).dispatch ?? s3Server.endpoint,
+        options.delayMs,
+      ),
+    ),
     cloudwatch: track(await startAwsProxy("cloudwatch", recorder.endpoint, options.delayMs)),
     logs: undefined,
     secretsmanager: undefined,

@@ -1,8 +1,16 @@
-// An HTTP proxy on 127.0.0.1 in front of one local AWS-compatible server: it counts requests by AWS operation,
-// can add a fixed delay to each (standing for the network between a pod and AWS) and lets a test drop a response
-// after the server applied the request (a lost response). The benchmarks and the fault tests use it.
+// An HTTP proxy on 127.0.0.1 in front of one local AWS-compatible server (over HTTP, or called directly when it runs
+// in this process): it counts requests by AWS operation, can add a fixed delay to each (standing for the network
+// between a pod and AWS) and lets a test drop a response after the server applied the request (a lost response).
+// The benchmarks and the fault tests use it.
 
-import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import {
+  createServer,
+  request,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+} from "node:http";
+import type { BufferedRequest, BufferedResponse } from "./s3";
 import { closeServer, endpointOf, listen } from "./servers";
 
 export type AwsService = "dynamodb" | "sqs" | "s3" | "cloudwatch" | "logs" | "secretsmanager";
@@ -59,13 +67,20 @@ export function operationOf(service: AwsService, req: IncomingMessage): string {
   }
 }
 
-/** Starts a proxy forwarding to `target` (`http://127.0.0.1:<port>`). */
-export async function startAwsProxy(service: AwsService, target: string, delayMs = 0): Promise<AwsProxy> {
+/** A server in this process that answers a buffered request directly (the in-memory S3): one HTTP hop fewer. */
+export type InProcessServer = (req: BufferedRequest) => BufferedResponse;
+
+/** Starts a proxy forwarding to `target`: `http://127.0.0.1:<port>`, or a server in this process. */
+export async function startAwsProxy(
+  service: AwsService,
+  target: string | InProcessServer,
+  delayMs = 0,
+): Promise<AwsProxy> {
   const counts = new Map<string, number>();
   const serverMs = new Map<string, number>();
   let delay = delayMs;
   let hook: ProxyHook | undefined;
-  const upstream = new URL(target);
+  const upstream = typeof target === "string" ? new URL(target) : undefined;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -75,12 +90,42 @@ export async function startAwsProxy(service: AwsService, target: string, delayMs
       const operation = operationOf(service, req);
       const key = `${service}:${operation}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
+      /** The server's answer: counted, shown to the hook (which may drop it), sent back. */
+      const answered = (sent: number, status: number, headers: OutgoingHttpHeaders, response: Buffer) => {
+        serverMs.set(key, (serverMs.get(key) ?? 0) + performance.now() - sent);
+        const verdict = hook?.({
+          service,
+          operation,
+          path: req.url ?? "/",
+          body: body.toString("utf8"),
+          status,
+          response: response.toString("utf8"),
+          arrivedAt,
+          userAgent: String(req.headers["user-agent"] ?? ""),
+        });
+        if (verdict === "drop") {
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(status, headers);
+        res.end(response);
+      };
       const forward = () => {
         const sent = performance.now();
+        if (typeof target === "function") {
+          const answer = target({
+            method: req.method ?? "GET",
+            url: req.url ?? "/",
+            headers: req.headers,
+            body,
+          });
+          answered(sent, answer.status, answer.headers, answer.body);
+          return;
+        }
         const out = request(
           {
-            host: upstream.hostname,
-            port: upstream.port,
+            host: upstream?.hostname,
+            port: upstream?.port,
             method: req.method,
             path: req.url,
             // The Host header stays the one the client signed (SigV4 covers it).
@@ -89,26 +134,9 @@ export async function startAwsProxy(service: AwsService, target: string, delayMs
           (answer) => {
             const parts: Buffer[] = [];
             answer.on("data", (c: Buffer) => parts.push(c));
-            answer.on("end", () => {
-              serverMs.set(key, (serverMs.get(key) ?? 0) + performance.now() - sent);
-              const response = Buffer.concat(parts);
-              const verdict = hook?.({
-                service,
-                operation,
-                path: req.url ?? "/",
-                body: body.toString("utf8"),
-                status: answer.statusCode ?? 0,
-                response: response.toString("utf8"),
-                arrivedAt,
-                userAgent: String(req.headers["user-agent"] ?? ""),
-              });
-              if (verdict === "drop") {
-                req.socket.destroy();
-                return;
-              }
-              res.writeHead(answer.statusCode ?? 502, answer.headers);
-              res.end(response);
-            });
+            answer.on("end", () =>
+              answered(sent, answer.statusCode ?? 502, answer.headers, Buffer.concat(parts)),
+            );
           },
         );
         out.on("error", () => {

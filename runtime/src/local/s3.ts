@@ -5,7 +5,7 @@
 // Signatures are not checked. Uploads in aws-chunked encoding (the SDK's streaming checksums) are decoded.
 
 import { createHash } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { closeServer, endpointOf, listen, type LocalServer } from "./servers";
 
 interface StoredObject {
@@ -26,12 +26,34 @@ export interface MemoryBucket {
 export interface MemoryS3 extends LocalServer {
   /** Objects per bucket (for tests). */
   readonly buckets: ReadonlyMap<string, ReadonlyMap<string, StoredObject>>;
+  /** Answers one buffered request in this process, without HTTP (what the server does for each request). */
+  readonly dispatch: (req: BufferedRequest) => BufferedResponse;
+}
+
+/** A request whose body has been read. */
+export interface BufferedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+export interface BufferedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** The part of a ServerResponse the handler uses. */
+interface ResponseSink {
+  writeHead(status: number, headers?: Record<string, string | number>): unknown;
+  end(data?: string | Buffer): unknown;
 }
 
 const xmlEscape = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, resource = ""): void {
+function sendError(res: ResponseSink, status: number, code: string, message: string, resource = ""): void {
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><Resource>${xmlEscape(resource)}</Resource><RequestId>local</RequestId></Error>`;
   res.writeHead(status, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
   res.end(body);
@@ -69,12 +91,12 @@ export async function startMemoryS3(buckets: readonly MemoryBucket[], port = 0):
   const store = new Map<string, Map<string, StoredObject>>(buckets.map((b) => [b.name, new Map()]));
   const policies = new Map(buckets.map((b) => [b.name, b]));
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = (req: BufferedRequest, res: ResponseSink): void => {
     const url = new URL(req.url ?? "/", "http://local");
     const [bucketName, ...keyParts] = url.pathname.slice(1).split("/");
     const key = decodeURIComponent(keyParts.join("/"));
     const bucket = store.get(decodeURIComponent(bucketName));
-    const body = await readBody(req);
+    const body = req.body;
     if (!bucket)
       return sendError(res, 404, "NoSuchBucket", "The specified bucket does not exist", url.pathname);
     if (key === "") {
@@ -156,15 +178,53 @@ export async function startMemoryS3(buckets: readonly MemoryBucket[], port = 0):
     }
   };
 
+  /** One request, answered without HTTP (the local grid's proxy calls this directly). */
+  const dispatch = (req: BufferedRequest): BufferedResponse => {
+    const out: BufferedResponse = { status: 500, headers: {}, body: Buffer.alloc(0) };
+    const sink: ResponseSink = {
+      writeHead(status, headers = {}) {
+        out.status = status;
+        out.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]));
+      },
+      end(data) {
+        out.body = data === undefined ? Buffer.alloc(0) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      },
+    };
+    try {
+      handle(req, sink);
+    } catch (error) {
+      sendError(sink, 400, "InvalidRequest", String(error));
+    }
+    return out;
+  };
+
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => sendError(res, 400, "InvalidRequest", String(error)));
+    readBody(req).then(
+      (body) => {
+        const answer = dispatch({
+          method: req.method ?? "GET",
+          url: req.url ?? "/",
+          headers: req.headers,
+          body,
+        });
+        res.writeHead(answer.status, answer.headers);
+        res.end(answer.body);
+      },
+      (error: unknown) => sendError(res, 400, "InvalidRequest", String(error)),
+    );
   });
   const bound = await listen(server, port, "S3 (in-memory)");
-  return { endpoint: endpointOf(bound), port: bound, buckets: store, stop: () => closeServer(server) };
+  return {
+    endpoint: endpointOf(bound),
+    port: bound,
+    buckets: store,
+    dispatch,
+    stop: () => closeServer(server),
+  };
 }
 
 function listObjects(
-  res: ServerResponse,
+  res: ResponseSink,
   bucketName: string,
   bucket: Map<string, StoredObject>,
   params: URLSearchParams,

@@ -10,6 +10,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAwsProxy } from "../../../runtime/src/local/proxy";
 import { decodeAwsChunked, startMemoryS3, type MemoryS3 } from "../../../runtime/src/local/s3";
 import { LOCAL_CREDENTIALS } from "../../../runtime/src/local/servers";
 
@@ -114,5 +115,40 @@ describe("in-memory S3", () => {
     );
     expect(second.Contents?.map((c) => c.Key)).toEqual(["list/3", "list/4"]);
     expect(second.IsTruncated).toBe(false);
+  });
+});
+
+describe("behind the local grid's counting proxy, answered in this process", () => {
+  it("serves the same objects with one HTTP hop, counts them, and can lose a response after applying it", async () => {
+    const proxy = await startAwsProxy("s3", server.dispatch, 0);
+    const client = new S3Client({
+      region: "eu-west-1",
+      endpoint: proxy.endpoint,
+      credentials: LOCAL_CREDENTIALS,
+      forcePathStyle: true,
+      maxAttempts: 1,
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+    try {
+      await client.send(new PutObjectCommand({ Bucket: "open", Key: "via-proxy", Body: "hello" }));
+      const got = await client.send(new GetObjectCommand({ Bucket: "open", Key: "via-proxy" }));
+      expect(await got.Body?.transformToString()).toBe("hello");
+      const missing = await client
+        .send(new GetObjectCommand({ Bucket: "open", Key: "nope" }))
+        .catch((e: { name?: string }) => e);
+      expect((missing as { name?: string }).name).toBe("NoSuchKey");
+      expect(Object.fromEntries(proxy.counts)).toEqual({ "s3:PutObject": 1, "s3:GetObject": 2 });
+
+      proxy.setHook(({ operation }) => (operation === "PutObject" ? "drop" : undefined));
+      const lost = await client
+        .send(new PutObjectCommand({ Bucket: "open", Key: "lost-answer", Body: "applied" }))
+        .catch((e: unknown) => e);
+      expect(lost).toBeInstanceOf(Error);
+      expect(server.buckets.get("open")?.get("lost-answer")?.body.toString()).toBe("applied");
+    } finally {
+      client.destroy();
+      await proxy.stop();
+    }
   });
 });
