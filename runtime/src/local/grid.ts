@@ -172,6 +172,29 @@ export interface LocalGrid {
   stop(): Promise<void>;
 }
 
+/**
+ * Runs `run` every `seconds` (never two at once), as EventBridge schedules the Lambdas. `stop()` waits for a run in
+ * flight, so the grid stops its servers only after the run is done (it would otherwise fail against them).
+ */
+export function scheduleEvery(seconds: number, run: () => Promise<unknown>): { stop(): Promise<void> } {
+  let inFlight: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (inFlight) return;
+    inFlight = run()
+      .then(
+        () => undefined,
+        (error: unknown) => console.error(`local grid: scheduled run failed: ${String(error)}`),
+      )
+      .finally(() => (inFlight = undefined));
+  }, seconds * 1000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+    },
+  };
+}
+
 /** Name of the client configuration file `npm run local` writes in its directory. */
 export const LOCAL_CLIENT_FILE = "client.json";
 
@@ -384,19 +407,8 @@ async function start(
 
   const ttl = await import("../control-plane/handlers/ttl-checker");
   const scaling = await import("../control-plane/handlers/scaling-metrics");
-  const schedule = (seconds: number, run: () => Promise<unknown>) => {
-    let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      run()
-        .catch((error: unknown) => console.error(`local grid: scheduled run failed: ${String(error)}`))
-        .finally(() => (running = false));
-    }, seconds * 1000);
-    track({ stop: async () => clearInterval(timer) });
-  };
-  schedule(options.ttlIntervalSec ?? 5, () => ttl.handler());
-  schedule(options.metricsIntervalSec ?? 60, () => scaling.handler());
+  track(scheduleEvery(options.ttlIntervalSec ?? 5, () => ttl.handler()));
+  track(scheduleEvery(options.metricsIntervalSec ?? 60, () => scaling.handler()));
 
   // --- Configuration agents and clients read ---------------------------------------------------------------
   const config = localAgentConfig({

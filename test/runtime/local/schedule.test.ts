@@ -1,0 +1,41 @@
+// The local grid's schedules (TTL checker, scaling metrics): never two runs at once, and stop() waits for the run in
+// flight, so the grid stops its servers only after it (a run cut off by a stopped server logged 27 failed queries).
+
+import { describe, expect, it } from "vitest";
+import { scheduleEvery } from "../../../runtime/src/local/grid";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("scheduleEvery", () => {
+  it("runs one at a time and stop() resolves only once the run in flight has finished", async () => {
+    const events: string[] = [];
+    let running = 0;
+    let overlapped = false;
+    const schedule = scheduleEvery(0.02, async () => {
+      running++;
+      overlapped ||= running > 1;
+      events.push("start");
+      await sleep(150);
+      events.push("end");
+      running--;
+    });
+    await sleep(60); // the first run started at 20 ms and runs until 170 ms
+    await schedule.stop();
+    events.push("stopped");
+    expect(overlapped).toBe(false);
+    expect(events).toEqual(["start", "end", "stopped"]);
+    await sleep(60);
+    expect(events).toEqual(["start", "end", "stopped"]);
+  });
+
+  it("keeps going after a failed run", async () => {
+    let calls = 0;
+    const schedule = scheduleEvery(0.01, async () => {
+      calls++;
+      throw new Error("boom");
+    });
+    await sleep(80);
+    await schedule.stop();
+    expect(calls).toBeGreaterThan(1);
+  });
+});
