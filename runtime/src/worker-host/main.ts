@@ -10,10 +10,10 @@
 
 import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
+import { processTempDir } from "../util/dead-process-dirs";
 import { runRunner, type HostToRunner, type LambdaError, type RunnerToHost } from "./runner";
 import { extractZip } from "./unzip";
 
@@ -73,7 +73,8 @@ function taskRoot(code: string): { root: string; cleanup: () => void } {
   const stat = statSync(path, { throwIfNoEntry: false });
   if (!stat) throw new Error(`--code ${code} does not exist`);
   if (stat.isDirectory()) return { root: path, cleanup: () => undefined };
-  const root = mkdtempSync(join(tmpdir(), "htc-task-"));
+  // htc-task-<pid>-XXXXXX: a host killed with SIGKILL leaves its folder; the next host removes it.
+  const root = processTempDir("htc-task-");
   extractZip(path, root);
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }

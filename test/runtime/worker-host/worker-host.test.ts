@@ -3,7 +3,7 @@
 // concurrent calls, from a folder or a zip.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,13 +40,24 @@ beforeAll(() => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const host of hosts) host.kill("SIGKILL");
+  // SIGTERM: a host removes its task root as it exits (SIGKILL would leave it for the next host to remove).
+  await Promise.all(
+    hosts.map(async (host) => {
+      if (host.exitCode !== null || host.signalCode !== null) return;
+      const exited = new Promise((resolve) => host.once("exit", resolve));
+      host.kill("SIGTERM");
+      await exited;
+    }),
+  );
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startHost(args: string[]): Promise<string> {
+async function startHost(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const port = await freePort();
-  const child = spawn(process.execPath, [hostScript, ...args, "--port", String(port)], { stdio: "ignore" });
+  const child = spawn(process.execPath, [hostScript, ...args, "--port", String(port)], {
+    stdio: "ignore",
+    env,
+  });
   hosts.push(child);
   const endpoint = `http://127.0.0.1:${port}`;
   await waitForPort(endpoint, 10_000);
@@ -145,6 +156,32 @@ describe("worker host handlers and code", () => {
     );
     const endpoint = await startHost(["--code", zip, "--handler", "lib/main.run"]);
     expect(JSON.parse((await invoke(endpoint, { x: 21 })).body)).toEqual({ doubled: 42 });
+  });
+
+  it("extracts a zip into htc-task-<pid>-*, removed on SIGTERM; a SIGKILLed host's is removed by the next host", async () => {
+    const tmp = mkdtempSync(join(dir, "tmp-"));
+    const env = { ...process.env, TMPDIR: tmp };
+    const zip = join(dir, "worker.zip");
+    writeFileSync(
+      zip,
+      zipEntries([{ name: "index.js", data: Buffer.from("exports.handler = async () => 1;\n") }]),
+    );
+    const roots = () => readdirSync(tmp).filter((n) => n.startsWith("htc-task-"));
+    await startHost(["--code", zip], env);
+    const killed = hosts[hosts.length - 1];
+    expect(roots()).toEqual([expect.stringMatching(new RegExp(`^htc-task-${killed.pid}-`))]);
+    const gone = new Promise((resolve) => killed.once("exit", resolve));
+    killed.kill("SIGKILL");
+    await gone;
+    expect(roots().length).toBe(1); // left behind
+
+    await startHost(["--code", zip], env);
+    const next = hosts[hosts.length - 1];
+    expect(roots()).toEqual([expect.stringMatching(new RegExp(`^htc-task-${next.pid}-`))]);
+    const stopped = new Promise((resolve) => next.once("exit", resolve));
+    next.kill("SIGTERM");
+    await stopped;
+    expect(roots()).toEqual([]);
   });
 
   it("refuses a zip whose entries would land outside the task root, and says so on one line", async () => {
