@@ -2,7 +2,7 @@
 // billing units (its items are write units; each API call is one Lambda invocation). bench:e2e prints both, so a
 // wrong count would misstate requests per task or the price per million tasks.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,7 +19,7 @@ let client: GridClient;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "htc-grid-usage-"));
-  for (const entry of ["agent", "worker-host", "mock-compute-engine"] as const)
+  for (const entry of ["agent", "worker-host", "mock-compute-engine", "local-dynamodb"] as const)
     bundleRuntime(entry, join(work, entry));
   const configPath = join(work, "grid_config.json");
   writeFileSync(configPath, JSON.stringify({ project_name: "usage", grid_storage_service: "S3" }));
@@ -28,6 +28,7 @@ beforeAll(async () => {
     agents: 1,
     agentScript: join(work, "agent", "index.js"),
     workerHostScript: join(work, "worker-host", "index.js"),
+    dynamoScript: join(work, "local-dynamodb", "index.js"),
     workerCode: join(work, "mock-compute-engine"),
     workerHandler: "index.handler",
     dir: join(work, "grid"),
@@ -41,6 +42,14 @@ afterAll(async () => {
   await client?.close();
   await grid?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("the local grid's own server processes", () => {
+  it("runs DynamoDB in a process of its own and names it in serverPids (bench:e2e counts its CPU)", () => {
+    expect(grid.serverPids.length).toBe(1);
+    const cmdline = readFileSync(`/proc/${grid.serverPids[0]}/cmdline`, "utf8");
+    expect(cmdline).toContain(join("local-dynamodb", "index.js"));
+  });
 });
 
 describe("local grid usage counts", () => {

@@ -39,16 +39,17 @@ beforeAll(() => {
   for (const [name, text] of Object.entries(HANDLERS)) writeFileSync(join(dir, "code", name), text);
 }, 60_000);
 
+/** Sends `signal` and resolves once the host has exited. */
+async function stopHost(host: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (host.exitCode !== null || host.signalCode !== null) return;
+  const exited = new Promise((resolve) => host.once("exit", resolve));
+  host.kill(signal);
+  await exited;
+}
+
 afterAll(async () => {
   // SIGTERM: a host removes its task root as it exits (SIGKILL would leave it for the next host to remove).
-  await Promise.all(
-    hosts.map(async (host) => {
-      if (host.exitCode !== null || host.signalCode !== null) return;
-      const exited = new Promise((resolve) => host.once("exit", resolve));
-      host.kill("SIGTERM");
-      await exited;
-    }),
-  );
+  await Promise.all(hosts.map((host) => stopHost(host, "SIGTERM")));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -170,17 +171,13 @@ describe("worker host handlers and code", () => {
     await startHost(["--code", zip], env);
     const killed = hosts[hosts.length - 1];
     expect(roots()).toEqual([expect.stringMatching(new RegExp(`^htc-task-${killed.pid}-`))]);
-    const gone = new Promise((resolve) => killed.once("exit", resolve));
-    killed.kill("SIGKILL");
-    await gone;
+    await stopHost(killed, "SIGKILL");
     expect(roots().length).toBe(1); // left behind
 
     await startHost(["--code", zip], env);
     const next = hosts[hosts.length - 1];
     expect(roots()).toEqual([expect.stringMatching(new RegExp(`^htc-task-${next.pid}-`))]);
-    const stopped = new Promise((resolve) => next.once("exit", resolve));
-    next.kill("SIGTERM");
-    await stopped;
+    await stopHost(next, "SIGTERM");
     expect(roots()).toEqual([]);
   });
 
