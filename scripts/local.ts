@@ -3,13 +3,14 @@
 // a command to try, shows live status, and stops everything on Ctrl-C or SIGTERM.
 //   npm run local -- [--agents N] [--worker ZIP|DIR] [--handler FILE.FUNCTION] [--port PORT] [--delay-ms MS]
 
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadGridConfig } from "../modules/config/load";
 import { localGridLayout } from "../modules/local-grid/layout";
 import { bundleRuntime } from "../modules/runtime-bundle/bundle";
 import { startGrid, type LocalGrid } from "../runtime/src/local/grid";
+import { writeFileAtomic } from "../runtime/src/util/write-atomic";
 
 const USAGE = `usage: npm run local -- [options]
 
@@ -206,7 +207,7 @@ async function main(): Promise<number> {
           pid: a.child.pid,
           alive: a.child.exitCode === null && a.child.signalCode === null,
         }));
-        writeFileSync(statusFile, `${JSON.stringify({ ...s, rate, agentProcesses: agents })}\n`);
+        writeFileAtomic(statusFile, `${JSON.stringify({ ...s, rate, agentProcesses: agents })}\n`);
         if (tty) process.stdout.write(`\r\x1b[2K${statusLine(s, rate)}`);
         else if (now - lastPrinted >= 10_000) {
           lastPrinted = now;

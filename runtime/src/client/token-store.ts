@@ -4,18 +4,10 @@
 // stored: never the password, never an id or access token. A file other users can read is refused, like ssh does
 // with a private key. `htc logout` deletes the entry.
 
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { writeFileAtomic } from "../util/write-atomic";
 import { AuthError } from "./errors";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -53,10 +45,7 @@ function writeAll(path: string, logins: Record<string, StoredLogin>): void {
   const dir = join(path, "..");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(logins, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(logins, null, 2)}\n`, 0o600);
 }
 
 export class TokenStore {

@@ -30,3 +30,27 @@ declare module "s3rver" {
   }
   export = S3rver;
 }
+
+declare module "s3rver/lib/stores/filesystem" {
+  class FilesystemStore {
+    constructor(rootDirectory: string);
+    getResourcePath(bucket: string, key?: string, resource?: string): string;
+    putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string): Promise<void>;
+    putObject(object: unknown): Promise<{ size: number; md5: string }>;
+    getMetadata(bucket: string, key: string): Promise<Record<string, string>>;
+    putBucket(bucket: string): Promise<unknown>;
+  }
+  export = FilesystemStore;
+}
+
+declare module "s3rver/lib/models/object" {
+  class S3Object {
+    constructor(
+      bucket: string,
+      key: string,
+      content: Buffer | NodeJS.ReadableStream | null,
+      metadata: Record<string, string>,
+    );
+  }
+  export = S3Object;
+}

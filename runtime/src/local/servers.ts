@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createSqsServer } from "local-aws-sqs";
 import S3rver from "s3rver";
+import { patchS3rverStore } from "./s3rver-store";
 import {
   SESSION_INDEX,
   STATE_TABLE_ATTRIBUTES,
@@ -193,6 +194,7 @@ export const localQueueArn = (region: string, name: string): string =>
 
 /** s3rver with the given buckets, storing objects in a fresh temporary directory removed on stop. */
 export async function startS3(buckets: readonly string[], port = 0): Promise<LocalServer> {
+  patchS3rverStore();
   const directory = mkdtempSync(join(tmpdir(), "htc-s3-"));
   const bound = port || (await freePort());
   const s3rver = new S3rver({

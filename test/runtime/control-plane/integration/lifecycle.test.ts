@@ -72,7 +72,7 @@ async function submitSession(count: number, priority = 0): Promise<string> {
   const sessionId = newSessionId();
   await putPayloadS3(grid.s3, sessionId, submissionPayload(sessionId, count, priority));
   const response = await submit(apiEvent(sessionId));
-  expect(response.statusCode).toBe(200);
+  expect(response.statusCode, response.body).toBe(200);
   return sessionId;
 }
 
