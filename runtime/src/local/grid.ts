@@ -16,6 +16,7 @@ import {
   lambdaEnvVars,
   outputKey,
   queueName,
+  stateOf,
   type AgentConfigDocument,
   type GridStorageService,
   type LambdaEnvVar,
@@ -23,7 +24,6 @@ import {
 } from "../contract";
 import { localAgentConfig } from "./agent-config";
 import { startLocalApiGateway, type LocalApiGateway } from "./api-gateway";
-import { dynamoCallRecord, localTime, type DynamoCallRecord } from "./dynamo-calls";
 import { startAwsProxy, type AwsProxy, type AwsService } from "./proxy";
 import { startMemoryS3, type MemoryS3 } from "./s3";
 import {
@@ -225,66 +225,9 @@ async function start(
   };
 
   // --- Servers and the resources Terraform would create ---------------------------------------------------
-  // DynamoDB behind its counting front: in the DynamoDB process when there is one (an agent's state-table call then
-  // makes no hop through this busy process), else a proxy here. Either way each call arrives as a record.
-  const finals = new Map<string, string[]>();
-  const counts = { finished: 0, failed: 0, cancelled: 0, duplicateFinals: 0 };
-  let batchWriteItems = 0;
-  const taskTimes = new Map<string, TaskTimes>();
-  const dynamoCounts = new Map<string, number>();
-  const dynamoServerMs = new Map<string, number>();
-  const onDynamoCall = (call: DynamoCallRecord) => {
-    const key = `dynamodb:${call.op}`;
-    dynamoCounts.set(key, (dynamoCounts.get(key) ?? 0) + 1);
-    dynamoServerMs.set(key, (dynamoServerMs.get(key) ?? 0) + call.serverMs);
-    if (call.items !== undefined) batchWriteItems += call.items;
-    if (call.claimed) taskTimes.set(call.claimed, { claimed: localTime(call.answeredAt) });
-    if (!call.final) return;
-    const { taskId, state } = call.final;
-    const times = taskTimes.get(taskId);
-    if (times) {
-      times.endSent = localTime(call.arrivedAt);
-      times.ended = localTime(call.answeredAt);
-    }
-    const seen = finals.get(taskId) ?? [];
-    if (seen.length > 0) counts.duplicateFinals++;
-    finals.set(taskId, [...seen, state]);
-    counts[state]++;
-  };
-  let dynamo: LocalServer & { direct: string };
-  let setDynamoDelay: (ms: number) => void;
-  if (options.dynamoScript) {
-    const dynamoProcess = track(
-      await startDynamoProcess(options.dynamoScript, 0, {
-        delayMs: options.delayMs ?? 0,
-        onCall: onDynamoCall,
-      }),
-    );
-    dynamo = dynamoProcess;
-    setDynamoDelay = (ms) => dynamoProcess.setDelayMs(ms);
-  } else {
-    const server = track(await startDynamo());
-    const proxy = track(await startAwsProxy("dynamodb", server.endpoint, options.delayMs));
-    proxy.setHook((call) => onDynamoCall(dynamoCallRecord(call)));
-    dynamo = { ...server, endpoint: proxy.endpoint, direct: server.endpoint };
-    setDynamoDelay = (ms) => proxy.setDelayMs(ms);
-  }
-  const dynamoFront: AwsProxy = {
-    endpoint: dynamo.endpoint,
-    counts: dynamoCounts,
-    serverMs: dynamoServerMs,
-    setDelayMs: (ms) => setDynamoDelay(ms),
-    setHook: () => {
-      throw new Error(
-        "the local grid's DynamoDB front records calls itself; use the agent harness's proxies to hook them",
-      );
-    },
-    reset: () => {
-      dynamoCounts.clear();
-      dynamoServerMs.clear();
-    },
-    stop: async () => undefined,
-  };
+  const dynamo = track(
+    options.dynamoScript ? await startDynamoProcess(options.dynamoScript) : await startDynamo(),
+  );
   const queues = [];
   for (let p = 0; p < layout.priorities; p++) {
     queues.push({ name: queueName(layout.dlqBase, p) });
@@ -312,7 +255,7 @@ async function start(
 
   const direct = new DynamoDBClient({
     region: layout.region,
-    endpoint: dynamo.direct,
+    endpoint: dynamo.endpoint,
     credentials: LOCAL_CREDENTIALS,
   });
   await createStateTable(direct, layout.stateTable);
@@ -320,7 +263,7 @@ async function start(
 
   // --- Proxies every AWS request goes through --------------------------------------------------------------
   const proxies: Record<AwsService, AwsProxy | undefined> = {
-    dynamodb: dynamoFront,
+    dynamodb: track(await startAwsProxy("dynamodb", dynamo.endpoint, options.delayMs)),
     sqs: track(await startAwsProxy("sqs", sqsServer.endpoint, options.delayMs)),
     // The in-memory S3 is answered in this process, without a second loopback HTTP hop.
     s3: track(
@@ -334,6 +277,10 @@ async function start(
     logs: undefined,
     secretsmanager: undefined,
   };
+  const finals = new Map<string, string[]>();
+  const counts = { finished: 0, failed: 0, cancelled: 0, duplicateFinals: 0 };
+  let batchWriteItems = 0;
+  const taskTimes = new Map<string, TaskTimes>();
   const requests = () => {
     const counted = new Map<string, number>();
     for (const proxy of Object.values(proxies))
@@ -353,6 +300,38 @@ async function start(
     }
     return undefined;
   });
+  proxies.dynamodb?.setHook(({ operation, body, status, response, arrivedAt }) => {
+    if (operation === "BatchWriteItem" && status === 200) {
+      const written = (text: string, field: string) =>
+        Object.values(
+          (JSON.parse(text) as Record<string, Record<string, unknown[]> | undefined>)[field] ?? {},
+        ).reduce((sum, list) => sum + list.length, 0);
+      batchWriteItems += written(body, "RequestItems") - written(response, "UnprocessedItems");
+    }
+    if (operation !== "UpdateItem" || status !== 200) return undefined;
+    const input = JSON.parse(body) as {
+      Key?: { task_id?: { S?: string } };
+      ExpressionAttributeValues?: Record<string, { S?: string }>;
+    };
+    const state = stateOf(input.ExpressionAttributeValues?.[":to"]?.S ?? "");
+    const taskId = input.Key?.task_id?.S;
+    if (taskId && input.ExpressionAttributeValues?.[":handle"]) {
+      // An agent's claim (it records the message's receipt handle).
+      taskTimes.set(taskId, { claimed: performance.now() });
+    }
+    if (!taskId || (state !== "finished" && state !== "failed" && state !== "cancelled")) return undefined;
+    const times = taskTimes.get(taskId);
+    if (times) {
+      times.endSent = arrivedAt;
+      times.ended = performance.now();
+    }
+    const seen = finals.get(taskId) ?? [];
+    if (seen.length > 0) counts.duplicateFinals++;
+    finals.set(taskId, [...seen, state]);
+    counts[state]++;
+    return undefined;
+  });
+
   const endpoints = {
     AWS_ENDPOINT_URL_DYNAMODB: proxies.dynamodb?.endpoint ?? "",
     AWS_ENDPOINT_URL_SQS: proxies.sqs?.endpoint ?? "",

@@ -11,7 +11,7 @@ import {
   type Server,
 } from "node:http";
 import type { BufferedRequest, BufferedResponse } from "./s3";
-import { closeServer, endpointOf, listen } from "./ports";
+import { closeServer, endpointOf, listen } from "./servers";
 
 export type AwsService = "dynamodb" | "sqs" | "s3" | "cloudwatch" | "logs" | "secretsmanager";
 
@@ -27,8 +27,6 @@ export interface ProxyHook {
     response: string;
     /** When the request arrived at the proxy (performance.now(), before any added delay). */
     arrivedAt: number;
-    /** How long the server behind took to answer (ms; the added delay excluded). */
-    serverMs: number;
     /** The request's user-agent header (which client sent it). */
     userAgent: string;
   }): "drop" | void;
@@ -72,12 +70,11 @@ export function operationOf(service: AwsService, req: IncomingMessage): string {
 /** A server in this process that answers a buffered request directly (the in-memory S3): one HTTP hop fewer. */
 export type InProcessServer = (req: BufferedRequest) => BufferedResponse;
 
-/** Starts a proxy on `port` (0: any free one) forwarding to `target`: `http://127.0.0.1:<port>`, or a server in this process. */
+/** Starts a proxy forwarding to `target`: `http://127.0.0.1:<port>`, or a server in this process. */
 export async function startAwsProxy(
   service: AwsService,
   target: string | InProcessServer,
   delayMs = 0,
-  port = 0,
 ): Promise<AwsProxy> {
   const counts = new Map<string, number>();
   const serverMs = new Map<string, number>();
@@ -95,8 +92,7 @@ export async function startAwsProxy(
       counts.set(key, (counts.get(key) ?? 0) + 1);
       /** The server's answer: counted, shown to the hook (which may drop it), sent back. */
       const answered = (sent: number, status: number, headers: OutgoingHttpHeaders, response: Buffer) => {
-        const took = performance.now() - sent;
-        serverMs.set(key, (serverMs.get(key) ?? 0) + took);
+        serverMs.set(key, (serverMs.get(key) ?? 0) + performance.now() - sent);
         const verdict = hook?.({
           service,
           operation,
@@ -105,7 +101,6 @@ export async function startAwsProxy(
           status,
           response: response.toString("utf8"),
           arrivedAt,
-          serverMs: took,
           userAgent: String(req.headers["user-agent"] ?? ""),
         });
         if (verdict === "drop") {
@@ -154,9 +149,9 @@ export async function startAwsProxy(
       else forward();
     });
   });
-  const bound = await listen(server, port, `${service} proxy`);
+  const port = await listen(server, 0, `${service} proxy`);
   return {
-    endpoint: endpointOf(bound),
+    endpoint: endpointOf(port),
     counts,
     serverMs,
     setDelayMs: (ms) => (delay = ms),

@@ -9,6 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,10 +25,9 @@ import {
   TTL_INDEX,
 } from "../contract";
 import { loadPatchedDynalite } from "./dynalite";
-import type { DynamoCallRecord } from "./dynamo-calls";
-import { closeServer, endpointOf, freePort, listen } from "./ports";
+import { freePort } from "./ports";
 
-export { closeServer, endpointOf, freePort, listen };
+export { freePort };
 
 /** Credentials every local server accepts. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
@@ -43,6 +43,33 @@ export interface LocalServer {
   stop(): Promise<void>;
 }
 
+export const endpointOf = (port: number): string => `http://127.0.0.1:${port}`;
+
+/** Listens on `port` (0 = any free one) on 127.0.0.1; rejects with a clear message when the port is taken. */
+export function listen(server: Server, port = 0, what = "server"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(`${what}: port ${port} on 127.0.0.1 is already in use; free it or choose another port`)
+          : error,
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections?.();
+    server.close(() => resolve());
+  });
+}
+
 /** dynalite, in memory. */
 export async function startDynamo(port = 0): Promise<LocalServer> {
   const dynalite = loadPatchedDynalite();
@@ -51,93 +78,51 @@ export async function startDynamo(port = 0): Promise<LocalServer> {
   return { endpoint: endpointOf(bound), port: bound, stop: () => closeServer(server) };
 }
 
-/** The counting front in the DynamoDB process (dynalite-main.ts): its records reach `onCall`, one per call, in order. */
-export interface DynamoFrontOptions {
-  readonly delayMs: number;
-  readonly onCall: (record: DynamoCallRecord) => void;
-}
-
-export interface DynamoProcess extends LocalServer {
-  /** dynalite itself, behind the front when there is one (setup that should go uncounted and undelayed). */
-  readonly direct: string;
-  /** Changes the front's added delay (it applies from the next request the process reads). */
-  setDelayMs(ms: number): void;
-}
-
 /**
  * dynalite in its own process, from the `local-dynamodb` bundle (dynalite-main.ts): off this process's event loop,
- * as DynamoDB is off the grid's machines. With `front`, the grid's counting front runs in that process too, and
- * `endpoint` is the front's. It exits when this process stops it or dies.
+ * as DynamoDB is off the grid's machines. It exits when this process stops it or dies.
  */
-export async function startDynamoProcess(
-  script: string,
-  port = 0,
-  front?: DynamoFrontOptions,
-): Promise<DynamoProcess> {
+export async function startDynamoProcess(script: string, port = 0): Promise<LocalServer> {
   const child = spawn(process.execPath, [script], {
     env: {
       PATH: process.env.PATH,
       HTC_DYNALITE_FROM: createRequire(__filename).resolve("dynalite"),
       HTC_DYNALITE_PORT: String(port),
-      ...(front ? { HTC_DYNAMO_FRONT: "1", HTC_DYNAMO_DELAY_MS: String(front.delayMs) } : {}),
     },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let output = "";
-  const ports = await new Promise<{ port: number; direct?: number }>((resolve, reject) => {
+  const bound = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error("DynamoDB (dynalite) did not start within 15 s"));
     }, 15_000);
-    const onData = (chunk: Buffer) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
       output += chunk.toString();
-      const line = /^(\{"port":\d+(?:,"direct":\d+)?\})\n/m.exec(output);
+      const line = /^\{"port":(\d+)\}$/m.exec(output);
       if (line) {
         clearTimeout(timer);
-        child.stdout?.off("data", onData);
-        output = output.slice(line.index + line[0].length);
-        resolve(JSON.parse(line[1]) as { port: number; direct?: number });
+        resolve(Number(line[1]));
       }
-    };
-    child.stdout?.on("data", onData);
+    });
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(
         new Error(
-          /EADDRINUSE|already in use/.test(output)
+          /EADDRINUSE/.test(output)
             ? `DynamoDB (dynalite): port ${port} on 127.0.0.1 is already in use; free it or choose another port`
             : `DynamoDB (dynalite) exited with ${code}: ${output.trim().split("\n").pop() ?? ""}`,
         ),
       );
     });
   });
-  if (front) {
-    // After the port line, one `{"call":{...}}` line per call; what was read with the port line comes first.
-    let rest = output;
-    const onLines = (text: string) => {
-      rest += text;
-      let newline;
-      while ((newline = rest.indexOf("\n")) >= 0) {
-        const line = rest.slice(0, newline);
-        rest = rest.slice(newline + 1);
-        if (line.startsWith('{"call":')) front.onCall((JSON.parse(line) as { call: DynamoCallRecord }).call);
-      }
-    };
-    child.stdout?.setEncoding("utf8");
-    child.stdout?.on("data", onLines);
-    onLines("");
-  } else child.stdout?.resume();
+  child.stdout?.resume();
   child.stderr?.resume();
   return {
-    endpoint: endpointOf(ports.port),
-    port: ports.port,
-    direct: endpointOf(ports.direct ?? ports.port),
+    endpoint: endpointOf(bound),
+    port: bound,
     pid: child.pid,
-    setDelayMs: (ms) => {
-      if (!front) throw new Error("this DynamoDB process has no front to delay");
-      child.stdin?.write(`delay ${ms}\n`);
-    },
     stop: async () => {
       // Closing its stdin ends it; SIGTERM (then SIGKILL) only if it has not exited within 2 s.
       const exited = new Promise((resolve) => child.once("exit", resolve));

@@ -5,18 +5,10 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  BatchWriteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
 import { patchDynaliteSource } from "../../../runtime/src/local/dynalite";
-import type { DynamoCallRecord } from "../../../runtime/src/local/dynamo-calls";
-import { stateKeyForSession } from "../../../runtime/src/contract";
 import {
   LOCAL_CREDENTIALS,
   createStateTable,
@@ -152,92 +144,6 @@ describe("in a process of its own (the local-dynamodb bundle the local grid runs
       await expect(startDynamoProcess(script, first.port)).rejects.toThrow(
         new RegExp(`port ${first.port} on 127.0.0.1 is already in use`),
       );
-    } finally {
-      await first.stop();
-    }
-  });
-  it("with the front: counts, delays and records each call, and sends it to the grid in order", async () => {
-    const records: DynamoCallRecord[] = [];
-    const dynamo = await startDynamoProcess(script, 0, { delayMs: 60, onCall: (r) => records.push(r) });
-    const through = (endpoint: string) =>
-      new DynamoDBClient({ region: "us-east-1", endpoint, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
-    const front = through(dynamo.endpoint);
-    const direct = through(dynamo.direct);
-    try {
-      expect(dynamo.direct).not.toBe(dynamo.endpoint);
-      // Setup through the direct endpoint is neither recorded nor delayed.
-      await createStateTable(direct, "tasks");
-      const put = (id: string) =>
-        direct.send(
-          new PutItemCommand({
-            TableName: "tasks",
-            Item: { task_id: { S: id }, task_status: { S: stateKeyForSession("pending", "s1") } },
-          }),
-        );
-      await put("s1_0");
-      await put("s1_1");
-      expect(records).toEqual([]);
-
-      const transition = (id: string, to: string, extra: Record<string, { S: string }> = {}) =>
-        front.send(
-          new UpdateItemCommand({
-            TableName: "tasks",
-            Key: { task_id: { S: id } },
-            UpdateExpression: `SET task_status = :to${":handle" in extra ? ", sqs_handler_id = :handle" : ""}`,
-            ExpressionAttributeValues: { ":to": { S: to }, ...extra },
-          }),
-        );
-      const started = performance.now();
-      await transition("s1_0", stateKeyForSession("processing", "s1"), { ":handle": { S: "receipt-1" } });
-      expect(performance.now() - started).toBeGreaterThanOrEqual(60);
-      await transition("s1_0", stateKeyForSession("finished", "s1"));
-      await transition("s1_1", stateKeyForSession("failed", "s1"));
-      // Not a state key: counted, but no transition.
-      await transition("s1_1", "finished-or-not");
-      await front.send(
-        new BatchWriteItemCommand({
-          RequestItems: {
-            tasks: [1, 2, 3].map((i) => ({
-              PutRequest: { Item: { task_id: { S: `b${i}` }, task_status: { S: "pendings2" } } },
-            })),
-          },
-        }),
-      );
-      dynamo.setDelayMs(0);
-      await new Promise((r) => setTimeout(r, 100)); // the delay command travels over stdin
-      const quick = performance.now();
-      await front.send(new GetItemCommand({ TableName: "tasks", Key: { task_id: { S: "s1_0" } } }));
-      expect(performance.now() - quick).toBeLessThan(60);
-      await expect
-        .poll(() => records.map((r) => r.op))
-        .toEqual(["UpdateItem", "UpdateItem", "UpdateItem", "UpdateItem", "BatchWriteItem", "GetItem"]);
-      expect(records[0]).toMatchObject({ status: 200, claimed: "s1_0" });
-      expect(records[1]).toMatchObject({ final: { taskId: "s1_0", state: "finished" } });
-      expect(records[2]).toMatchObject({ final: { taskId: "s1_1", state: "failed" } });
-      expect(records[3].final).toBeUndefined();
-      expect(records[3].claimed).toBeUndefined();
-      expect(records[4]).toMatchObject({ items: 3 });
-      for (const r of records) {
-        expect(r.serverMs).toBeGreaterThanOrEqual(0);
-        // Epoch times, comparable with this process's clock; the added delay lies between arrival and answer.
-        expect(Math.abs(r.answeredAt - Date.now())).toBeLessThan(10_000);
-      }
-      expect(records[0].answeredAt - records[0].arrivedAt).toBeGreaterThanOrEqual(60);
-      expect(records[0].serverMs).toBeLessThan(records[0].answeredAt - records[0].arrivedAt);
-    } finally {
-      front.destroy();
-      direct.destroy();
-      await dynamo.stop();
-    }
-    expect(existsSync(`/proc/${dynamo.pid}`)).toBe(false);
-  });
-
-  it("names a taken port for the front too", async () => {
-    const first = await startDynamoProcess(script);
-    try {
-      await expect(
-        startDynamoProcess(script, first.port, { delayMs: 0, onCall: () => undefined }),
-      ).rejects.toThrow(new RegExp(`port ${first.port} on 127.0.0.1 is already in use`));
     } finally {
       await first.stop();
     }
