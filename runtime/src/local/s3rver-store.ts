@@ -1,9 +1,9 @@
 // s3rver 3.7.1 answers a PutObject before the object's bytes are on disk: its FilesystemStore.putObject resolves
 // when the hashing Transform has seen the body (or, for a Buffer, right after `end()`), not when the file write
 // finishes, and then writes the metadata. When the write loses the race (libuv's file-system threads busy), a
-// GetObject straight after the PUT sees a short or empty object: a submit_tasks reading the payload the client has
-// just uploaded failed with 543 in one CI run. This replaces putObject with one that resolves once the file is
-// written, then writes the metadata as s3rver does. Applied once, before the first s3rver starts.
+// GetObject straight after the PUT sees a short or empty object (the likely cause of a submit_tasks test answering
+// 543 in one CI run: it reads the payload its test has just uploaded). This replaces putObject with one that resolves
+// once the file is written, then writes the metadata as s3rver does. Applied once, before the first s3rver starts.
 
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
