@@ -62,6 +62,10 @@ interface Result extends Scenario {
  */
 const WARM_UP_TASKS_PER_AGENT = 500;
 
+/** How a run's inputs travel, and whether its agents were fresh (the table's input column and the per-run lines). */
+const inputLabel = (s: Scenario) =>
+  `${s.externalStorage ? "data plane" : "inline"}${s.cold ? ", fresh agents" : ""}`;
+
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
@@ -309,7 +313,7 @@ function render(results: Result[]): string {
       String(r.agents),
       `${r.delayMs} ms`,
       r.storage,
-      `${r.externalStorage ? "data plane" : "inline"}${r.cold ? ", fresh agents" : ""}`,
+      inputLabel(r),
       r.tasksPerSecond.toFixed(1),
       r.latency.p50.toFixed(0),
       r.latency.p95.toFixed(0),
@@ -433,7 +437,7 @@ async function main(): Promise<void> {
   );
   for (const r of results) {
     console.log(
-      `  ${r.tasks} tasks, ${r.agents} agents, +${r.delayMs} ms, ${r.storage}, ${r.externalStorage ? "data plane" : "inline"}${r.cold ? ", fresh agents" : ""}: ${mix(r)}`,
+      `  ${r.tasks} tasks, ${r.agents} agents, +${r.delayMs} ms, ${r.storage}, ${inputLabel(r)}: ${mix(r)}`,
     );
   }
   console.log(

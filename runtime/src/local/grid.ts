@@ -25,7 +25,7 @@ import {
 import { localAgentConfig } from "./agent-config";
 import { startLocalApiGateway, type LocalApiGateway } from "./api-gateway";
 import { startAwsProxy, type AwsProxy, type AwsService } from "./proxy";
-import { startMemoryS3, type MemoryS3 } from "./s3";
+import { startMemoryS3 } from "./s3";
 import {
   LOCAL_CREDENTIALS,
   createStateTable,
@@ -243,12 +243,13 @@ async function start(
     });
   }
   const sqsServer = track(await startSqs(queues, layout.region));
-  // The in-memory S3 enforces the data bucket's SSE-KMS policy; s3rver (the tests' other S3) stores files.
-  const s3Server = track(
+  // The in-memory S3 enforces the data bucket's SSE-KMS policy and is answered in this process, without a second
+  // loopback HTTP hop; s3rver (the tests' other S3) stores files and is reached over HTTP.
+  const s3Target =
     options.s3 === "s3rver"
-      ? await startS3([layout.bucket])
-      : await startMemoryS3([{ name: layout.bucket, requireKmsKey: localKmsKeyArn(layout.region) }]),
-  );
+      ? track(await startS3([layout.bucket])).endpoint
+      : track(await startMemoryS3([{ name: layout.bucket, requireKmsKey: localKmsKeyArn(layout.region) }]))
+          .dispatch;
   const recorder = track(await startRecorder());
   let redisServer: LocalServer | undefined;
   if (layout.storage !== "S3") redisServer = track(await startRedis());
@@ -265,14 +266,7 @@ async function start(
   const proxies: Record<AwsService, AwsProxy | undefined> = {
     dynamodb: track(await startAwsProxy("dynamodb", dynamo.endpoint, options.delayMs)),
     sqs: track(await startAwsProxy("sqs", sqsServer.endpoint, options.delayMs)),
-    // The in-memory S3 is answered in this process, without a second loopback HTTP hop.
-    s3: track(
-      await startAwsProxy(
-        "s3",
-        (s3Server as Partial<MemoryS3>).dispatch ?? s3Server.endpoint,
-        options.delayMs,
-      ),
-    ),
+    s3: track(await startAwsProxy("s3", s3Target, options.delayMs)),
     cloudwatch: track(await startAwsProxy("cloudwatch", recorder.endpoint, options.delayMs)),
     logs: undefined,
     secretsmanager: undefined,

@@ -1,3 +1,6 @@
+// writeFileAtomic (runtime/src/util/write-atomic.ts), which npm run local's status.json and the htc token store use:
+// a reader sees the old file or the new one, never half of it, and nothing is left behind when the write fails.
+
 import {
   mkdirSync,
   mkdtempSync,
