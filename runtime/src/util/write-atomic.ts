@@ -7,8 +7,11 @@ import { chmodSync, renameSync, rmSync, writeFileSync } from "node:fs";
 export function writeFileAtomic(path: string, data: string, mode?: number): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
-    // The mode applies only when the file is created: a leftover temp file keeps its own.
+    // A leftover temporary file (or a symlink planted there) is removed, and the new one is created exclusively:
+    // the data never goes into an existing file with other permissions, nor through a link to somewhere else.
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, data, { flag: "wx", ...(mode === undefined ? {} : { mode }) });
+    // The umask may have narrowed the mode at creation: set exactly the one asked for.
     if (mode !== undefined) chmodSync(tmp, mode);
     renameSync(tmp, path);
   } catch (error) {

@@ -1,7 +1,9 @@
 // writeFileAtomic (runtime/src/util/write-atomic.ts), which npm run local's status.json and the htc token store use:
-// a reader sees the old file or the new one, never half of it, and nothing is left behind when the write fails.
+// a reader sees the old file or the new one, never half of it; a leftover temporary file or a symlink planted in its
+// place is replaced, not written through; and nothing is left behind when the write fails.
 
 import {
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -10,6 +12,7 @@ import {
   readdirSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,6 +48,18 @@ describe("writeFileAtomic", () => {
     writeFileAtomic(path, "{}\n", 0o600);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir)).toEqual(["credentials.json"]);
+  });
+
+  it("does not write through a symlink planted where its temporary file goes", () => {
+    const path = join(dir, "credentials.json");
+    const elsewhere = join(dir, "elsewhere.txt");
+    writeFileSync(elsewhere, "untouched");
+    symlinkSync(elsewhere, `${path}.${process.pid}.tmp`);
+    writeFileAtomic(path, "secret\n", 0o600);
+    expect(readFileSync(elsewhere, "utf8")).toBe("untouched");
+    expect(lstatSync(path).isSymbolicLink()).toBe(false);
+    expect(readFileSync(path, "utf8")).toBe("secret\n");
+    expect(readdirSync(dir).sort()).toEqual(["credentials.json", "elsewhere.txt"]);
   });
 
   it("throws and leaves no temporary file behind when the rename fails", () => {
