@@ -427,7 +427,9 @@ export const gridConfigSchema = z
       .number()
       .positive()
       .default(0.5)
-      .describe("Client result poll interval (s)."),
+      .describe(
+        "Client result poll interval (s): the first and the shortest; it grows by half up to 5 s, and a poll comes sooner when the session's rate says it ends then.",
+      ),
     agent_task_visibility_timeout_sec: int(0, 43200)
       .default(3600)
       .describe("Message visibility after a claim (s)."),

@@ -144,9 +144,12 @@ export interface WaitOptions {
   readonly timeoutMs?: number;
   /** Tasks in the session. @default the submission's, else `tasks_in_session` from `<session_id>-payload` */
   readonly total?: number;
-  /** First poll interval. @default dynamodb_results_pull_interval_sec */
+  /** First poll interval, and the shortest. @default dynamodb_results_pull_interval_sec */
   readonly pollIntervalMs?: number;
-  /** The interval grows by half after every poll up to this. @default 5000 */
+  /**
+   * The interval grows by half after every poll up to this; once tasks finish, a poll comes sooner when the
+   * session's rate says it will be done before then (see nextPollDelayMs). @default 5000
+   */
   readonly maxPollIntervalMs?: number;
   /** Read outputs and errors once done. @default true */
   readonly readOutputs?: boolean;
@@ -196,6 +199,24 @@ function guarded(plane: DataPlane, storage: GridStorageService): DataPlane {
     get: (key) => wrap("read", key, () => plane.get(key)),
     put: (key, value) => wrap("write", key, () => plane.put(key, value)),
   };
+}
+
+/**
+ * How long wait() sleeps before its next poll: the backed-off interval, or less when the session's observed rate
+ * says it will be done sooner, never less than the first interval (dynamodb_results_pull_interval_sec, the
+ * configured floor), so a session's end is seen within one first interval rather than up to a whole backed-off one
+ * (5 s by default).
+ * `left`: tasks not done yet; `rate`: tasks done per millisecond since the first poll (undefined or 0 when no
+ * task has finished since).
+ */
+export function nextPollDelayMs(p: {
+  readonly interval: number;
+  readonly floor: number;
+  readonly left: number;
+  readonly rate: number | undefined;
+}): number {
+  if (!p.rate || !(p.rate > 0) || !Number.isFinite(p.rate)) return p.interval;
+  return Math.min(p.interval, Math.max(p.floor, p.left / p.rate));
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -517,7 +538,8 @@ export class GridClient {
 
   /**
    * Polls get_results until every task of the session is finished, failed or cancelled, backing off from
-   * dynamodb_results_pull_interval_sec, then reads the outputs. Throws GridTimeoutError after `timeoutMs`.
+   * dynamodb_results_pull_interval_sec but polling sooner when the session's rate says it ends before the next
+   * backed-off poll (nextPollDelayMs), then reads the outputs. Throws GridTimeoutError after `timeoutMs`.
    * A session that never appears (the grid lost or never took it) looks like a session whose tasks are all
    * pending: only the timeout ends that wait.
    */
@@ -529,11 +551,15 @@ export class GridClient {
     );
     const started = Date.now();
     const deadline = options.timeoutMs === undefined ? Infinity : started + options.timeoutMs;
-    let interval =
+    const floor =
       options.pollIntervalMs ?? Math.max(50, this.config.dynamodb_results_pull_interval_sec * 1000);
+    let interval = floor;
     const maxInterval = options.maxPollIntervalMs ?? DEFAULTS.maxPollIntervalMs;
+    let first: { at: number; done: number } | undefined;
     for (;;) {
       const { lists, progress, done } = await this.progressOf(sessionId, total);
+      const polledAt = Date.now();
+      first ??= { at: polledAt, done };
       options.onProgress?.(progress);
       if (done >= total) {
         const results = options.readOutputs === false ? this.bare(lists) : await this.readResults(lists);
@@ -549,7 +575,12 @@ export class GridClient {
           progress,
         );
       }
-      await sleep(Math.min(interval, left), options.signal);
+      const elapsed = polledAt - first.at;
+      const rate = elapsed > 0 ? (done - first.done) / elapsed : undefined;
+      await sleep(
+        Math.min(nextPollDelayMs({ interval, floor, left: total - done, rate }), left),
+        options.signal,
+      );
       interval = Math.min(interval * 1.5, maxInterval);
     }
   }

@@ -1,0 +1,99 @@
+// When GridClient.wait polls: it backs off while nothing changes, and once tasks finish it polls when the
+// session's rate says it will be done, so a session's end is seen within one first interval, not up to a whole
+// backed-off one. Driven with fake timers and a get_results that answers from the fake clock (no server).
+
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { GridClient, nextPollDelayMs } from "../../../runtime/src/client/grid-client";
+
+describe("nextPollDelayMs", () => {
+  it("keeps the backed-off interval while no rate is known or nothing has finished", () => {
+    expect(nextPollDelayMs({ interval: 1_125, floor: 500, left: 10, rate: undefined })).toBe(1_125);
+    expect(nextPollDelayMs({ interval: 1_125, floor: 500, left: 10, rate: 0 })).toBe(1_125);
+    expect(nextPollDelayMs({ interval: 1_125, floor: 500, left: 10, rate: Number.NaN })).toBe(1_125);
+  });
+
+  it("polls when the rate says the session ends, if that comes before the interval", () => {
+    // 300 left at 0.3 tasks/ms: done in 1,000 ms.
+    expect(nextPollDelayMs({ interval: 5_000, floor: 500, left: 300, rate: 0.3 })).toBe(1_000);
+    expect(nextPollDelayMs({ interval: 800, floor: 500, left: 300, rate: 0.3 })).toBe(800);
+  });
+
+  it("never polls sooner than the first interval", () => {
+    expect(nextPollDelayMs({ interval: 5_000, floor: 500, left: 3, rate: 0.3 })).toBe(500);
+  });
+});
+
+describe("GridClient.wait", () => {
+  const TOTAL = 1_000;
+  const ids = Array.from({ length: TOTAL }, (_, i) => `s_${i}`);
+  let client: GridClient;
+  let polls: number[];
+
+  /** A grid that finishes `perMs` tasks per millisecond from `startAt` (fake clock). */
+  function grid(perMs: number, startAt = 0) {
+    const t0 = Date.now();
+    client.finalTasks = async () => {
+      const now = Date.now() - t0;
+      polls.push(now);
+      const done = Math.min(TOTAL, Math.max(0, Math.floor((now - startAt) * perMs)));
+      return { finished: ids.slice(0, done), failed: [], cancelled: [] };
+    };
+  }
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    polls = [];
+    client = GridClient.fromConfig(
+      {
+        region: "eu-west-1",
+        grid_storage_service: "S3",
+        task_input_passed_via_external_storage: 0,
+        private_api_gateway_url: "http://127.0.0.1:9/v1",
+        api_gateway_key: "key",
+      },
+      { api: "private" },
+    );
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await client.close();
+  });
+
+  it("sees the end of a session within one first interval of its last task", async () => {
+    grid(0.3); // 1,000 tasks in 3,334 ms
+    const waiting = client.wait("s", {
+      total: TOTAL,
+      pollIntervalMs: 500,
+      maxPollIntervalMs: 5_000,
+      readOutputs: false,
+    });
+    await vi.runAllTimersAsync();
+    const results = await waiting;
+    expect(results.finished).toBe(TOTAL);
+    expect(results.complete).toBe(true);
+    const seen = polls[polls.length - 1];
+    // Backing off alone (0, 500, 1,250, 2,375, 4,062 ms) would see it at 4,063 ms.
+    expect(seen).toBeGreaterThanOrEqual(3_334);
+    expect(seen).toBeLessThanOrEqual(3_334 + 500);
+    expect(polls.length).toBeLessThanOrEqual(6);
+    // No two polls closer than the first interval.
+    for (let i = 1; i < polls.length; i++) expect(polls[i] - polls[i - 1]).toBeGreaterThanOrEqual(500);
+  });
+
+  it("backs off to the longest interval while nothing finishes", async () => {
+    grid(0.3, 60_000); // nothing for a minute
+    const waiting = client
+      .wait("s", {
+        total: TOTAL,
+        pollIntervalMs: 500,
+        maxPollIntervalMs: 5_000,
+        timeoutMs: 30_000,
+        readOutputs: false,
+      })
+      .catch((e: unknown) => e);
+    await vi.runAllTimersAsync();
+    expect(String(await waiting)).toMatch(/timed out after 30\.0 s: 0 of 1000 tasks done/);
+    // Intervals of 500 ms growing by half (fake timers drop the fractions), then every 5 s up to the 30 s deadline.
+    expect(polls).toEqual([0, 500, 1_250, 2_375, 4_062, 6_593, 10_389, 15_389, 20_389, 25_389, 30_000]);
+  });
+});
