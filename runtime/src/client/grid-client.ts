@@ -206,8 +206,9 @@ function guarded(plane: DataPlane, storage: GridStorageService): DataPlane {
  * says it will be done sooner, never less than the first interval (dynamodb_results_pull_interval_sec, the
  * configured floor), so a session's end is seen within one first interval rather than up to a whole backed-off one
  * (5 s by default).
- * `left`: tasks not done yet; `rate`: tasks done per millisecond since the first poll (undefined or 0 when no
- * task has finished since).
+ * `left`: tasks not done yet; `rate`: tasks done per millisecond between the last two polls (undefined or 0 when
+ * none finished in between: then the interval keeps backing off, so a session's stragglers are not polled for every
+ * first interval).
  */
 export function nextPollDelayMs(p: {
   readonly interval: number;
@@ -555,11 +556,10 @@ export class GridClient {
       options.pollIntervalMs ?? Math.max(50, this.config.dynamodb_results_pull_interval_sec * 1000);
     let interval = floor;
     const maxInterval = options.maxPollIntervalMs ?? DEFAULTS.maxPollIntervalMs;
-    let first: { at: number; done: number } | undefined;
+    let previous: { at: number; done: number } | undefined;
     for (;;) {
       const { lists, progress, done } = await this.progressOf(sessionId, total);
       const polledAt = Date.now();
-      first ??= { at: polledAt, done };
       options.onProgress?.(progress);
       if (done >= total) {
         const results = options.readOutputs === false ? this.bare(lists) : await this.readResults(lists);
@@ -575,8 +575,9 @@ export class GridClient {
           progress,
         );
       }
-      const elapsed = polledAt - first.at;
-      const rate = elapsed > 0 ? (done - first.done) / elapsed : undefined;
+      const rate =
+        previous && polledAt > previous.at ? (done - previous.done) / (polledAt - previous.at) : undefined;
+      previous = { at: polledAt, done };
       await sleep(
         Math.min(nextPollDelayMs({ interval, floor, left: total - done, rate }), left),
         options.signal,

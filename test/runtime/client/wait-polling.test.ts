@@ -29,13 +29,13 @@ describe("GridClient.wait", () => {
   let client: GridClient;
   let polls: number[];
 
-  /** A grid that finishes `perMs` tasks per millisecond from `startAt` (fake clock). */
-  function grid(perMs: number, startAt = 0) {
+  /** A grid whose session has `doneAt(ms)` tasks done `ms` after the wait began (fake clock). */
+  function grid(doneAt: (ms: number) => number) {
     const t0 = Date.now();
     client.finalTasks = async () => {
       const now = Date.now() - t0;
       polls.push(now);
-      const done = Math.min(TOTAL, Math.max(0, Math.floor((now - startAt) * perMs)));
+      const done = Math.min(TOTAL, Math.max(0, Math.floor(doneAt(now))));
       return { finished: ids.slice(0, done), failed: [], cancelled: [] };
     };
   }
@@ -60,7 +60,7 @@ describe("GridClient.wait", () => {
   });
 
   it("sees the end of a session within one first interval of its last task", async () => {
-    grid(0.3); // 1,000 tasks in 3,334 ms
+    grid((ms) => ms * 0.3); // 1,000 tasks in 3,334 ms
     const waiting = client.wait("s", {
       total: TOTAL,
       pollIntervalMs: 500,
@@ -81,7 +81,7 @@ describe("GridClient.wait", () => {
   });
 
   it("backs off to the longest interval while nothing finishes", async () => {
-    grid(0.3, 60_000); // nothing for a minute
+    grid((ms) => (ms - 60_000) * 0.3); // nothing for a minute
     const waiting = client
       .wait("s", {
         total: TOTAL,
@@ -95,5 +95,23 @@ describe("GridClient.wait", () => {
     expect(String(await waiting)).toMatch(/timed out after 30\.0 s: 0 of 1000 tasks done/);
     // Intervals of 500 ms growing by half (fake timers drop the fractions), then every 5 s up to the 30 s deadline.
     expect(polls).toEqual([0, 500, 1_250, 2_375, 4_062, 6_593, 10_389, 15_389, 20_389, 25_389, 30_000]);
+  });
+
+  it("backs off again when a session's last tasks straggle", async () => {
+    grid((ms) => (ms < 60_000 ? Math.min(995, ms * 0.3) : TOTAL)); // 995 in 3.3 s, the last 5 at 60 s
+    const waiting = client.wait("s", {
+      total: TOTAL,
+      pollIntervalMs: 500,
+      maxPollIntervalMs: 5_000,
+      readOutputs: false,
+    });
+    await vi.runAllTimersAsync();
+    expect((await waiting).finished).toBe(TOTAL);
+    // Once a poll sees nothing new, the interval backs off to 5 s: about a dozen polls in the minute, not one
+    // every 500 ms.
+    const tail = polls.filter((t) => t > 4_000);
+    expect(tail.length).toBeLessThanOrEqual(14);
+    for (let i = 1; i < tail.length; i++) expect(tail[i] - tail[i - 1]).toBeGreaterThanOrEqual(3_700);
+    expect(polls[polls.length - 1]).toBeLessThanOrEqual(65_000);
   });
 });
