@@ -3,9 +3,10 @@
 // library, with each AWS request answered at once and with 5 ms added to every request (standing for the network).
 // It prints tasks/s (submission start to the last task finished), submit-to-finish latency percentiles, the grid's
 // overhead per task, the AWS requests per task by operation (client, API, control plane and agents, counted at the
-// local proxies) and what those requests would cost per million tasks at eu-west-1 list prices (runtime/src/local/prices.ts). Then a Monte Carlo run reports the
-// share of time spent in the worker. Every run checks that each task came back exactly once, and starts after an
-// uncounted warm-up session of 500 tasks per agent (long-running agents have a warm JIT), except one with fresh agents.
+// local proxies) and what those requests would cost per million tasks at eu-west-1 list prices
+// (runtime/src/local/prices.ts). Then a Monte Carlo run reports the share of time spent in the worker. Every run
+// checks that each task came back exactly once, and starts after an uncounted warm-up session of 500 tasks per
+// agent (long-running agents have a warm JIT), except one with fresh agents.
 // The overhead target (4 agents, +5 ms) is checked on several 1,000-task sessions, each on a fresh grid: one such
 // session lasts about 3 s, so a busy second on the machine moves its median; the check prints the median and range.
 //   npm run bench:e2e [-- --quick | --only TASKS/AGENTS/DELAY_MS[/REDIS] [--repeat N]]   (--quick: 1,000-task

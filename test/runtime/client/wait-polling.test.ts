@@ -72,7 +72,7 @@ describe("GridClient.wait", () => {
     expect(results.finished).toBe(TOTAL);
     expect(results.complete).toBe(true);
     const seen = polls[polls.length - 1];
-    // Backing off alone (0, 500, 1,250, 2,375, 4,062 ms) would see it at 4,063 ms.
+    // Backing off alone (0, 500, 1,250, 2,375, 4,062 ms) would see it at 4,062 ms.
     expect(seen).toBeGreaterThanOrEqual(3_334);
     expect(seen).toBeLessThanOrEqual(3_334 + 500);
     expect(polls.length).toBeLessThanOrEqual(6);
