@@ -3,7 +3,7 @@
 // backed-off one. Driven with fake timers and a get_results that answers from the fake clock (no server).
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { GridClient, nextPollDelayMs } from "../../../runtime/src/client/grid-client";
+import { GridClient, nextPollDelayMs, type SessionResults } from "../../../runtime/src/client/grid-client";
 
 describe("nextPollDelayMs", () => {
   it("keeps the backed-off interval while no rate is known or nothing has finished", () => {
@@ -40,6 +40,24 @@ describe("GridClient.wait", () => {
     };
   }
 
+  /** wait() from a 500 ms first interval up to 5 s, run to its end on the fake clock: its results or its error. */
+  async function waitToEnd(timeoutMs?: number): Promise<{ results?: SessionResults; error?: unknown }> {
+    const waiting = client
+      .wait("s", {
+        total: TOTAL,
+        pollIntervalMs: 500,
+        maxPollIntervalMs: 5_000,
+        timeoutMs,
+        readOutputs: false,
+      })
+      .then(
+        (results) => ({ results }),
+        (error: unknown) => ({ error }),
+      );
+    await vi.runAllTimersAsync();
+    return waiting;
+  }
+
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     polls = [];
@@ -61,16 +79,9 @@ describe("GridClient.wait", () => {
 
   it("sees the end of a session within one first interval of its last task", async () => {
     grid((ms) => ms * 0.3); // 1,000 tasks in 3,334 ms
-    const waiting = client.wait("s", {
-      total: TOTAL,
-      pollIntervalMs: 500,
-      maxPollIntervalMs: 5_000,
-      readOutputs: false,
-    });
-    await vi.runAllTimersAsync();
-    const results = await waiting;
-    expect(results.finished).toBe(TOTAL);
-    expect(results.complete).toBe(true);
+    const { results } = await waitToEnd();
+    expect(results?.finished).toBe(TOTAL);
+    expect(results?.complete).toBe(true);
     const seen = polls[polls.length - 1];
     // Backing off alone (0, 500, 1,250, 2,375, 4,062 ms) would see it at 4,062 ms.
     expect(seen).toBeGreaterThanOrEqual(3_334);
@@ -82,31 +93,15 @@ describe("GridClient.wait", () => {
 
   it("backs off to the longest interval while nothing finishes", async () => {
     grid((ms) => (ms - 60_000) * 0.3); // nothing for a minute
-    const waiting = client
-      .wait("s", {
-        total: TOTAL,
-        pollIntervalMs: 500,
-        maxPollIntervalMs: 5_000,
-        timeoutMs: 30_000,
-        readOutputs: false,
-      })
-      .catch((e: unknown) => e);
-    await vi.runAllTimersAsync();
-    expect(String(await waiting)).toMatch(/timed out after 30\.0 s: 0 of 1000 tasks done/);
+    const { error } = await waitToEnd(30_000);
+    expect(String(error)).toMatch(/timed out after 30\.0 s: 0 of 1000 tasks done/);
     // Intervals of 500 ms growing by half (fake timers drop the fractions), then every 5 s up to the 30 s deadline.
     expect(polls).toEqual([0, 500, 1_250, 2_375, 4_062, 6_593, 10_389, 15_389, 20_389, 25_389, 30_000]);
   });
 
   it("backs off again when a session's last tasks straggle", async () => {
     grid((ms) => (ms < 60_000 ? Math.min(995, ms * 0.3) : TOTAL)); // 995 in 3.3 s, the last 5 at 60 s
-    const waiting = client.wait("s", {
-      total: TOTAL,
-      pollIntervalMs: 500,
-      maxPollIntervalMs: 5_000,
-      readOutputs: false,
-    });
-    await vi.runAllTimersAsync();
-    expect((await waiting).finished).toBe(TOTAL);
+    expect((await waitToEnd()).results?.finished).toBe(TOTAL);
     // Once a poll sees nothing new, the interval backs off to 5 s: about a dozen polls in the minute, not one
     // every 500 ms.
     const tail = polls.filter((t) => t > 4_000);
