@@ -95,7 +95,8 @@ function statusLine(s: Awaited<ReturnType<LocalGrid["status"]>>, rate: number): 
   return (
     `agents ${s.agentsAlive}/${s.agents}  queued ${s.queued}  finished ${s.finished}  failed ${s.failed}` +
     `  cancelled ${s.cancelled}  ${rate.toFixed(1)} done/s` +
-    (s.duplicateFinals > 0 ? `  DUPLICATE FINAL STATES ${s.duplicateFinals}` : "")
+    (s.duplicateFinals > 0 ? `  DUPLICATE FINAL STATES ${s.duplicateFinals}` : "") +
+    (s.badSignatures > 0 ? `  BAD SIGNATURES ${s.badSignatures} (see stderr)` : "")
   );
 }
 

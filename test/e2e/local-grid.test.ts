@@ -31,6 +31,7 @@ interface Status {
   failed: number;
   cancelled: number;
   duplicateFinals: number;
+  badSignatures: number;
   agentProcesses: { name: string; pid: number; alive: boolean }[];
 }
 
@@ -64,6 +65,8 @@ interface Started {
   readonly dir: string;
   output(): string;
   status(): Status;
+  /** The environment `htc --local` runs with (endpoints, local credentials). */
+  readonly env: Record<string, string>;
   client(): GridClient;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
@@ -105,6 +108,7 @@ async function startLocal(args: string[], env: Record<string, string> = {}): Pro
     child,
     dir,
     output: () => text,
+    env: clientFile.env,
     status: () => JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status,
     client: () => {
       // The SDK reads endpoints from process.env; this test process talks only to local grids.
@@ -163,7 +167,28 @@ describe("npm run local", () => {
     }
     await waitUntil("the status to catch up", () => grid.status().finished === 1_000, 10_000);
     const status = grid.status();
-    expect(status).toMatchObject({ finished: 1_000, failed: 0, duplicateFinals: 0, agentsAlive: 3 });
+    expect(status).toMatchObject({
+      finished: 1_000,
+      failed: 0,
+      duplicateFinals: 0,
+      agentsAlive: 3,
+      // Every request of the handlers, agents and client passed the signature check, which is on:
+      badSignatures: 0,
+    });
+    const unsigned = await fetch(grid.env.AWS_ENDPOINT_URL_DYNAMODB, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": "DynamoDB_20120810.ListTables",
+      },
+      body: "{}",
+    });
+    expect(unsigned.status).toBe(400);
+    expect(await unsigned.text()).toContain("MissingAuthenticationTokenException");
+    await waitUntil("the refusal counted", () => grid.status().badSignatures === 1, 5_000);
+    expect(grid.output()).toMatch(
+      /local grid: refused dynamodb:ListTables \([^)]*\): the request is not signed/,
+    );
     await client.close();
     expect(await grid.stop()).toBe(0);
     expect(grid.output()).toContain("htc-grid local: stopped");

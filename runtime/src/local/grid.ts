@@ -24,7 +24,7 @@ import {
 } from "../contract";
 import { localAgentConfig } from "./agent-config";
 import { startLocalApiGateway, type LocalApiGateway } from "./api-gateway";
-import { startAwsProxy, type AwsProxy, type AwsService } from "./proxy";
+import { startAwsProxy, type AwsProxy, type AwsProxyOptions, type AwsService } from "./proxy";
 import { startMemoryS3 } from "./s3";
 import {
   LOCAL_CREDENTIALS,
@@ -99,6 +99,11 @@ export interface LocalGridOptions {
   readonly s3?: "memory" | "s3rver";
   /** Where agent output goes. @default a log file per agent in `dir` */
   readonly agentOutput?: "files" | "inherit" | "ignore";
+  /**
+   * Check every AWS request's SigV4 signature as AWS does, and refuse the ones AWS would refuse. @default true (the
+   * benchmark turns it off: AWS checks signatures on its own machines, not the grid's)
+   */
+  readonly checkSignatures?: boolean;
 }
 
 export interface LocalAgent {
@@ -119,6 +124,9 @@ export interface TaskTimes {
   ended?: number;
 }
 
+/** Refused requests `startGrid` reports on stderr before it only counts them. */
+const MAX_REPORTED_REJECTIONS = 20;
+
 /** What outputKey() appends to a task id. */
 const OUTPUT_SUFFIX = outputKey("");
 
@@ -133,6 +141,8 @@ export interface LocalGridStatus {
   readonly cancelled: number;
   /** Tasks that reached a final state more than once (must stay 0). */
   readonly duplicateFinals: number;
+  /** AWS requests refused for their signature (must stay 0; each is also reported on stderr). */
+  readonly badSignatures: number;
 }
 
 export interface LocalGrid {
@@ -263,11 +273,37 @@ async function start(
   direct.destroy();
 
   // --- Proxies every AWS request goes through --------------------------------------------------------------
+  let reportedRejections = 0;
+  const proxyOptions = (services: string[]): AwsProxyOptions =>
+    options.checkSignatures === false
+      ? {}
+      : {
+          signatures: { region: layout.region, services, credentials: [LOCAL_CREDENTIALS] },
+          onRejected: (operation, userAgent, reason) => {
+            // One line each, up to a limit: a client that signs wrongly sends many.
+            if (++reportedRejections > MAX_REPORTED_REJECTIONS) return;
+            console.error(
+              `local grid: refused ${operation} (${userAgent.split(" ")[0] || "no user-agent"}): ${reason}` +
+                (reportedRejections === MAX_REPORTED_REJECTIONS
+                  ? " (further refusals are only counted)"
+                  : ""),
+            );
+          },
+        };
   const proxies: Record<AwsService, AwsProxy | undefined> = {
-    dynamodb: track(await startAwsProxy("dynamodb", dynamo.endpoint, options.delayMs)),
-    sqs: track(await startAwsProxy("sqs", sqsServer.endpoint, options.delayMs)),
-    s3: track(await startAwsProxy("s3", s3Target, options.delayMs)),
-    cloudwatch: track(await startAwsProxy("cloudwatch", recorder.endpoint, options.delayMs)),
+    dynamodb: track(
+      await startAwsProxy("dynamodb", dynamo.endpoint, options.delayMs, proxyOptions(["dynamodb"])),
+    ),
+    sqs: track(await startAwsProxy("sqs", sqsServer.endpoint, options.delayMs, proxyOptions(["sqs"]))),
+    s3: track(await startAwsProxy("s3", s3Target, options.delayMs, proxyOptions(["s3"]))),
+    cloudwatch: track(
+      await startAwsProxy(
+        "cloudwatch",
+        recorder.endpoint,
+        options.delayMs,
+        proxyOptions(["monitoring", "logs", "secretsmanager"]),
+      ),
+    ),
     logs: undefined,
     secretsmanager: undefined,
   };
@@ -547,6 +583,7 @@ async function start(
         agentsAlive: agents.filter((a) => a.child.exitCode === null && a.child.signalCode === null).length,
         queued,
         ...counts,
+        badSignatures: Object.values(proxies).reduce((sum, proxy) => sum + (proxy?.rejected() ?? 0), 0),
       };
     },
     setDelayMs(ms) {

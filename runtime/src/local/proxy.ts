@@ -1,7 +1,8 @@
 // An HTTP proxy on 127.0.0.1 in front of one local AWS-compatible server (over HTTP, or called directly when it runs
 // in this process): it counts requests by AWS operation, can add a fixed delay to each (standing for the network
-// between a pod and AWS) and lets a test drop a response after the server applied the request (a lost response).
-// The benchmarks and the fault tests use it.
+// between a pod and AWS), lets a test drop a response after the server applied the request (a lost response), and
+// refuses a request whose SigV4 signature AWS would refuse (sigv4-check.ts). The local grid, the benchmarks and the
+// fault tests use it.
 
 import {
   createServer,
@@ -12,6 +13,7 @@ import {
 } from "node:http";
 import type { BufferedRequest, BufferedResponse } from "./s3";
 import { closeServer, endpointOf, listen } from "./servers";
+import { checkSignature, type SignatureCheck } from "./sigv4-check";
 
 export type AwsService = "dynamodb" | "sqs" | "s3" | "cloudwatch" | "logs" | "secretsmanager";
 
@@ -38,6 +40,8 @@ export interface AwsProxy {
   readonly counts: Map<string, number>;
   /** Time the server behind took, summed per `<service>:<operation>` (ms; the added delay excluded). */
   readonly serverMs: Map<string, number>;
+  /** Requests refused for their signature (not forwarded, not in `counts`). */
+  readonly rejected: () => number;
   setDelayMs(ms: number): void;
   setHook(hook: ProxyHook | undefined): void;
   reset(): void;
@@ -70,12 +74,21 @@ export function operationOf(service: AwsService, req: IncomingMessage): string {
 /** A server in this process that answers a buffered request directly (the in-memory S3): one HTTP hop fewer. */
 export type InProcessServer = (req: BufferedRequest) => BufferedResponse;
 
+export interface AwsProxyOptions {
+  /** Checks each request's signature as AWS does, and refuses it with the service's error when it does not hold. */
+  readonly signatures?: SignatureCheck;
+  /** Told of each refused request: `<service>:<operation>`, its user-agent and one line saying what did not match. */
+  readonly onRejected?: (operation: string, userAgent: string, reason: string) => void;
+}
+
 /** Starts a proxy forwarding to `target`: `http://127.0.0.1:<port>`, or a server in this process. */
 export async function startAwsProxy(
   service: AwsService,
   target: string | InProcessServer,
   delayMs = 0,
+  options: AwsProxyOptions = {},
 ): Promise<AwsProxy> {
+  let rejected = 0;
   const counts = new Map<string, number>();
   const serverMs = new Map<string, number>();
   let delay = delayMs;
@@ -84,11 +97,25 @@ export async function startAwsProxy(
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
+    req.on("end", async () => {
       const arrivedAt = performance.now();
       const body = Buffer.concat(chunks);
       const operation = operationOf(service, req);
       const key = `${service}:${operation}`;
+      if (options.signatures) {
+        const refused = await checkSignature(
+          { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers },
+          body,
+          options.signatures,
+        );
+        if (refused) {
+          rejected++;
+          options.onRejected?.(key, String(req.headers["user-agent"] ?? ""), refused.reason);
+          res.writeHead(refused.status, refused.headers);
+          res.end(refused.body);
+          return;
+        }
+      }
       counts.set(key, (counts.get(key) ?? 0) + 1);
       /** The server's answer: counted, shown to the hook (which may drop it), sent back. */
       const answered = (sent: number, status: number, headers: OutgoingHttpHeaders, response: Buffer) => {
@@ -154,6 +181,7 @@ export async function startAwsProxy(
     endpoint: endpointOf(port),
     counts,
     serverMs,
+    rejected: () => rejected,
     setDelayMs: (ms) => (delay = ms),
     setHook: (h) => (hook = h),
     reset: () => {

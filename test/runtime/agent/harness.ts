@@ -28,6 +28,7 @@ import { submitTasks } from "../../../runtime/src/control-plane/handlers/submit-
 import { checkTtl, type TtlSummary } from "../../../runtime/src/control-plane/handlers/ttl-checker";
 import { localAgentConfig } from "../../../runtime/src/local/agent-config";
 import { startAwsProxy, type AwsProxy } from "../../../runtime/src/local/proxy";
+import { LOCAL_CREDENTIALS } from "../../../runtime/src/local/servers";
 import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
 import { b64, newSessionId } from "../control-plane/integration/fixtures";
 import {
@@ -126,10 +127,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     mock: bundle("mock-compute-engine"),
     monteCarlo: bundle("monte-carlo"),
   };
+  // The agents' requests are signature-checked as AWS checks them: a refusal fails the agent's call.
+  const signed = (service: string) => ({
+    signatures: { region: REGION, services: [service], credentials: [LOCAL_CREDENTIALS] },
+  });
   const proxies = {
-    dynamodb: await startAwsProxy("dynamodb", grid.env.AWS_ENDPOINT_URL_DYNAMODB),
-    sqs: await startAwsProxy("sqs", grid.env.AWS_ENDPOINT_URL_SQS),
-    s3: await startAwsProxy("s3", grid.env.AWS_ENDPOINT_URL_S3),
+    dynamodb: await startAwsProxy("dynamodb", grid.env.AWS_ENDPOINT_URL_DYNAMODB, 0, signed("dynamodb")),
+    sqs: await startAwsProxy("sqs", grid.env.AWS_ENDPOINT_URL_SQS, 0, signed("sqs")),
+    s3: await startAwsProxy("s3", grid.env.AWS_ENDPOINT_URL_S3, 0, signed("s3")),
   };
   const externalStorage = options.externalStorage ?? 1;
   const base = localAgentConfig({

@@ -1,14 +1,15 @@
 // The signed-HTTP client the agent and the client use for their hot calls: its SigV4 gives AWS's published test
 // vector and matches the AWS SDK's byte for byte, it speaks DynamoDB's and S3's protocols to the local servers the
 // way the SDK does (failed conditions carry the old item, SSE-KMS headers reach S3), and it retries what the SDK
-// retries, and nothing else. (No local server here verifies SigV4: dynalite ignores it, s3rver checks V2 only.)
+// retries, and nothing else. (dynalite ignores SigV4 and s3rver checks V2 only; the local grid's proxies check
+// it on arrival: test/runtime/local/sigv4-check.test.ts.)
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NodeSha256 } from "../../support/node-sha256";
+import { NodeSha256 } from "../../../runtime/src/local/node-sha256";
 import { signedDynamoFor, signedS3For, s3Client } from "../../../runtime/src/aws/clients";
 import { SignedDynamoDB, dynamoEndpoint } from "../../../runtime/src/aws/signed-dynamodb";
 import {

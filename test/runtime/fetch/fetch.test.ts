@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NodeSha256 } from "../../support/node-sha256";
+import { NodeSha256 } from "../../../runtime/src/local/node-sha256";
 import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
 import { cachedZip } from "../../../modules/runtime-bundle/zip";
 import { objectUrl, signGet } from "../../../runtime/src/fetch/s3-get";

@@ -1,5 +1,5 @@
-// node:crypto as the AWS SDK signer's hash constructor (HMAC when given a secret), for tests that compare our SigV4
-// with @smithy/signature-v4's.
+// node:crypto as the AWS SDK signer's hash constructor (HMAC when given a secret): the local grid checks request
+// signatures with @smithy/signature-v4, and tests compare our SigV4 with it.
 
 import { createHash, createHmac } from "node:crypto";
 
