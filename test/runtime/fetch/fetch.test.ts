@@ -1,7 +1,8 @@
 // The fetch step as it runs in a pod: the bundled fetch.js, spawned with a plan, downloads from the local S3 server
 // with credentials from a stand-in container-credentials endpoint that speaks EKS Pod Identity's protocol
 // (Authorization = the token file's content), checks SHA-256, unpacks the worker zip and assembles the agent
-// configuration. s3rver does not verify signatures, so the SigV4 signer is checked against the AWS SDK's own.
+// configuration. s3rver does not verify signatures: the SigV4 signer is checked against the AWS SDK's own, and the
+// fetch reaches s3rver through the local grid's proxy, which checks each request's signature as S3 does.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
 import { cachedZip } from "../../../modules/runtime-bundle/zip";
 import { objectUrl, signGet } from "../../../runtime/src/fetch/s3-get";
 import { parsePlan } from "../../../runtime/src/fetch/plan";
+import { startAwsProxy, type AwsProxy } from "../../../runtime/src/local/proxy";
 import { listen, startS3, type LocalServer } from "../../../runtime/src/local/servers";
 
 const BUCKET = "htc-workload-test";
@@ -139,6 +141,7 @@ describe("fetch plan", () => {
 
 describe("fetch.js against the local S3 server with Pod Identity credentials", () => {
   let s3: LocalServer;
+  let s3Proxy: AwsProxy;
   let creds: Awaited<ReturnType<typeof startCredentialsEndpoint>>;
   let dir: string;
   let script: string;
@@ -158,6 +161,13 @@ describe("fetch.js against the local S3 server with Pod Identity credentials", (
     agentJs = readFileSync(join(bundle("agent"), "index.js"));
     workerZip = cachedZip(bundle("mock-compute-engine"));
     s3 = await startS3([BUCKET]);
+    s3Proxy = await startAwsProxy("s3", s3.endpoint, 0, {
+      signatures: {
+        region: REGION,
+        services: ["s3"],
+        credentials: [{ accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }],
+      },
+    });
     creds = await startCredentialsEndpoint();
     const client = new S3Client({
       endpoint: s3.endpoint,
@@ -185,6 +195,7 @@ describe("fetch.js against the local S3 server with Pod Identity credentials", (
   }, 60_000);
 
   afterAll(async () => {
+    await s3Proxy?.stop();
     await s3?.stop();
     creds?.server.close();
     rmSync(dir, { recursive: true, force: true });
@@ -192,7 +203,7 @@ describe("fetch.js against the local S3 server with Pod Identity credentials", (
 
   const plan = (root: string, overrides: { agentSha?: string } = {}) => ({
     region: REGION,
-    endpoint: s3.endpoint,
+    endpoint: s3Proxy.endpoint,
     objects: [
       {
         bucket: BUCKET,
@@ -237,6 +248,9 @@ describe("fetch.js against the local S3 server with Pod Identity credentials", (
     expect(stdout).toContain(`-> ${join(root, "task")} (1 files)`);
     // Credentials came from the stand-in agent, with the token file's content as Authorization.
     expect(creds.calls.at(-1)).toBe(TOKEN);
+    // Both GETs (signed with the session token) passed S3's signature check.
+    expect(s3Proxy.counts.get("s3:GetObject")).toBe(2);
+    expect(s3Proxy.rejected()).toBe(0);
     // Nothing but the results is left behind.
     expect(readdirSync(dir).filter((f) => f.startsWith("htc-fetch-"))).toEqual([]);
   });
