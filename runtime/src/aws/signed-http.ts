@@ -27,6 +27,8 @@ export interface SignedHttpOptions {
 export interface SignedRequest {
   readonly method: "GET" | "PUT" | "POST";
   readonly url: URL;
+  /** The path as sent and signed, when it is not `url.pathname` (S3 keys with `.` or `..` segments). */
+  readonly path?: string;
   /** Lower-case names; all are signed. */
   readonly headers?: Record<string, string>;
   readonly body?: Buffer;
@@ -182,6 +184,7 @@ export class SignedHttpClient {
       {
         method: request.method,
         url: request.url,
+        path: request.path,
         headers: {
           ...request.headers,
           ...(this.options.service === "s3" ? { "x-amz-content-sha256": payloadHash } : {}),
@@ -202,6 +205,7 @@ export class SignedHttpClient {
         request.url,
         {
           method: request.method,
+          ...(request.path === undefined ? {} : { path: `${request.path}${request.url.search}` }),
           headers,
           agent: https ? this.httpsAgent : this.httpAgent,
           timeout: this.idleTimeoutMs,

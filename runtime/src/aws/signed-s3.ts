@@ -22,17 +22,39 @@ export interface S3Location {
   readonly endpoint?: string;
 }
 
-/** Object URL: virtual-hosted on AWS (path-style for bucket names with dots, which break TLS), path-style on an override. */
-export function objectUrl(location: S3Location, bucket: string, key: string, versionId?: string): URL {
-  const path = key.split("/").map(uriEncode).join("/");
-  let base: string;
-  if (location.endpoint) base = `${location.endpoint.replace(/\/$/, "")}/${bucket}/${path}`;
-  else if (bucket.includes("."))
-    base = `https://s3.${location.region}.${location.dnsSuffix}/${bucket}/${path}`;
-  else base = `https://${bucket}.s3.${location.region}.${location.dnsSuffix}/${path}`;
-  const url = new URL(base);
+/**
+ * Where an object is: virtual-hosted on AWS (path-style for bucket names with dots, which break TLS), path-style on an
+ * endpoint override. `url` gives the host and the query; `path` is the path as sent and signed, because URL() drops a
+ * key's `.` and `..` segments, which S3 keeps as part of the key (as the SDK sends them).
+ */
+export interface ObjectAddress {
+  readonly url: URL;
+  readonly path: string;
+}
+
+export function objectAddress(
+  location: S3Location,
+  bucket: string,
+  key: string,
+  versionId?: string,
+): ObjectAddress {
+  const encodedKey = key.split("/").map(uriEncode).join("/");
+  let origin: string;
+  let path: string;
+  if (location.endpoint) {
+    const endpoint = new URL(location.endpoint);
+    origin = endpoint.origin;
+    path = `${endpoint.pathname.replace(/\/$/, "")}/${bucket}/${encodedKey}`;
+  } else if (bucket.includes(".")) {
+    origin = `https://s3.${location.region}.${location.dnsSuffix}`;
+    path = `/${bucket}/${encodedKey}`;
+  } else {
+    origin = `https://${bucket}.s3.${location.region}.${location.dnsSuffix}`;
+    path = `/${encodedKey}`;
+  }
+  const url = new URL(`${origin}${path}`);
   if (versionId) url.search = `versionId=${uriEncode(versionId)}`;
-  return url;
+  return { url, path };
 }
 
 /** `<Error><Code>NoSuchKey</Code><Message>...</Message></Error>` */
@@ -52,7 +74,7 @@ export class SignedS3 implements ObjectTexts {
 
   async getText(bucket: string, key: string): Promise<string | undefined> {
     const response = await this.http.send(
-      { method: "GET", url: objectUrl(this.location, bucket, key), unsignedPayload: true },
+      { method: "GET", ...objectAddress(this.location, bucket, key), unsignedPayload: true },
       s3Error,
     );
     if (response.status === 404) {
@@ -73,7 +95,7 @@ export class SignedS3 implements ObjectTexts {
     const response = await this.http.send(
       {
         method: "PUT",
-        url: objectUrl(this.location, bucket, key),
+        ...objectAddress(this.location, bucket, key),
         headers: {
           "x-amz-server-side-encryption": "aws:kms",
           "x-amz-server-side-encryption-aws-kms-key-id": sse.kmsKeyId,

@@ -15,6 +15,11 @@ export interface SignableRequest {
   readonly method: string;
   /** The URL as sent; its path must already be URI-encoded (S3's rule: the path is signed as it is sent). */
   readonly url: URL;
+  /**
+   * The path as sent, when it is not `url.pathname`: URL() drops `.` and `..` segments, which S3 keys keep. Already
+   * URI-encoded.
+   */
+  readonly path?: string;
   /** Lower-case names. `host`, `x-amz-date` and `x-amz-security-token` are added by `signV4`. */
   readonly headers: Record<string, string>;
   /** Hex SHA-256 of the body, or UNSIGNED-PAYLOAD (S3 only). */
@@ -78,7 +83,7 @@ export function signV4(
     .join("&");
   const canonicalRequest = [
     request.method,
-    request.url.pathname,
+    request.path ?? request.url.pathname,
     canonicalQuery,
     names.map((n) => `${n}:${headers[n].trim().replace(/\s+/g, " ")}\n`).join(""),
     names.join(";"),

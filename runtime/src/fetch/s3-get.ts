@@ -5,11 +5,11 @@ import { createHash } from "node:crypto";
 import { createWriteStream, renameSync, rmSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { objectUrl, type S3Location } from "../aws/signed-s3";
+import { objectAddress, type ObjectAddress, type S3Location } from "../aws/signed-s3";
 import { signV4 } from "../aws/sigv4";
 import type { Credentials } from "./credentials";
 
-export { objectUrl, type S3Location };
+export { objectAddress, type S3Location };
 
 export interface GetResult {
   readonly bytes: number;
@@ -27,16 +27,16 @@ export class S3Error extends Error {
   }
 }
 
-/** SigV4 headers for a GET of `url` (payload unsigned, as S3 allows). */
+/** SigV4 headers for a GET of the object at `address` (payload unsigned, as S3 allows). */
 export function signGet(
-  url: URL,
+  address: ObjectAddress,
   region: string,
   credentials: Credentials,
   now = new Date(),
 ): Record<string, string> {
   const unsigned = "UNSIGNED-PAYLOAD";
   return signV4(
-    { method: "GET", url, headers: { "x-amz-content-sha256": unsigned }, payloadHash: unsigned },
+    { method: "GET", ...address, headers: { "x-amz-content-sha256": unsigned }, payloadHash: unsigned },
     region,
     "s3",
     credentials,
@@ -55,7 +55,7 @@ function readAll(res: IncomingMessage): Promise<string> {
 
 /** One GET of the object into `target` (written to a temporary name first). */
 function getOnce(
-  url: URL,
+  { url, path }: ObjectAddress,
   headers: Record<string, string>,
   target: string,
   what: string,
@@ -63,7 +63,8 @@ function getOnce(
 ): Promise<GetResult> {
   return new Promise((resolve, reject) => {
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
-    const req = request(url, { method: "GET", headers, timeout: timeoutMs }, (res) => {
+    const options = { method: "GET", path: `${path}${url.search}`, headers, timeout: timeoutMs };
+    const req = request(url, options, (res) => {
       if (res.statusCode !== 200) {
         void readAll(res).then((body) => {
           const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1] ?? "";
@@ -135,11 +136,11 @@ export async function getObject(
   const what = `s3://${object.bucket}/${object.key}${object.versionId ? ` (version ${object.versionId})` : ""}`;
   const attempts = options.attempts ?? 4;
   for (let attempt = 1; ; attempt++) {
-    const url = objectUrl(location, object.bucket, object.key, object.versionId);
+    const address = objectAddress(location, object.bucket, object.key, object.versionId);
     try {
       return await getOnce(
-        url,
-        signGet(url, location.region, credentials),
+        address,
+        signGet(address, location.region, credentials),
         target,
         what,
         options.timeoutMs ?? 60_000,

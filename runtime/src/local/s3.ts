@@ -93,7 +93,8 @@ export async function startMemoryS3(buckets: readonly MemoryBucket[], port = 0):
 
   const handle = (req: BufferedRequest, res: ResponseSink): void => {
     const url = new URL(req.url ?? "/", "http://local");
-    const [bucketName, ...keyParts] = url.pathname.slice(1).split("/");
+    // The key from the path as sent: URL() drops `.` and `..` segments, which S3 keeps as part of the key.
+    const [bucketName, ...keyParts] = (req.url ?? "/").split("?")[0].slice(1).split("/");
     const key = decodeURIComponent(keyParts.join("/"));
     const bucket = store.get(decodeURIComponent(bucketName));
     const body = req.body;

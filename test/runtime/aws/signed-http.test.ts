@@ -6,7 +6,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeSha256 } from "../../../runtime/src/local/node-sha256";
@@ -18,7 +18,7 @@ import {
   dnsSuffixOf,
   signedHttpUsable,
 } from "../../../runtime/src/aws/signed-http";
-import { SignedS3, objectUrl } from "../../../runtime/src/aws/signed-s3";
+import { SignedS3, objectAddress } from "../../../runtime/src/aws/signed-s3";
 import { sha256Hex, signV4 } from "../../../runtime/src/aws/sigv4";
 import { startMemoryS3, type MemoryS3 } from "../../../runtime/src/local/s3";
 import {
@@ -95,11 +95,37 @@ describe("SigV4", () => {
     expect(ours["x-amz-security-token"]).toBe(CREDENTIALS.sessionToken);
   });
 
-  it.each(["s_1-output", "workers/my worker+1 (v2)*.zip"])(
+  it.each(["s_1-output", "workers/my worker+1 (v2)*~!'.zip", "ünïcødé/€ & = ?.bin", "a//b/./c/../d"])(
+    "addresses %s on AWS as the SDK's S3 client does: virtual-hosted, path-style for a bucket with dots",
+    async (key) => {
+      // The signature tests below sign the address objectAddress gives; this one checks it against the SDK's own.
+      for (const bucket of ["htc-data", "htc.data"]) {
+        let sent: { hostname: string; path: string } | undefined;
+        const sdk = new S3Client({
+          region: REGION,
+          credentials: CREDENTIALS,
+          requestHandler: {
+            handle: async (request: { hostname: string; path: string }) => {
+              sent = request;
+              throw new Error("captured, not sent");
+            },
+          },
+        });
+        await sdk.send(new GetObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+        const ours = objectAddress({ region: REGION, dnsSuffix: "amazonaws.com" }, bucket, key);
+        expect(sent, bucket).toBeDefined();
+        expect(`${ours.url.hostname} ${ours.path}`).toBe(`${sent?.hostname} ${sent?.path}`);
+        sdk.destroy();
+      }
+    },
+  );
+
+  it.each(["s_1-output", "workers/my worker+1 (v2)*.zip", "a//b/./c/../d"])(
     "signs an S3 PUT of %s with SSE-KMS headers exactly as the AWS SDK does",
     async (key) => {
       const body = "eyJyZXN1bHQiOjF9";
-      const url = objectUrl({ region: REGION, dnsSuffix: "amazonaws.com" }, "htc-data", key);
+      const address = objectAddress({ region: REGION, dnsSuffix: "amazonaws.com" }, "htc-data", key);
+      const { url } = address;
       const hash = sha256Hex(body);
       const headers = {
         "x-amz-server-side-encryption": "aws:kms",
@@ -107,7 +133,13 @@ describe("SigV4", () => {
         "x-amz-content-sha256": hash,
         "content-length": String(body.length),
       };
-      const ours = signV4({ method: "PUT", url, headers, payloadHash: hash }, REGION, "s3", CREDENTIALS, now);
+      const ours = signV4(
+        { method: "PUT", ...address, headers, payloadHash: hash },
+        REGION,
+        "s3",
+        CREDENTIALS,
+        now,
+      );
       const sdk = new SignatureV4({
         service: "s3",
         region: REGION,
@@ -121,7 +153,7 @@ describe("SigV4", () => {
           method: "PUT",
           protocol: "https:",
           hostname: url.hostname,
-          path: url.pathname,
+          path: address.path,
           headers: { ...headers, host: url.host },
           body,
         },

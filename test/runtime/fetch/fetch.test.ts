@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeSha256 } from "../../../runtime/src/local/node-sha256";
 import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
 import { cachedZip } from "../../../modules/runtime-bundle/zip";
-import { objectUrl, signGet } from "../../../runtime/src/fetch/s3-get";
+import { objectAddress, signGet } from "../../../runtime/src/fetch/s3-get";
 import { parsePlan } from "../../../runtime/src/fetch/plan";
 import { startAwsProxy, type AwsProxy } from "../../../runtime/src/local/proxy";
 import { listen, startS3, type LocalServer } from "../../../runtime/src/local/servers";
@@ -93,8 +93,9 @@ describe("SigV4 signing", () => {
       secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
       sessionToken: "tok/+=",
     };
-    const url = objectUrl({ region: REGION, dnsSuffix: "amazonaws.com" }, BUCKET, key, versionId);
-    const ours = signGet(url, REGION, credentials, now);
+    const address = objectAddress({ region: REGION, dnsSuffix: "amazonaws.com" }, BUCKET, key, versionId);
+    const { url } = address;
+    const ours = signGet(address, REGION, credentials, now);
     const signed = await sdk.sign(
       {
         method: "GET",
@@ -111,11 +112,11 @@ describe("SigV4 signing", () => {
   });
 
   it("uses path-style URLs for bucket names with dots and for an endpoint override", () => {
-    expect(objectUrl({ region: REGION, dnsSuffix: "amazonaws.com.cn" }, "a.b", "k").href).toBe(
+    expect(objectAddress({ region: REGION, dnsSuffix: "amazonaws.com.cn" }, "a.b", "k").url.href).toBe(
       "https://s3.eu-west-1.amazonaws.com.cn/a.b/k",
     );
     expect(
-      objectUrl({ region: REGION, dnsSuffix: "x", endpoint: "http://127.0.0.1:9/" }, "b", "k/l").href,
+      objectAddress({ region: REGION, dnsSuffix: "x", endpoint: "http://127.0.0.1:9/" }, "b", "k/l").url.href,
     ).toBe("http://127.0.0.1:9/b/k/l");
   });
 });

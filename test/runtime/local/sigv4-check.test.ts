@@ -21,7 +21,12 @@ import { checkSignature } from "../../../runtime/src/local/sigv4-check";
 
 const REGION = "eu-west-1";
 const KEY_ARN = "arn:aws:kms:eu-west-1:000000000000:key/grid";
-const AWKWARD_KEYS = ["s_1-output", "workers/my worker+1 (v2)*~!'.zip", "ünïcødé/€ & = ?.bin", "a//b/./c"];
+const AWKWARD_KEYS = [
+  "s_1-output",
+  "workers/my worker+1 (v2)*~!'.zip",
+  "ünïcødé/€ & = ?.bin",
+  "a//b/./c/../d",
+];
 
 let dynamo: LocalServer;
 let s3: MemoryS3;
