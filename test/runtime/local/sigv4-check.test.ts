@@ -316,5 +316,16 @@ describe("checkSignature", () => {
       check,
     );
     expect(unsignedHost?.reason).toContain("host header is not signed");
+    // Presigned URLs (signature in the query) are let through, not checked.
+    const presigned = await checkSignature(
+      {
+        method: "GET",
+        url: "/data/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00",
+        headers: { host: "h" },
+      },
+      Buffer.alloc(0),
+      { ...check, services: ["s3"] },
+    );
+    expect(presigned).toBeUndefined();
   });
 });
