@@ -12,7 +12,7 @@ import {
   type Server,
 } from "node:http";
 import type { BufferedRequest, BufferedResponse } from "./s3";
-import { closeServer, endpointOf, listen } from "./servers";
+import { closeServer, endpointOf, listen, requestUrl } from "./servers";
 import { checkSignature, type SignatureCheck } from "./sigv4-check";
 
 export type AwsService = "dynamodb" | "sqs" | "s3" | "cloudwatch" | "logs" | "secretsmanager";
@@ -53,7 +53,7 @@ export function operationOf(service: AwsService, req: IncomingMessage): string {
   const target = req.headers["x-amz-target"];
   if (typeof target === "string" && target.includes(".")) return target.slice(target.lastIndexOf(".") + 1);
   if (service !== "s3") return req.method ?? "UNKNOWN";
-  const url = new URL(req.url ?? "/", "http://local");
+  const url = requestUrl(req.url);
   const keyed = url.pathname.split("/").filter(Boolean).length > 1;
   switch (req.method) {
     case "GET":
@@ -97,7 +97,16 @@ export async function startAwsProxy(
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
+    /** Whatever goes wrong in this proxy is one 400 answer, never an exception that stops the grid. */
+    const fail = (error: unknown) => {
+      if (res.headersSent) res.destroy();
+      else
+        res
+          .writeHead(400, { "content-type": "text/plain" })
+          .end(`local ${service} proxy: ${String(error)}\n`);
+    };
+    req.on("end", () => void handle().catch(fail));
+    const handle = async () => {
       const arrivedAt = performance.now();
       const body = Buffer.concat(chunks);
       const operation = operationOf(service, req);
@@ -138,6 +147,13 @@ export async function startAwsProxy(
         res.end(response);
       };
       const forward = () => {
+        try {
+          send();
+        } catch (error) {
+          fail(error);
+        }
+      };
+      const send = () => {
         const sent = performance.now();
         if (typeof target === "function") {
           const answer = target({
@@ -174,7 +190,7 @@ export async function startAwsProxy(
       };
       if (delay > 0) setTimeout(forward, delay);
       else forward();
-    });
+    };
   });
   const port = await listen(server, 0, `${service} proxy`);
   return {

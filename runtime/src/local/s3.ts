@@ -6,7 +6,7 @@
 
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
-import { closeServer, endpointOf, listen, type LocalServer } from "./servers";
+import { closeServer, endpointOf, listen, requestUrl, type LocalServer } from "./servers";
 
 interface StoredObject {
   readonly body: Buffer;
@@ -92,7 +92,7 @@ export async function startMemoryS3(buckets: readonly MemoryBucket[], port = 0):
   const policies = new Map(buckets.map((b) => [b.name, b]));
 
   const handle = (req: BufferedRequest, res: ResponseSink): void => {
-    const url = new URL(req.url ?? "/", "http://local");
+    const url = requestUrl(req.url);
     // The key from the path as sent: URL() drops `.` and `..` segments, which S3 keeps as part of the key.
     const [bucketName, ...keyParts] = (req.url ?? "/").split("?")[0].slice(1).split("/");
     const key = decodeURIComponent(keyParts.join("/"));

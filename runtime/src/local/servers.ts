@@ -45,6 +45,15 @@ export interface LocalServer {
 
 export const endpointOf = (port: number): string => `http://127.0.0.1:${port}`;
 
+/** A request's target as a URL; one URL() cannot parse (`//[`, which Node's server lets through) reads as `/`. */
+export function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? "/", "http://local");
+  } catch {
+    return new URL("http://local/");
+  }
+}
+
 /** Listens on `port` (0 = any free one) on 127.0.0.1; rejects with a clear message when the port is taken. */
 export function listen(server: Server, port = 0, what = "server"): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -178,9 +178,10 @@ export async function checkSignature(
     }
     headers[name] = value;
   }
-  const url = new URL(request.url, "http://local");
-  // The path as it arrived, before URL() normalizes it.
-  const rawPath = request.url.split("?")[0] || "/";
+  // The path and query as they arrived (URL() would normalize the path, and throws on some targets).
+  const queryAt = request.url.indexOf("?");
+  const rawPath = (queryAt < 0 ? request.url : request.url.slice(0, queryAt)) || "/";
+  const search = queryAt < 0 ? "" : request.url.slice(queryAt + 1);
   const path = s3
     ? rawPath
         .split("/")
@@ -204,9 +205,9 @@ export async function checkSignature(
       {
         method: request.method,
         protocol: "http:",
-        hostname: url.hostname,
+        hostname: headers.host,
         path,
-        query: queryOf(url.search),
+        query: queryOf(search),
         headers,
         body,
       },

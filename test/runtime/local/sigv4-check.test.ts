@@ -4,6 +4,7 @@
 // and reported in one line.
 
 import { request } from "node:http";
+import { connect } from "node:net";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -327,5 +328,33 @@ describe("checkSignature", () => {
       { ...check, services: ["s3"] },
     );
     expect(presigned).toBeUndefined();
+  });
+});
+
+describe("a malformed request line", () => {
+  /** Sends raw bytes and returns the status line of the answer. */
+  const raw = (endpoint: string, text: string) =>
+    new Promise<string>((resolve, reject) => {
+      const { hostname, port } = new URL(endpoint);
+      const socket = connect(Number(port), hostname, () => socket.write(text));
+      socket.once("data", (data: Buffer) => {
+        resolve(data.toString().split("\r\n")[0]);
+        socket.destroy();
+      });
+      socket.on("error", reject);
+    });
+
+  it("is answered, with or without the signature check, and the proxy stays up", async () => {
+    // `//[` passes Node's HTTP parser but not URL(): it used to throw in the proxy and stop the whole grid.
+    const unchecked = await startAwsProxy("s3", s3.dispatch);
+    try {
+      for (const endpoint of [unchecked.endpoint, s3Proxy.endpoint]) {
+        const status = await raw(endpoint, "GET //[ HTTP/1.1\r\nHost: x\r\n\r\n");
+        expect(status).toMatch(/^HTTP\/1\.1 (400|403|404) /);
+        expect(await raw(endpoint, "GET /data/k HTTP/1.1\r\nHost: x\r\n\r\n")).toMatch(/^HTTP\/1\.1 \d{3} /);
+      }
+    } finally {
+      await unchecked.stop();
+    }
   });
 });
