@@ -265,7 +265,13 @@ export async function startLocalApiGateway(options: LocalApiGatewayOptions): Pro
   );
 
   async function serve(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://local");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://local");
+    } catch {
+      // A target Node's parser lets through but URL() cannot parse (`//[`): no such route.
+      throw new Refusal(GATEWAY_ERRORS.missingAuthenticationToken);
+    }
     const match = routes.get(`${req.method} ${url.pathname}`);
     // API Gateway answers an undefined route or method like a missing credential.
     if (!match) throw new Refusal(GATEWAY_ERRORS.missingAuthenticationToken);

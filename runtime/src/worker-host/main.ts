@@ -207,7 +207,8 @@ async function serve(options: HostOptions): Promise<void> {
   const runtime = new Runtime(root, options.handler, options.timeoutSec);
   const invokePath = /^\/2015-03-31\/functions\/[^/]+\/invocations$/;
   const server = createServer((req, res) => {
-    if (!invokePath.test(new URL(req.url ?? "/", "http://host").pathname)) {
+    // The path as sent (URL() throws on some targets Node's parser lets through, such as `//[`).
+    if (!invokePath.test((req.url ?? "/").split("?")[0])) {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       res.end("404 page not found\n");
       return;

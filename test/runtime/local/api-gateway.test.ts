@@ -1,6 +1,7 @@
 // The local API Gateway front (runtime/src/local/api-gateway.ts) on 127.0.0.1 in front of the real handlers on the
 // local servers: routes, the API key, the request validator, proxy events, and API Gateway's own error answers.
 
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resetColdStart as resetSubmit } from "../../../runtime/src/control-plane/handlers/submit-tasks";
 import {
@@ -41,6 +42,21 @@ const call = (path: string, init: RequestInit & { key?: string | null } = {}) =>
 describe("local API Gateway front, private flavour (API key)", () => {
   it("serves the stage's routes on 127.0.0.1", () => {
     expect(api.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+  });
+
+  it("answers a target URL() cannot parse as an unknown route (403), not as a failed function", async () => {
+    const { hostname, port } = new URL(api.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () =>
+        socket.write(`GET //[ HTTP/1.1\r\nHost: x\r\nx-api-key: ${KEY}\r\nConnection: close\r\n\r\n`),
+      );
+      let text = "";
+      socket.on("data", (data: Buffer) => (text += data.toString()));
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(answer.split("\r\n")[0]).toBe("HTTP/1.1 403 Forbidden");
+    expect(answer).toContain('"Missing Authentication Token"');
   });
 
   it("runs the real submit_tasks handler and passes its JSON answer through", async () => {
