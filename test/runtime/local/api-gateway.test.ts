@@ -1,7 +1,6 @@
 // The local API Gateway front (runtime/src/local/api-gateway.ts) on 127.0.0.1 in front of the real handlers on the
 // local servers: routes, the API key, the request validator, proxy events, and API Gateway's own error answers.
 
-import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resetColdStart as resetSubmit } from "../../../runtime/src/control-plane/handlers/submit-tasks";
 import {
@@ -17,6 +16,7 @@ import {
   submissionPayload,
 } from "../control-plane/integration/fixtures";
 import { startLocalGrid, type LocalGrid } from "../control-plane/integration/local-grid";
+import { rawRequest, statusLine } from "../../support/raw-request";
 
 const KEY = "local-test-api-key-0123456789";
 let grid: LocalGrid;
@@ -45,17 +45,12 @@ describe("local API Gateway front, private flavour (API key)", () => {
   });
 
   it("answers a target URL() cannot parse as an unknown route (403), not as a failed function", async () => {
-    const { hostname, port } = new URL(api.url);
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), hostname, () =>
-        socket.write(`GET //[ HTTP/1.1\r\nHost: x\r\nx-api-key: ${KEY}\r\nConnection: close\r\n\r\n`),
-      );
-      let text = "";
-      socket.on("data", (data: Buffer) => (text += data.toString()));
-      socket.on("end", () => resolve(text));
-      socket.on("error", reject);
-    });
-    expect(answer.split("\r\n")[0]).toBe("HTTP/1.1 403 Forbidden");
+    const answer = await rawRequest(
+      api.url,
+      `GET //[ HTTP/1.1\r\nHost: x\r\nx-api-key: ${KEY}\r\nConnection: close\r\n\r\n`,
+      "close",
+    );
+    expect(statusLine(answer)).toBe("HTTP/1.1 403 Forbidden");
     expect(answer).toContain('"Missing Authentication Token"');
   });
 

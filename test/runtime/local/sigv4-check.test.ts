@@ -4,7 +4,6 @@
 // and reported in one line.
 
 import { request } from "node:http";
-import { connect } from "node:net";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +18,7 @@ import {
   type LocalServer,
 } from "../../../runtime/src/local/servers";
 import { checkSignature } from "../../../runtime/src/local/sigv4-check";
+import { rawRequest, statusLine } from "../../support/raw-request";
 
 const REGION = "eu-west-1";
 const KEY_ARN = "arn:aws:kms:eu-west-1:000000000000:key/grid";
@@ -332,26 +332,16 @@ describe("checkSignature", () => {
 });
 
 describe("a malformed request line", () => {
-  /** Sends raw bytes and returns the status line of the answer. */
-  const raw = (endpoint: string, text: string) =>
-    new Promise<string>((resolve, reject) => {
-      const { hostname, port } = new URL(endpoint);
-      const socket = connect(Number(port), hostname, () => socket.write(text));
-      socket.once("data", (data: Buffer) => {
-        resolve(data.toString().split("\r\n")[0]);
-        socket.destroy();
-      });
-      socket.on("error", reject);
-    });
-
   it("is answered, with or without the signature check, and the proxy stays up", async () => {
     // `//[` passes Node's HTTP parser but not URL(): it used to throw in the proxy and stop the whole grid.
     const unchecked = await startAwsProxy("s3", s3.dispatch);
     try {
       for (const endpoint of [unchecked.endpoint, s3Proxy.endpoint]) {
-        const status = await raw(endpoint, "GET //[ HTTP/1.1\r\nHost: x\r\n\r\n");
+        const status = statusLine(await rawRequest(endpoint, "GET //[ HTTP/1.1\r\nHost: x\r\n\r\n"));
         expect(status).toMatch(/^HTTP\/1\.1 (400|403|404) /);
-        expect(await raw(endpoint, "GET /data/k HTTP/1.1\r\nHost: x\r\n\r\n")).toMatch(/^HTTP\/1\.1 \d{3} /);
+        expect(statusLine(await rawRequest(endpoint, "GET /data/k HTTP/1.1\r\nHost: x\r\n\r\n"))).toMatch(
+          /^HTTP\/1\.1 \d{3} /,
+        );
       }
     } finally {
       await unchecked.stop();

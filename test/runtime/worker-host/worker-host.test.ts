@@ -3,7 +3,6 @@
 // concurrent calls, from a folder or a zip.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { connect } from "node:net";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForPort } from "../../../runtime/src/agent/worker";
 import { freePort } from "../../../runtime/src/local/ports";
 import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
+import { rawRequest, statusLine } from "../../support/raw-request";
 import { zipEntries } from "../../../modules/runtime-bundle/zip";
 
 let dir: string;
@@ -123,18 +123,8 @@ describe("worker host", () => {
   it("answers 404 on any other path, and on a target URL() cannot parse, and keeps serving", async () => {
     const response = await fetch(`${endpoint}/2018-06-01/runtime/invocation/next`);
     expect(response.status).toBe(404);
-    const { hostname, port } = new URL(endpoint);
-    const statusLine = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), hostname, () =>
-        socket.write("POST //[ HTTP/1.1\r\nHost: x\r\n\r\n"),
-      );
-      socket.once("data", (data: Buffer) => {
-        resolve(data.toString().split("\r\n")[0]);
-        socket.destroy();
-      });
-      socket.on("error", reject);
-    });
-    expect(statusLine).toBe("HTTP/1.1 404 Not Found");
+    const answer = await rawRequest(endpoint, "POST //[ HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(statusLine(answer)).toBe("HTTP/1.1 404 Not Found");
     expect((await invoke(endpoint, {})).status).toBe(200);
   });
 });
