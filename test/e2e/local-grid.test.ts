@@ -175,20 +175,26 @@ describe("npm run local", () => {
       // Every request of the handlers, agents and client passed the signature check, which is on:
       badSignatures: 0,
     });
-    const unsigned = await fetch(grid.env.AWS_ENDPOINT_URL_DYNAMODB, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-amz-json-1.0",
-        "x-amz-target": "DynamoDB_20120810.ListTables",
-      },
-      body: "{}",
-    });
-    expect(unsigned.status).toBe(400);
-    expect(await unsigned.text()).toContain("MissingAuthenticationTokenException");
-    await waitUntil("the refusal counted", () => grid.status().badSignatures === 1, 5_000);
-    expect(grid.output()).toMatch(
-      /local grid: refused dynamodb:ListTables \([^)]*\): the request is not signed/,
-    );
+    // 21 unsigned requests: each refused and counted, the first 20 reported in one line each.
+    for (let i = 0; i < 21; i++) {
+      const unsigned = await fetch(grid.env.AWS_ENDPOINT_URL_DYNAMODB, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-amz-json-1.0",
+          "x-amz-target": "DynamoDB_20120810.ListTables",
+        },
+        body: "{}",
+      });
+      expect(unsigned.status).toBe(400);
+      expect(await unsigned.text()).toContain("MissingAuthenticationTokenException");
+    }
+    await waitUntil("the refusals counted", () => grid.status().badSignatures === 21, 5_000);
+    await waitUntil("the status line", () => grid.output().includes("BAD SIGNATURES 21 (see stderr)"), 5_000);
+    const reported = grid
+      .output()
+      .match(/local grid: refused dynamodb:ListTables \([^)]*\): the request is not signed.*/g);
+    expect(reported).toHaveLength(20);
+    expect(reported?.at(-1)).toContain("(further refusals are only counted)");
     await client.close();
     expect(await grid.stop()).toBe(0);
     expect(grid.output()).toContain("htc-grid local: stopped");

@@ -104,7 +104,7 @@ class Refusal extends Error {
 }
 
 /** Percent-decoding only, as API Gateway decodes query strings ('+' stays '+'). */
-function parseQuery(
+export function parseQuery(
   search: string,
 ): { single: Record<string, string>; multi: Record<string, string[]> } | null {
   if (search === "") return null;

@@ -3,11 +3,14 @@
 // grid's credentials, and rejects a request whose signature, scope or payload hash does not match, with the error
 // the service would send. So a client or agent that signs what it does not send fails locally, before a deploy.
 // The SDK's signer is the reference here on purpose: the grid's own signer (runtime/src/aws/sigv4.ts) is what is
-// being checked.
+// being checked. Only its RFC 3986 encoder is borrowed, for S3's canonical key, and a test holds that encoder to the
+// path the SDK's S3 client sends (signed-http.test.ts).
 
 import type { IncomingHttpHeaders } from "node:http";
 import { createHash } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { uriEncode } from "../aws/sigv4";
+import { parseQuery } from "./api-gateway";
 import { NodeSha256 } from "./node-sha256";
 
 export interface SignatureCheck {
@@ -52,10 +55,6 @@ const header = (headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(value) ? value.join(",") : value;
 };
 
-/** RFC 3986 encoding as SigV4 canonicalizes a path segment. */
-const strictEncode = (value: string): string =>
-  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
 const decode = (value: string): string => {
   try {
     return decodeURIComponent(value);
@@ -63,20 +62,6 @@ const decode = (value: string): string => {
     return value;
   }
 };
-
-/** The query as the signer wants it: decoded names and values (a repeated name keeps all its values). */
-function queryOf(search: string): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
-  for (const pair of search.replace(/^\?/, "").split("&")) {
-    if (!pair) continue;
-    const eq = pair.indexOf("=");
-    const name = decode(eq < 0 ? pair : pair.slice(0, eq));
-    const value = eq < 0 ? "" : decode(pair.slice(eq + 1));
-    const seen = query[name];
-    query[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
-  }
-  return query;
-}
 
 /** `20261130T042243Z` as a Date, or undefined. */
 function parseAmzDate(value: string | undefined): Date | undefined {
@@ -185,7 +170,7 @@ export async function checkSignature(
   const path = s3
     ? rawPath
         .split("/")
-        .map((segment) => strictEncode(decode(segment)))
+        .map((segment) => uriEncode(decode(segment)))
         .join("/")
     : rawPath;
   const signer = new SignatureV4({
@@ -207,7 +192,7 @@ export async function checkSignature(
         protocol: "http:",
         hostname: headers.host,
         path,
-        query: queryOf(search),
+        query: parseQuery(search)?.multi ?? {},
         headers,
         body,
       },

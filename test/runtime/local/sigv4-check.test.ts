@@ -332,6 +332,29 @@ describe("checkSignature", () => {
 });
 
 describe("a malformed request line", () => {
+  it.each([0, 5])(
+    "a proxy whose server throws answers 400 with the error, and stays up (+%i ms)",
+    async (delayMs) => {
+      const throwing = await startAwsProxy(
+        "s3",
+        () => {
+          throw new Error("boom");
+        },
+        delayMs,
+      );
+      try {
+        for (let i = 0; i < 2; i++) {
+          const request = "GET /data/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+          const answer = await rawRequest(throwing.endpoint, request, "close");
+          expect(statusLine(answer)).toBe("HTTP/1.1 400 Bad Request");
+          expect(answer).toContain("local s3 proxy: Error: boom");
+        }
+      } finally {
+        await throwing.stop();
+      }
+    },
+  );
+
   it("is answered, with or without the signature check, and the proxy stays up", async () => {
     // `//[` passes Node's HTTP parser but not URL(): it used to throw in the proxy and stop the whole grid.
     const unchecked = await startAwsProxy("s3", s3.dispatch);
