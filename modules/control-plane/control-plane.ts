@@ -1,6 +1,11 @@
 // The grid's control plane: state table, task queues, the five Lambdas that manage tasks, the public (Cognito)
 // and private (API key, VPC-only) REST APIs in front of three of them, and the central error log.
-import { lambdaEnvironment, type LambdaEnvVar, type LambdaHandler } from "../../runtime/src/contract";
+import {
+  SUBMIT_TASKS_TIMEOUT_SEC,
+  lambdaEnvironment,
+  type LambdaEnvVar,
+  type LambdaHandler,
+} from "../../runtime/src/contract";
 import { bundleHandler } from "../runtime-bundle/bundle";
 import { Construct } from "constructs";
 import { TerraformOutput, Token } from "cdktf";
@@ -51,7 +56,8 @@ export const CONTROL_PLANE_FUNCTIONS: Record<
 > = {
   submitTasks: {
     handler: "submit_tasks",
-    timeoutSec: 300,
+    // The TTL checker resumes a submission still open after this (see SUBMISSION_SIZE_ATTRIBUTE).
+    timeoutSec: SUBMIT_TASKS_TIMEOUT_SEC,
     readsDataPlane: (config) => config.taskInputPassedViaExternalStorage === 1,
   },
   getResults: { handler: "get_results", timeoutSec: 300, readsDataPlane: () => false },
@@ -300,10 +306,12 @@ export class ControlPlane extends Construct {
       ],
       ttlChecker: [
         {
-          Sid: "QueryExpiredTasks",
+          // The TTL index finds expired heartbeats and interrupted submissions; the session index lists the rows
+          // of an interrupted submission's session.
+          Sid: "QueryExpiredTasksAndInterruptedSubmissions",
           Effect: "Allow",
           Action: ["dynamodb:Query"],
-          Resource: indexArn(TTL_INDEX),
+          Resource: [indexArn(TTL_INDEX), indexArn(SESSION_INDEX)],
         },
         {
           Sid: "RetryOrFailTasks",
@@ -313,7 +321,8 @@ export class ControlPlane extends Construct {
         },
         tableKey,
         {
-          // SendMessage re-queues a retried task whose message is gone (ChangeMessageVisibility failed).
+          // SendMessage re-queues a retried task whose message is gone (ChangeMessageVisibility failed), and the
+          // tasks of a submission whose submit_tasks invocation died part-way.
           Sid: "RequeueOrDropMessages",
           Effect: "Allow",
           Action: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:SendMessage"],

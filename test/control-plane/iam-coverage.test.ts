@@ -8,14 +8,14 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { buildSync } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HANDLER_ENTRIES, HANDLER_NAMES } from "../../modules/runtime-bundle/bundle";
-import { lambdaEnvVars, type LambdaHandler } from "../../runtime/src/contract";
+import { SUBMISSION_SIZE_ATTRIBUTE, lambdaEnvVars, type LambdaHandler } from "../../runtime/src/contract";
 import {
   handler as cancelHandler,
   resetColdStart as resetCancel,
@@ -375,8 +375,25 @@ async function coreScenarios(): Promise<void> {
   injectFault("Query");
   expect((await getResults("core", apiEvent(b64({ session_id: sessionId })))).statusCode).not.toBe(200);
 
+  // An interrupted submission for ttl_checker to complete: its first row still open after the deadline, and a
+  // row it never wrote (inline: written failed).
+  const interrupted = newSessionId();
+  expect((await submit("core", inline(interrupted, 3))).statusCode).toBe(200);
+  await grid.ddb.send(
+    new UpdateItemCommand({
+      TableName: TABLE,
+      Key: { task_id: { S: `${interrupted}_0` } },
+      UpdateExpression: `SET heartbeat_expiration_timestamp = :deadline, ${SUBMISSION_SIZE_ATTRIBUTE} = :size`,
+      ExpressionAttributeValues: { ":deadline": { N: String(expiredAt()) }, ":size": { N: "3" } },
+    }),
+  );
+  await grid.ddb.send(
+    new DeleteItemCommand({ TableName: TABLE, Key: { task_id: { S: `${interrupted}_2` } } }),
+  );
+
   // ttl_checker: retry with the message still queued, retry with the message gone (re-sent), fail at the
-  // retry limit (message deleted), and a failing throttling metric reported to the error log.
+  // retry limit (message deleted), the interrupted submission, and a failing throttling metric reported to the
+  // error log.
   const handles = new Map<string, string>();
   for (const m of await grid.drain(0, { hideSec: 3600 })) {
     handles.set((JSON.parse(m.Body ?? "{}") as { task_id: string }).task_id, m.ReceiptHandle ?? "");
@@ -386,7 +403,14 @@ async function coreScenarios(): Promise<void> {
   await claimAsAgent(grid.ddb, `${sessionId}_2`, "agent-c", expiredAt(), handles.get(`${sessionId}_2`));
   await setRetries(`${sessionId}_2`, Number(grid.env.MAX_RETRIES));
   injectFault("GetMetricStatistics");
-  expect(await ttlChecker("core")).toMatchObject({ retried: 2, requeued: 1, failed: 1, errors: 0 });
+  expect(await ttlChecker("core")).toMatchObject({
+    retried: 2,
+    requeued: 1,
+    failed: 1,
+    resumedSubmissions: 1,
+    rowsFailed: 1,
+    errors: 0,
+  });
 
   // cancel_tasks: pending and processing tasks; a failing query is reported to the error log.
   await claimAsAgent(grid.ddb, `${sessionId}_0`, "agent-d", Math.floor(Date.now() / 1000) + 600);

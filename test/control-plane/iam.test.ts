@@ -137,12 +137,13 @@ describe("function roles, REDIS storage", () => {
     }
   });
 
-  it("lets ttl_checker query the TTL index, update rows, requeue messages and re-send lost ones", () => {
+  it("lets ttl_checker query the TTL and session indexes, update rows, requeue messages and re-send lost ones", () => {
     const statements = statementsOf(s, "ttl-checker");
+    const table = ref(s, "aws_dynamodb_table", "state-table", "arn");
     expect(statements).toContainEqual(
       expect.objectContaining({
         Action: ["dynamodb:Query"],
-        Resource: `${ref(s, "aws_dynamodb_table", "state-table", "arn")}/index/gsi_ttl_index`,
+        Resource: [`${table}/index/gsi_ttl_index`, `${table}/index/gsi_session_index`],
       }),
     );
     const actions = actionsOf(statements);

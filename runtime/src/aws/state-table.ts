@@ -16,11 +16,13 @@ import {
 import {
   NONE,
   SESSION_INDEX,
+  SUBMISSION_SIZE_ATTRIBUTE,
   TRANSITION_ID_ATTRIBUTE,
   TTL_INDEX,
   partitionOfSession,
   stateKey,
   stateKeyForTask,
+  stateOf,
 } from "../contract";
 import { backoffMs, chunk, errorName, isThrottling, mapLimit, retryOnThrottling, sleep } from "./retry";
 import type { TaskRow, TaskState } from "../contract";
@@ -130,14 +132,126 @@ export class StateTable {
    * claim, so a retried or concurrent copy of the same submission is told apart from a new one.
    */
   putTaskIfAbsent(row: TaskRow): Promise<boolean> {
-    const fields = rowToItem(row);
+    return this.putItemIfAbsent(rowToItem(row));
+  }
+
+  /**
+   * putTaskIfAbsent for a submission's first row, marked open (see SUBMISSION_SIZE_ATTRIBUTE): the submission's
+   * size, and `deadlineSec` as the pending row's expiry. False when the row was already there.
+   */
+  openSubmission(first: TaskRow, size: number, deadlineSec: number): Promise<boolean> {
+    return this.putItemIfAbsent({
+      ...rowToItem(first),
+      heartbeat_expiration_timestamp: { N: String(deadlineSec) },
+      [SUBMISSION_SIZE_ATTRIBUTE]: { N: String(size) },
+    });
+  }
+
+  private putItemIfAbsent(fields: Item): Promise<boolean> {
     // The key cannot be SET; UpdateItem creates the item under it.
     const names = Object.keys(fields).filter((name) => name !== "task_id");
-    return this.transition(row.task_id, {
+    return this.transition(fields.task_id.S ?? "", {
       set: names.map((name) => `${name} = :${name}`).join(", "),
       ConditionExpression: "attribute_not_exists(task_id)",
       values: Object.fromEntries(names.map((name) => [`:${name}`, fields[name]])),
     });
+  }
+
+  /**
+   * Clears the marks of an open submission once every message was sent. Only while its first row is still
+   * pending with the same deadline: once an agent claimed it, the expiry is the agent's heartbeat. False when
+   * the marks were not there (claimed, cancelled or cleared already).
+   */
+  async closeSubmission(firstTaskId: string, deadlineSec: number): Promise<boolean> {
+    try {
+      await retryOnThrottling(() =>
+        this.ddb.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: { task_id: { S: firstTaskId } },
+            UpdateExpression: `SET heartbeat_expiration_timestamp = :zero REMOVE ${SUBMISSION_SIZE_ATTRIBUTE}`,
+            ConditionExpression: "task_status = :pending AND heartbeat_expiration_timestamp = :deadline",
+            ExpressionAttributeValues: {
+              ":zero": { N: "0" },
+              ":pending": { S: stateKeyForTask("pending", firstTaskId) },
+              ":deadline": { N: String(deadlineSec) },
+            },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (errorName(error) === "ConditionalCheckFailedException") return false;
+      throw error;
+    }
+  }
+
+  /** Up to `limit` first rows of one partition's submissions that are still open after their deadline. */
+  async interruptedSubmissions(partition: number, nowSec: number, limit: number): Promise<string[]> {
+    const out = await retryOnThrottling(() =>
+      this.ddb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: TTL_INDEX,
+          KeyConditionExpression: "task_status = :t AND heartbeat_expiration_timestamp BETWEEN :one AND :now",
+          ExpressionAttributeValues: {
+            ":t": { S: stateKey("pending", partition) },
+            ":one": { N: "1" },
+            ":now": { N: String(nowSec) },
+          },
+          ProjectionExpression: "task_id",
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []).flatMap((item) => (item.task_id?.S ? [item.task_id.S] : []));
+  }
+
+  /**
+   * The first row of a submission with its open marks, read consistently; undefined when the row is gone.
+   * `size` is undefined and `deadlineSec` 0 once the submission was closed.
+   */
+  async submissionHead(
+    firstTaskId: string,
+  ): Promise<{ row: TaskRow; size?: number; deadlineSec: number } | undefined> {
+    const out = await retryOnThrottling(() =>
+      this.ddb.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { task_id: { S: firstTaskId } },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    if (!out.Item) return undefined;
+    const row = itemToRow(out.Item);
+    const size = out.Item[SUBMISSION_SIZE_ATTRIBUTE]?.N;
+    return {
+      row: { ...row, heartbeat_expiration_timestamp: 0 },
+      size: size === undefined ? undefined : Number(size),
+      deadlineSec: row.heartbeat_expiration_timestamp,
+    };
+  }
+
+  /** Every task of a session with its state (paginated over the session index). */
+  async sessionTasks(sessionId: string): Promise<{ taskId: string; state?: TaskState }[]> {
+    const tasks: { taskId: string; state?: TaskState }[] = [];
+    const input: QueryCommandInput = {
+      TableName: this.tableName,
+      IndexName: SESSION_INDEX,
+      KeyConditionExpression: "session_id = :s",
+      ExpressionAttributeValues: { ":s": { S: sessionId } },
+      ProjectionExpression: "task_id, task_status",
+      Limit: this.queryPageLimit,
+    };
+    do {
+      const out = await retryOnThrottling(() => this.ddb.send(new QueryCommand(input)));
+      for (const item of out.Items ?? [])
+        if (item.task_id?.S)
+          tasks.push({ taskId: item.task_id.S, state: stateOf(item.task_status?.S ?? "") });
+      input.ExclusiveStartKey = out.LastEvaluatedKey;
+    } while (input.ExclusiveStartKey);
+    return tasks;
   }
 
   /** Best-effort removal of rows that were written but whose submission failed. */

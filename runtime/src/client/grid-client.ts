@@ -622,7 +622,10 @@ export class GridClient {
         ? {
             taskId,
             status,
-            error: `no ${errorKey(taskId)} in the data plane (the TTL checker fails a task whose agent stopped heartbeating, after its retries)`,
+            error:
+              `no ${errorKey(taskId)} in the data plane (the TTL checker fails a task without one when its agent ` +
+              `stopped heartbeating after its retries, or when its submission was interrupted before its row was ` +
+              `written: resubmit it)`,
           }
         : { taskId, status };
     });

@@ -44,6 +44,13 @@ export const GATEWAY_ERRORS = {
 /** Most tasks one submission may carry (bounded by what one invocation writes well within 29 s). */
 export const MAX_TASKS_PER_SUBMISSION = 10_000;
 /**
+ * submit_tasks' Lambda timeout (the infrastructure sets it from here). An invocation cannot outlive it, so a
+ * submission still open this long (plus SUBMISSION_DEADLINE_MARGIN_SEC) after it started was interrupted.
+ */
+export const SUBMIT_TASKS_TIMEOUT_SEC = 300;
+/** Clock skew and start-up allowance added to SUBMIT_TASKS_TIMEOUT_SEC before an open submission is resumed. */
+export const SUBMISSION_DEADLINE_MARGIN_SEC = 60;
+/**
  * Largest decoded request (JSON bytes) a handler accepts, also the largest `<session_id>-payload`. Lambda's
  * synchronous payload limit is 6 MB and base64 grows data by 4/3, so 4 MiB of JSON is the most that can arrive
  * through API Gateway at all.

@@ -1,6 +1,7 @@
 // Faults around real agent processes: a killed agent, a worker that throws or times out, a task cancelled while
-// it runs, SIGTERM during a task, lost DynamoDB responses, malformed messages, missing inputs and rows. In every
-// case no task is lost and none reaches a final state twice (the DynamoDB proxy counts applied final transitions).
+// it runs, SIGTERM during a task, lost DynamoDB responses, second copies of messages, malformed messages, missing
+// inputs and rows. In every case no task is lost and none reaches a final state twice (the DynamoDB proxy counts
+// applied final transitions).
 
 import { spawn as nodeSpawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { stateKeyForSession, stateKeyForTask, stateOf } from "../../../runtime/s
 import { ErrorLogger } from "../../../runtime/src/aws/error-log";
 import { StateTable } from "../../../runtime/src/aws/state-table";
 import { cancelTasks } from "../../../runtime/src/control-plane/handlers/cancel-tasks";
+import { messageBody } from "../../../runtime/src/control-plane/submission";
 import { freePort } from "../../../runtime/src/local/ports";
 import { b64 } from "../control-plane/integration/fixtures";
 import { TABLE } from "../control-plane/integration/local-grid";
@@ -277,6 +279,21 @@ describe("lost DynamoDB responses", () => {
       async () => rows.every((r) => deleted.has(r.sqs_handler_id)),
       10_000,
     );
+    expect(await stopAgent(agent)).toBe(0);
+    expect(agent.output()).toMatch(/stopped; \{"finished":10,/);
+  });
+});
+
+describe("second copies of task messages", () => {
+  it("run each task once: a copy whose task is held or done fails its claim (a resumed submission sends them)", async () => {
+    const { taskIds } = await h.submit(Array.from({ length: 10 }, () => sleepTask(0)));
+    // What the TTL checker sends for the pending tasks of an interrupted submission: the row as the message.
+    const url = await h.grid.queueUrl(0);
+    for (const row of await h.rows(taskIds))
+      await h.grid.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: messageBody(row, {}) }));
+    const agent = spawn("agent-copies");
+    await h.waitFor("every task finished", () => allIn("finished")(taskIds), 30_000);
+    expectFinalOnce(taskIds, "finished");
     expect(await stopAgent(agent)).toBe(0);
     expect(agent.output()).toMatch(/stopped; \{"finished":10,/);
   });

@@ -2,7 +2,12 @@
 // to the state table and then one message per task to the queue of the session's priority.
 
 import type { DataPlane } from "../../aws/data-plane";
-import { SQS_LIMITS, payloadKey } from "../../contract";
+import {
+  SQS_LIMITS,
+  SUBMISSION_DEADLINE_MARGIN_SEC,
+  SUBMIT_TASKS_TIMEOUT_SEC,
+  payloadKey,
+} from "../../contract";
 import { readExternalStorageFlag } from "../env";
 import type { ErrorLogger } from "../../aws/error-log";
 import { RequestError, decodeBase64JsonObject, submissionContent, validSessionId } from "../request";
@@ -82,8 +87,15 @@ export async function submitTasks(event: ApiGatewayEvent, deps: SubmitDeps): Pro
     // The first row is the submission's claim, written only if absent: a submit retried after a lost answer (or
     // a 504 while the first attempt still ran) finds it and is answered as a duplicate, writing and queueing
     // nothing, instead of resetting rows that may already be running or finished and queueing them twice.
+    // It is written marked open until every message is sent, so that if this invocation dies part-way (a
+    // timeout, a crash) the TTL checker completes the submission after the deadline (SUBMISSION_SIZE_ATTRIBUTE).
     const taskIds = rows.map((r) => r.task_id);
-    if (!(await deps.stateTable.putTaskIfAbsent(rows[0]))) {
+    const deadlineSec =
+      Math.ceil(invokedAt / 1000) + SUBMIT_TASKS_TIMEOUT_SEC + SUBMISSION_DEADLINE_MARGIN_SEC;
+    const first = /_(\d+)$/.exec(taskIds[0]);
+    const numbered =
+      first !== null && taskIds.every((id, i) => id === `${sessionId}_${Number(first[1]) + i}`);
+    if (!(await deps.stateTable.openSubmission(rows[0], numbered ? rows.length : 0, deadlineSec))) {
       return ok({ session_id: sessionId, task_ids: taskIds, duplicate: true });
     }
 
@@ -104,7 +116,12 @@ export async function submitTasks(event: ApiGatewayEvent, deps: SubmitDeps): Pro
       );
     }
 
-    const unsent = await deps.taskQueue.send(priority, messages);
+    // The first task's message goes last: while the submission is open its row must stay pending and marked.
+    const unsent = await deps.taskQueue.send(priority, messages.slice(1));
+    unsent.push(...(await deps.taskQueue.send(priority, messages.slice(0, 1))));
+    await deps.stateTable
+      .closeSubmission(rows[0].task_id, deadlineSec)
+      .catch((e) => deps.logger.log(`submit_tasks: session ${sessionId} stays open for the TTL checker`, e));
     if (unsent.length > 0) {
       // A pending row without a message would never run: make it visibly failed instead.
       await Promise.all(unsent.map((taskId) => deps.stateTable.failPendingTask(taskId)));

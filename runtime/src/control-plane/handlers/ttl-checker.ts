@@ -1,5 +1,6 @@
 // ttl_checker (EventBridge, every minute): finds processing tasks whose agent stopped
-// heartbeating, puts them back to pending (up to MAX_RETRIES times) or fails them.
+// heartbeating, puts them back to pending (up to MAX_RETRIES times) or fails them. It also completes
+// submissions whose submit_tasks invocation died part-way (see SUBMISSION_SIZE_ATTRIBUTE in the contract).
 //
 // Single flight is the infrastructure's job: the function runs with reserved concurrency 1.
 // Fixes upstream defects: 1 (no import of removed states, per-task errors never crash the run),
@@ -9,7 +10,14 @@
 import { GetMetricStatisticsCommand, type CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { readMaxRetries } from "../env";
 import type { ErrorLogger } from "../../aws/error-log";
-import { MAX_STATE_PARTITIONS, NONE, stateKeyForTask } from "../../contract";
+import {
+  DEFINITION_IN_DATA_PLANE,
+  MAX_STATE_PARTITIONS,
+  NONE,
+  sessionOfTask,
+  stateKeyForTask,
+  type TaskRow,
+} from "../../contract";
 import { mapLimit } from "../../aws/retry";
 import { cloudWatchClient, errorLogger, once, stateTable, taskQueue } from "../runtime";
 import { UPDATE_CONCURRENCY, type ExpiredTask, type StateTable } from "../../aws/state-table";
@@ -44,7 +52,92 @@ export interface TtlSummary {
   requeued: number;
   /** Tasks an agent refreshed, finished or that were cancelled meanwhile (condition failed). */
   changedMeanwhile: number;
+  /** Submissions found open after their deadline (their submit_tasks invocation died) and completed. */
+  resumedSubmissions: number;
+  /** Messages sent again for their pending tasks (some may be second copies, which agents drop). */
+  resent: number;
+  /** Rows such a submission never wrote, written now: pending with input in the data plane, else failed. */
+  rowsWritten: number;
+  rowsFailed: number;
   errors: number;
+}
+
+/**
+ * Completes a submission whose invocation died after writing its first row: every task of it that is pending
+ * gets a message (agents claim a task once; a second copy fails its claim and is dropped), and rows it never
+ * wrote are written, pending when their input is in the data plane (`task_definition` "none"), failed when
+ * their inline definition died with the invocation. The first task's message goes last and the marks are
+ * cleared after it, so a run cut short is simply redone by the next. The task ids are those submit_tasks
+ * numbers (`<session>_<n>` from the first task's n on); for a client's own ids (external storage) only rows that
+ * exist can be completed, so every pending row of the session gets a message.
+ */
+async function resumeSubmission(
+  firstTaskId: string,
+  deps: TtlDeps,
+  nowSec: number,
+  summary: TtlSummary,
+): Promise<void> {
+  const head = await deps.stateTable.submissionHead(firstTaskId);
+  if (
+    !head ||
+    head.size === undefined ||
+    head.deadlineSec === 0 ||
+    head.deadlineSec > nowSec ||
+    head.row.task_status !== stateKeyForTask("pending", firstTaskId)
+  ) {
+    return; // closed, claimed or cancelled meanwhile, or not due yet
+  }
+  const first = head.row;
+  const sessionId = sessionOfTask(firstTaskId);
+  const states = new Map((await deps.stateTable.sessionTasks(sessionId)).map((t) => [t.taskId, t.state]));
+  const numbered = head.size > 0 ? /_(\d+)$/.exec(firstTaskId) : null;
+  // Without numbered ids the rows never written cannot be named: complete the session's pending rows.
+  const candidates = numbered
+    ? Array.from({ length: head.size - 1 }, (_, i) => `${sessionId}_${Number(numbered[1]) + 1 + i}`)
+    : [...states].filter(([id, state]) => id !== firstTaskId && state === "pending").map(([id]) => id);
+  const inDataPlane = first.task_definition === DEFINITION_IN_DATA_PLANE;
+  const pending: TaskRow[] = [];
+  let failed = 0;
+  const takeIfPending = async (taskId: string) => {
+    const row = await deps.stateTable.getTask(taskId);
+    if (row?.task_status === stateKeyForTask("pending", taskId)) pending.push(row);
+  };
+  await mapLimit(candidates, UPDATE_CONCURRENCY, async (taskId) => {
+    const state = states.get(taskId);
+    if (state === "pending") return takeIfPending(taskId);
+    if (state !== undefined) return; // running or done
+    const missing: TaskRow = {
+      ...first,
+      task_id: taskId,
+      task_status: stateKeyForTask(inDataPlane ? "pending" : "failed", taskId),
+      task_definition: DEFINITION_IN_DATA_PLANE,
+      task_completion_timestamp: inDataPlane ? 0 : nowSec * 1000,
+    };
+    // Written meanwhile after all (the index lagged): take it as it is now.
+    if (!(await deps.stateTable.putTaskIfAbsent(missing))) return takeIfPending(taskId);
+    if (inDataPlane) {
+      summary.rowsWritten++;
+      pending.push(missing);
+    } else {
+      summary.rowsFailed++;
+      failed++;
+    }
+  });
+  if (failed > 0) {
+    await deps.logger.log(
+      `ttl_checker: the submission of ${firstTaskId} (${head.size} tasks) was interrupted before ${failed} of its ` +
+        `rows were written; their inline task definitions were lost with it, so they are failed: resubmit them`,
+    );
+  }
+  const priority = deps.taskQueue.effectivePriority(first.task_priority);
+  const toMessage = (row: TaskRow) => ({ id: row.task_id, body: messageBody(row, {}) });
+  const unsent = await deps.taskQueue.send(priority, pending.map(toMessage));
+  unsent.push(...(await deps.taskQueue.send(priority, [toMessage(first)])));
+  // Unsent ones stay pending and the submission open: the next run tries again.
+  if (unsent.length > 0) throw new Error(`${unsent.length} messages could not be sent`);
+  summary.resent += pending.length + 1;
+  await deps.stateTable.closeSubmission(firstTaskId, head.deadlineSec);
+  summary.resumedSubmissions++;
 }
 
 async function throttledRequests(cw: CloudWatchClient, tableName: string, nowMs: number): Promise<number> {
@@ -114,6 +207,10 @@ export async function checkTtl(deps: TtlDeps): Promise<TtlSummary> {
     failed: 0,
     requeued: 0,
     changedMeanwhile: 0,
+    resumedSubmissions: 0,
+    resent: 0,
+    rowsWritten: 0,
+    rowsFailed: 0,
     errors: 0,
   };
   if (deps.cloudWatch) {
@@ -153,6 +250,32 @@ export async function checkTtl(deps: TtlDeps): Promise<TtlSummary> {
         await deps.logger.log(`ttl_checker: task ${task.taskId} could not be processed`, error);
       }
     });
+    let interrupted: string[];
+    try {
+      interrupted = await deps.stateTable.interruptedSubmissions(
+        partition,
+        nowSec,
+        EXPIRED_TASKS_PER_PARTITION,
+      );
+    } catch (error) {
+      summary.errors++;
+      await deps.logger.log(
+        `ttl_checker: query of partition ${partition} for open submissions failed`,
+        error,
+      );
+      continue;
+    }
+    for (const firstTaskId of interrupted) {
+      try {
+        await resumeSubmission(firstTaskId, deps, nowSec, summary);
+      } catch (error) {
+        summary.errors++;
+        await deps.logger.log(
+          `ttl_checker: the interrupted submission of ${firstTaskId} could not be completed`,
+          error,
+        );
+      }
+    }
   }
   return summary;
 }
@@ -168,7 +291,12 @@ const coldStart = once(async (): Promise<TtlDeps> => ({
 export async function handler(): Promise<TtlSummary> {
   const summary = await checkTtl(await coldStart.get());
   // A line per run that did something (a quiet grid runs this every minute).
-  if (summary.expired > 0 || summary.errors > 0 || summary.skippedForThrottling) {
+  if (
+    summary.expired > 0 ||
+    summary.resumedSubmissions > 0 ||
+    summary.errors > 0 ||
+    summary.skippedForThrottling
+  ) {
     console.log(JSON.stringify({ ttl_checker: summary }));
   }
   return summary;
