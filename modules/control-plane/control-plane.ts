@@ -328,6 +328,13 @@ export class ControlPlane extends Construct {
           Action: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:SendMessage"],
           Resource: queueArns,
         },
+        {
+          // Messages of tasks still pending go back to their queue; those of ended tasks are deleted.
+          Sid: "TakeBackDeadLetters",
+          Effect: "Allow",
+          Action: ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+          Resource: queues.deadLetterQueues.map((q) => q.arn),
+        },
         queueKey,
         {
           // Read-only; GetMetricStatistics has no resource-level permissions. Used to skip a cycle while the

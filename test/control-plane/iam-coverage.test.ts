@@ -11,7 +11,7 @@ import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { DeleteItemCommand, DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { buildSync } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HANDLER_ENTRIES, HANDLER_NAMES } from "../../modules/runtime-bundle/bundle";
@@ -47,7 +47,12 @@ import {
   putPayloadS3,
   submissionPayload,
 } from "../runtime/control-plane/integration/fixtures";
-import { TABLE, startLocalGrid, type LocalGrid } from "../runtime/control-plane/integration/local-grid";
+import {
+  DLQ_BASE,
+  TABLE,
+  startLocalGrid,
+  type LocalGrid,
+} from "../runtime/control-plane/integration/local-grid";
 import { gridConfig, resourcesOf, synthApp, type TfJson } from "../support/grid-synth";
 
 type Handler = "submit-tasks" | "get-results" | "cancel-tasks" | "ttl-checker" | "scaling-metrics";
@@ -167,6 +172,7 @@ type ResourceKind =
   | "table"
   | `index/${string}`
   | "taskQueues"
+  | "deadLetterQueues"
   | "dataBucket"
   | "dataObjects"
   | "redisSecret"
@@ -196,19 +202,29 @@ function grantsFor(call: Call): Grant[] {
         ...TABLE_KEY_ACTIONS.map((a): Grant => [a, "stateTableKey"]),
       ];
     }
-    case "sqs":
+    case "sqs": {
+      const queues: ResourceKind = String(input.QueueUrl ?? input.QueueName ?? "").includes(DLQ_BASE)
+        ? "deadLetterQueues"
+        : "taskQueues";
       switch (operation) {
         // SendMessageBatch is authorized as SendMessage; sending to an SSE-KMS queue needs a data key.
         case "SendMessage":
         case "SendMessageBatch":
           return [
-            ["sqs:SendMessage", "taskQueues"],
+            ["sqs:SendMessage", queues],
             ["kms:GenerateDataKey", "taskQueueKey"],
             ["kms:Decrypt", "taskQueueKey"],
           ];
+        // Receiving from an SSE-KMS queue decrypts the messages.
+        case "ReceiveMessage":
+          return [
+            ["sqs:ReceiveMessage", queues],
+            ["kms:Decrypt", "taskQueueKey"],
+          ];
         default:
-          return [[`sqs:${operation}`, "taskQueues"]];
+          return [[`sqs:${operation}`, queues]];
       }
+    }
     case "s3":
       switch (operation) {
         case "GetObject":
@@ -282,6 +298,10 @@ function resolve(stack: TfJson, kind: ResourceKind): string[] {
     case "taskQueues":
       return Object.keys(resourcesOf(stack, "aws_sqs_queue"))
         .filter((id) => id.includes("_queue_"))
+        .map((id) => arnOf("aws_sqs_queue", id));
+    case "deadLetterQueues":
+      return Object.keys(resourcesOf(stack, "aws_sqs_queue"))
+        .filter((id) => id.includes("_dlq_"))
         .map((id) => arnOf("aws_sqs_queue", id));
     case "dataBucket":
       return [only(stack, "aws_s3_bucket", "data-bucket")];
@@ -390,6 +410,13 @@ async function coreScenarios(): Promise<void> {
   await grid.ddb.send(
     new DeleteItemCommand({ TableName: TABLE, Key: { task_id: { S: `${interrupted}_2` } } }),
   );
+  // A pending task's message in the dead-letter queue (its claims kept failing), for ttl_checker to move back.
+  await grid.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: await grid.queueUrl(0, true),
+      MessageBody: JSON.stringify({ task_id: `${interrupted}_1` }),
+    }),
+  );
 
   // ttl_checker: retry with the message still queued, retry with the message gone (re-sent), fail at the
   // retry limit (message deleted), the interrupted submission, and a failing throttling metric reported to the
@@ -409,6 +436,7 @@ async function coreScenarios(): Promise<void> {
     failed: 1,
     resumedSubmissions: 1,
     rowsFailed: 1,
+    redriven: 1,
     errors: 0,
   });
 

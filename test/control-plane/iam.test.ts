@@ -137,7 +137,7 @@ describe("function roles, REDIS storage", () => {
     }
   });
 
-  it("lets ttl_checker query the TTL and session indexes, update rows, requeue messages and re-send lost ones", () => {
+  it("lets ttl_checker query the TTL and session indexes, update rows, requeue messages, re-send lost ones and read its dead letters", () => {
     const statements = statementsOf(s, "ttl-checker");
     const table = ref(s, "aws_dynamodb_table", "state-table", "arn");
     expect(statements).toContainEqual(
@@ -150,6 +150,12 @@ describe("function roles, REDIS storage", () => {
     expect(actions).toContain("sqs:ChangeMessageVisibility");
     expect(actions).toContain("sqs:DeleteMessage");
     expect(actions).toContain("sqs:SendMessage");
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Sid: "TakeBackDeadLetters",
+        Action: ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+      }),
+    );
     expect(actions).not.toContain("dynamodb:PutItem");
     expect(actions).toContain("cloudwatch:GetMetricStatistics");
   });

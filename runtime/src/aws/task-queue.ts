@@ -1,14 +1,17 @@
 // The task queues: one SQS queue per priority named `<base>__<p>` (SQS mode uses only `<base>__0`).
 // Sends in batches of 10 (Id = task_id) with retries of failed entries; visibility and delete for
-// the TTL checker; backlog length for scaling.
+// the TTL checker, which also takes the messages of still-pending tasks back from the dead-letter queues;
+// backlog length for scaling.
 
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
+  type Message,
   type SQSClient,
   type SendMessageBatchRequestEntry,
 } from "@aws-sdk/client-sqs";
@@ -76,7 +79,10 @@ export class TaskQueue {
   }
 
   queueUrl(priority: number): Promise<string> {
-    const name = queueName(this.config.queueBase, this.effectivePriority(priority));
+    return this.urlOf(queueName(this.config.queueBase, this.effectivePriority(priority)));
+  }
+
+  private urlOf(name: string): Promise<string> {
     let url = this.urls.get(name);
     if (!url) {
       url = retryOnThrottling(() => this.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).then(
@@ -169,6 +175,38 @@ export class TaskQueue {
     } catch (error) {
       if (isThrottling(error) || errorName(error) === "QueueDoesNotExist") throw error;
     }
+  }
+
+  /**
+   * Up to `max` visible messages of the dead-letter queue of `priority`, each hidden for `hideSec` (so one left
+   * there is looked at again only after that).
+   */
+  async receiveDead(priority: number, max: number, hideSec: number): Promise<Message[]> {
+    const url = await this.urlOf(queueName(this.config.dlqBase, this.effectivePriority(priority)));
+    const messages: Message[] = [];
+    while (messages.length < max) {
+      const out = await retryOnThrottling(() =>
+        this.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: Math.min(SQS_BATCH_ENTRIES, max - messages.length),
+            VisibilityTimeout: hideSec,
+            WaitTimeSeconds: 0,
+          }),
+        ),
+      );
+      if (!out.Messages?.length) break;
+      messages.push(...out.Messages);
+    }
+    return messages;
+  }
+
+  /** Deletes a message from the dead-letter queue of `priority`. */
+  async deleteDead(priority: number, receiptHandle: string): Promise<void> {
+    const url = await this.urlOf(queueName(this.config.dlqBase, this.effectivePriority(priority)));
+    await retryOnThrottling(() =>
+      this.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: receiptHandle })),
+    );
   }
 
   /** Backlog: ApproximateNumberOfMessages summed over all priority queues. */

@@ -61,7 +61,8 @@ export const LAMBDA_ENV = {
   SQS_DLQ: {
     usedBy: QUEUE_READERS,
     required: true,
-    description: "Dead-letter queue base name (<base>__<p>). No handler consumes it.",
+    description:
+      "Dead-letter queue base name (<base>__<p>). The TTL checker moves pending tasks' messages back.",
   },
   GRID_STORAGE_SERVICE: {
     usedBy: ["submit_tasks"],

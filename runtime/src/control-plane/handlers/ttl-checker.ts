@@ -1,6 +1,7 @@
 // ttl_checker (EventBridge, every minute): finds processing tasks whose agent stopped
 // heartbeating, puts them back to pending (up to MAX_RETRIES times) or fails them. It also completes
-// submissions whose submit_tasks invocation died part-way (see SUBMISSION_SIZE_ATTRIBUTE in the contract).
+// submissions whose submit_tasks invocation died part-way (see SUBMISSION_SIZE_ATTRIBUTE in the contract), and
+// takes back from the dead-letter queues the messages of tasks that are still pending.
 //
 // Single flight is the infrastructure's job: the function runs with reserved concurrency 1.
 // Fixes upstream defects: 1 (no import of removed states, per-task errors never crash the run),
@@ -14,8 +15,10 @@ import {
   DEFINITION_IN_DATA_PLANE,
   MAX_STATE_PARTITIONS,
   NONE,
+  TASK_ID_PATTERN,
   sessionOfTask,
   stateKeyForTask,
+  stateOf,
   type TaskRow,
 } from "../../contract";
 import { mapLimit } from "../../aws/retry";
@@ -28,6 +31,10 @@ import type { TaskQueue } from "../../aws/task-queue";
 export const EXPIRED_TASKS_PER_PARTITION = 200;
 /** Skip a run while the table is this throttled (UpdateItem ThrottledRequests, last 60 s). */
 export const THROTTLING_SKIP_THRESHOLD = 1000;
+/** Dead-letter messages looked at per queue and run. */
+export const DEAD_LETTERS_PER_RUN = 100;
+/** A dead-letter message left in its queue (its task is running, or it is not a task's) is looked at again after this. */
+export const DEAD_LETTER_RECHECK_SEC = 900;
 /** Stop starting new partitions after this long (the function times out at 55 s). */
 const RUN_BUDGET_MS = 40_000;
 
@@ -59,7 +66,62 @@ export interface TtlSummary {
   /** Rows such a submission never wrote, written now: pending with input in the data plane, else failed. */
   rowsWritten: number;
   rowsFailed: number;
+  /** Messages of pending tasks moved back from a dead-letter queue to their queue. */
+  redriven: number;
+  /** Messages of finished, failed or cancelled tasks deleted from a dead-letter queue. */
+  deadLettersDropped: number;
   errors: number;
+}
+
+/**
+ * A task's message reaches its dead-letter queue after `maxReceiveCount` receives. Retries alone stay below that,
+ * but a claim that fails with an error (DynamoDB throttled or unreachable for a while) hands the message back
+ * for another receive each time, so a message can end there while its task is still pending, and nothing would
+ * run it. Such messages go back to their queue; those of tasks that ended are deleted; the rest (a running task's,
+ * a malformed message, one without a row) stay for the operator and are looked at again later.
+ */
+async function sweepDeadLetters(deps: TtlDeps, summary: TtlSummary): Promise<void> {
+  for (let priority = 0; priority < deps.taskQueue.config.priorities; priority++) {
+    const messages = await deps.taskQueue.receiveDead(
+      priority,
+      DEAD_LETTERS_PER_RUN,
+      DEAD_LETTER_RECHECK_SEC,
+    );
+    await mapLimit(messages, UPDATE_CONCURRENCY, async (message) => {
+      try {
+        const taskId = taskIdOfMessage(message.Body ?? "");
+        const row = taskId === undefined ? undefined : await deps.stateTable.getTask(taskId);
+        const state = row ? stateOf(row.task_status) : undefined;
+        if (!row || !state || state === "processing") return;
+        if (state === "pending") {
+          await deps.taskQueue.sendOne(deps.taskQueue.effectivePriority(row.task_priority), {
+            id: row.task_id,
+            body: message.Body ?? "",
+          });
+          summary.redriven++;
+        } else {
+          summary.deadLettersDropped++;
+        }
+        await deps.taskQueue.deleteDead(priority, message.ReceiptHandle ?? "");
+      } catch (error) {
+        summary.errors++;
+        await deps.logger.log(
+          `ttl_checker: dead-letter message ${message.MessageId} could not be handled`,
+          error,
+        );
+      }
+    });
+  }
+}
+
+/** The task id a message names, or undefined for a message that is not a task's. */
+function taskIdOfMessage(body: string): string | undefined {
+  try {
+    const taskId = (JSON.parse(body) as { task_id?: unknown }).task_id;
+    return typeof taskId === "string" && TASK_ID_PATTERN.test(taskId) ? taskId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -211,6 +273,8 @@ export async function checkTtl(deps: TtlDeps): Promise<TtlSummary> {
     resent: 0,
     rowsWritten: 0,
     rowsFailed: 0,
+    redriven: 0,
+    deadLettersDropped: 0,
     errors: 0,
   };
   if (deps.cloudWatch) {
@@ -277,6 +341,12 @@ export async function checkTtl(deps: TtlDeps): Promise<TtlSummary> {
       }
     }
   }
+  try {
+    await sweepDeadLetters(deps, summary);
+  } catch (error) {
+    summary.errors++;
+    await deps.logger.log("ttl_checker: reading the dead-letter queues failed", error);
+  }
   return summary;
 }
 
@@ -294,6 +364,7 @@ export async function handler(): Promise<TtlSummary> {
   if (
     summary.expired > 0 ||
     summary.resumedSubmissions > 0 ||
+    summary.redriven + summary.deadLettersDropped > 0 ||
     summary.errors > 0 ||
     summary.skippedForThrottling
   ) {

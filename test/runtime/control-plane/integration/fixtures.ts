@@ -108,7 +108,7 @@ export async function claimAsAgent(
 export async function finishAsAgent(
   ddb: DynamoDBClient,
   taskId: string,
-  state: "finished" | "failed" = "finished",
+  state: "finished" | "failed" | "cancelled" = "finished",
 ): Promise<void> {
   await ddb.send(
     new UpdateItemCommand({

@@ -400,3 +400,35 @@ describe("scaling_metrics", () => {
     ]);
   });
 });
+
+describe("ttl_checker and the dead-letter queues", () => {
+  const taskIdOf = (body?: string) => (JSON.parse(body ?? "{}") as { task_id: string }).task_id;
+
+  it("moves back the messages of pending tasks, deletes those of ended tasks and leaves the rest for later", async () => {
+    await grid.purge(0, true);
+    await grid.purge(1, true);
+    const sessionId = await submitSession(4, 1);
+    const bodies = new Map(
+      (await grid.drain(1, { hideSec: 3600 })).map((m) => [taskIdOf(m.Body), m.Body ?? ""] as const),
+    );
+    const [pending, finished, running, cancelled] = taskIds(sessionId, 4);
+    // Each message reached the dead-letter queue while its task was: still pending (its claims kept failing with
+    // errors), finished by another copy, running under another copy, cancelled.
+    await finishAsAgent(grid.ddb, finished);
+    await claimAsAgent(grid.ddb, running, "agent-alive", Math.floor(Date.now() / 1000) + 600);
+    await finishAsAgent(grid.ddb, cancelled, "cancelled");
+    const dlq = await grid.queueUrl(1, true);
+    const { SendMessageCommand } = await import("@aws-sdk/client-sqs");
+    for (const body of [...[pending, finished, running, cancelled].map((id) => bodies.get(id)!), "not json"])
+      await grid.sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: body }));
+
+    expect(await ttlChecker()).toMatchObject({ redriven: 1, deadLettersDropped: 2, errors: 0 });
+    const back = await grid.drain(1);
+    expect(back.map((m) => taskIdOf(m.Body))).toEqual([pending]);
+    expect(back[0].MessageAttributes?.priority?.StringValue).toBe("1");
+    // The running task's message and the malformed one stay, hidden until they are looked at again.
+    expect(await grid.drain(1, { dlq: true })).toHaveLength(0);
+    expect(await grid.visibleCount(1, true)).toBe(2); // local-aws-sqs counts hidden messages too
+    expect(await ttlChecker()).toMatchObject({ redriven: 0, deadLettersDropped: 0 });
+  });
+});
