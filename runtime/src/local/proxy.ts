@@ -34,6 +34,14 @@ export interface ProxyHook {
   }): "drop" | void;
 }
 
+/**
+ * What a test may do before a request reaches the server: answer it itself (an error AWS could give), so the
+ * request is never applied.
+ */
+export interface ProxyGate {
+  (call: { service: AwsService; operation: string; body: string }): { status: number; body: string } | void;
+}
+
 export interface AwsProxy {
   readonly endpoint: string;
   /** Requests forwarded, by `<service>:<operation>`. */
@@ -44,6 +52,7 @@ export interface AwsProxy {
   readonly rejected: () => number;
   setDelayMs(ms: number): void;
   setHook(hook: ProxyHook | undefined): void;
+  setGate(gate: ProxyGate | undefined): void;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -93,6 +102,7 @@ export async function startAwsProxy(
   const serverMs = new Map<string, number>();
   let delay = delayMs;
   let hook: ProxyHook | undefined;
+  let gate: ProxyGate | undefined;
   const upstream = typeof target === "string" ? new URL(target) : undefined;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -124,6 +134,12 @@ export async function startAwsProxy(
           res.end(refused.body);
           return;
         }
+      }
+      const answer = gate?.({ service, operation, body: body.toString("utf8") });
+      if (answer) {
+        res.writeHead(answer.status, { "content-type": "application/x-amz-json-1.0" });
+        res.end(answer.body);
+        return;
       }
       counts.set(key, (counts.get(key) ?? 0) + 1);
       /** The server's answer: counted, shown to the hook (which may drop it), sent back. */
@@ -200,6 +216,7 @@ export async function startAwsProxy(
     rejected: () => rejected,
     setDelayMs: (ms) => (delay = ms),
     setHook: (h) => (hook = h),
+    setGate: (g) => (gate = g),
     reset: () => {
       counts.clear();
       serverMs.clear();

@@ -1,7 +1,7 @@
 // Faults around real agent processes: a killed agent, a worker that throws or times out, a task cancelled while
-// it runs, SIGTERM during a task, lost DynamoDB responses, second copies of messages, malformed messages, missing
-// inputs and rows. In every case no task is lost and none reaches a final state twice (the DynamoDB proxy counts
-// applied final transitions).
+// it runs, SIGTERM during a task, lost DynamoDB responses, claims failing with errors, second copies of messages,
+// malformed messages, missing inputs and rows. In every case no task is lost and none reaches a final state twice
+// (the DynamoDB proxy counts applied final transitions).
 
 import { spawn as nodeSpawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -297,6 +297,36 @@ describe("second copies of task messages", () => {
     expect(await stopAgent(agent)).toBe(0);
     expect(agent.output()).toMatch(/stopped; \{"finished":10,/);
   });
+});
+
+describe("claims that keep failing with errors", () => {
+  it("send a pending task's message to the dead-letter queue; the TTL checker moves it back and it runs once", async () => {
+    // DynamoDB answers every claim with an error without applying it, as when it is throttled for a while.
+    h.proxies.dynamodb.setGate(({ operation, body }) =>
+      operation === "UpdateItem" && body.includes(":processing")
+        ? { status: 500, body: JSON.stringify({ __type: "InternalServerError", message: "injected" }) }
+        : undefined,
+    );
+    try {
+      const { taskIds } = await h.submit([sleepTask(0)]);
+      const agent = spawn("agent-claims-fail");
+      // Each failed claim hands the message back for another receive; after maxReceiveCount (10) SQS moves it.
+      await h.waitFor(
+        "the message in the dead-letter queue",
+        async () => (await h.grid.visibleCount(0, true)) > 0,
+        60_000,
+      );
+      expect(await states(taskIds)).toEqual(["pending"]);
+      h.proxies.dynamodb.setGate(undefined);
+      runTtlChecker();
+      await h.waitFor("the task finished", () => allIn("finished")(taskIds), 30_000);
+      expectFinalOnce(taskIds, "finished");
+      expect(await h.grid.visibleCount(0, true)).toBe(0);
+      expect(await stopAgent(agent)).toBe(0);
+    } finally {
+      h.proxies.dynamodb.setGate(undefined);
+    }
+  }, 120_000);
 });
 
 describe("messages and inputs no agent can use", () => {
