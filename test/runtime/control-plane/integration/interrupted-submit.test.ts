@@ -85,10 +85,10 @@ async function submitUntilKilled(
   expect(answered).toBe(false);
 }
 
-function ttl(offsetSec = 0): Promise<TtlSummary> {
+function ttl(offsetSec = 0, queue = taskQueue(process.env)): Promise<TtlSummary> {
   return checkTtl({
     stateTable: stateTable(process.env),
-    taskQueue: taskQueue(process.env),
+    taskQueue: queue,
     maxRetries: 2,
     logger: errorLogger(process.env, "ttl_checker"),
     nowMs: () => Date.now() + offsetSec * 1000,
@@ -286,6 +286,32 @@ describe("a submission whose invocation dies part-way", () => {
         task_status: stateKeyForSession("pending", sessionId),
         task_definition: "none",
       });
+    expect([...(await claimAll(messages)).values()].every((n) => n === 1)).toBe(true);
+  }, 30_000);
+
+  it("is completed by the next TTL run when one run fails part-way", async () => {
+    const sessionId = newSessionId();
+    await putPayloadS3(grid.s3, sessionId, submissionPayload(sessionId, 30));
+    let batches = 0;
+    const deps = await submitDeps(true, {
+      sqs: (orig, command) =>
+        commandName(command) !== "SendMessageBatchCommand" || ++batches <= 1 ? orig(command) : never(),
+    });
+    await submitUntilKilled(apiEvent(sessionId), deps, () => batches > 1);
+    // The first run's sends fail after one batch (SQS unavailable): it reports an error and clears nothing.
+    const failing = taskQueue(process.env);
+    const sqs = (failing as unknown as { sqs: { send: Send } }).sqs;
+    const orig = sqs.send.bind(sqs);
+    let sent = 0;
+    sqs.send = (command) =>
+      commandName(command) !== "SendMessageBatchCommand" || ++sent <= 1
+        ? orig(command)
+        : Promise.reject(Object.assign(new Error("unavailable"), { name: "ServiceUnavailable" }));
+    expect(await ttl(AFTER_DEADLINE_SEC, failing)).toMatchObject({ resumedSubmissions: 0, errors: 1 });
+    expect((await rawItem(grid.ddb, `${sessionId}_0`))?.[SUBMISSION_SIZE_ATTRIBUTE]?.N).toBe("30");
+    expect(await ttl(AFTER_DEADLINE_SEC)).toMatchObject({ resumedSubmissions: 1, resent: 30, errors: 0 });
+    const messages = await messagesOf(sessionId);
+    expect(new Set(messages.map(taskIdOf)).size).toBe(30);
     expect([...(await claimAll(messages)).values()].every((n) => n === 1)).toBe(true);
   }, 30_000);
 
