@@ -189,7 +189,12 @@ describe("npm run local", () => {
       expect(await unsigned.text()).toContain("MissingAuthenticationTokenException");
     }
     await waitUntil("the refusals counted", () => grid.status().badSignatures === 21, 5_000);
-    await waitUntil("the status line", () => grid.output().includes("BAD SIGNATURES 21 (see stderr)"), 5_000);
+    // Without a terminal the status line is printed every 10 s: wait longer than that.
+    await waitUntil(
+      "the status line",
+      () => grid.output().includes("BAD SIGNATURES 21 (see stderr)"),
+      15_000,
+    );
     const reported = grid
       .output()
       .match(/local grid: refused dynamodb:ListTables \([^)]*\): the request is not signed.*/g);
