@@ -28,13 +28,14 @@ export const STATE_TABLE_ATTRIBUTES = {
 
 /**
  * An open submission. submit_tasks writes a submission's first row before anything else, with two marks: this
- * attribute (the number of tasks in the submission when their ids are `<session>_<n>` numbered on
- * from the first, as submit_tasks numbers inline tasks; 0 for a client's own ids) and, although the row is pending, a non-zero
- * `heartbeat_expiration_timestamp`: the time (epoch seconds) by which the invocation must have ended. Its
- * message is sent after every other task's, and then both marks are cleared. A pending row still marked after
- * that time belongs to a submission whose invocation died part-way (a timeout, a crash): the TTL checker finds
- * it on the TTL index (`pending<p>`, expiry from 1 to now) and completes or accounts for the submission. Any
- * other pending row has an expiry of 0; an agent's claim overwrites the expiry (its message was then sent last).
+ * attribute (the number of tasks in the submission when their ids are `<session>_<n>` numbered on from the
+ * first, as submit_tasks numbers inline tasks and both clients number theirs; 0 for other ids) and, although the
+ * row is pending, a non-zero `heartbeat_expiration_timestamp`: the time (epoch seconds) by which the invocation
+ * must have ended. Its message is sent after every other task's, and then both marks are cleared. A pending row
+ * still marked after that time belongs to a submission whose invocation died part-way (a timeout, a crash): the
+ * TTL checker finds it on the TTL index (`pending<p>`, expiry from 1 to now) and completes or accounts for the
+ * submission. Any other pending row has an expiry of 0; an agent's claim overwrites the expiry (its message was
+ * then sent last).
  */
 export const SUBMISSION_SIZE_ATTRIBUTE = "submission_size";
 

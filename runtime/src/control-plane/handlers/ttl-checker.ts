@@ -33,7 +33,7 @@ export const EXPIRED_TASKS_PER_PARTITION = 200;
 export const THROTTLING_SKIP_THRESHOLD = 1000;
 /** Dead-letter messages looked at per queue and run. */
 export const DEAD_LETTERS_PER_RUN = 100;
-/** A dead-letter message left in its queue (its task is running, or it is not a task's) is looked at again after this. */
+/** A dead-letter message left in its queue (its task runs, or it is no task's) is looked at again after this. */
 export const DEAD_LETTER_RECHECK_SEC = 900;
 /** Stop starting new partitions after this long (the function times out at 55 s). */
 const RUN_BUDGET_MS = 40_000;
