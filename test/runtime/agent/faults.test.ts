@@ -1,7 +1,7 @@
 // Faults around real agent processes: a killed agent, a worker that throws or times out, a task cancelled while
-// it runs, SIGTERM during a task, lost DynamoDB responses, claims failing with errors, second copies of messages,
-// malformed messages, missing inputs and rows. In every case no task is lost and none reaches a final state twice
-// (the DynamoDB proxy counts applied final transitions).
+// it runs, SIGTERM during a task, lost DynamoDB responses, claims and finishes failing with errors, second copies
+// of messages, malformed messages, missing inputs and rows. In every case no task is lost and none reaches a final
+// state twice (the DynamoDB proxy counts applied final transitions).
 
 import { spawn as nodeSpawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -282,6 +282,35 @@ describe("lost DynamoDB responses", () => {
     expect(await stopAgent(agent)).toBe(0);
     expect(agent.output()).toMatch(/stopped; \{"finished":10,/);
   });
+});
+
+describe("finishes that fail with errors", () => {
+  it("leave the task to be retried once the agent gives up: it runs again and finishes once", async () => {
+    const refused = { finishes: 0, handBacks: 0 };
+    // DynamoDB answers the agent's finishes and its hand-back with an error, applying nothing, until it gives up.
+    h.proxies.dynamodb.setGate(({ operation, body }) => {
+      if (operation !== "UpdateItem" || !(body.includes(":done") || body.includes(":expired"))) return;
+      if (body.includes(":done")) refused.finishes++;
+      else refused.handBacks++;
+      return { status: 500, body: JSON.stringify({ __type: "InternalServerError", message: "injected" }) };
+    });
+    try {
+      const { taskIds } = await h.submit([sleepTask(0)]);
+      const agent = spawn("agent-finishes-fail");
+      await h.waitFor("the agent giving the task back", async () => refused.handBacks > 0, 30_000);
+      expect(refused.finishes).toBeGreaterThan(0);
+      expect(await states(taskIds)).toEqual(["processing"]);
+      h.proxies.dynamodb.setGate(undefined);
+      // Its heartbeat expires by itself; the TTL checker then puts it back, and it runs again.
+      runTtlChecker();
+      await h.waitFor("the task finished", () => allIn("finished")(taskIds), 90_000);
+      expectFinalOnce(taskIds, "finished");
+      expect((await h.rows(taskIds))[0].retries).toBe(1);
+      expect(await stopAgent(agent)).toBe(0);
+    } finally {
+      h.proxies.dynamodb.setGate(undefined);
+    }
+  }, 150_000);
 });
 
 describe("second copies of task messages", () => {
