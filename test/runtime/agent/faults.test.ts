@@ -1,7 +1,7 @@
 // Faults around real agent processes: a killed agent, a worker that throws or times out, a task cancelled while
-// it runs, SIGTERM during a task, lost DynamoDB responses, claims and finishes failing with errors, second copies
-// of messages, malformed messages, missing inputs and rows. In every case no task is lost and none reaches a final
-// state twice (the DynamoDB proxy counts applied final transitions).
+// it runs, SIGTERM during a task, lost DynamoDB responses, claims, heartbeats and finishes failing with errors,
+// second copies of messages, malformed messages, missing inputs and rows. In every case no task is lost and none
+// reaches a final state twice (the DynamoDB proxy counts applied final transitions).
 
 import { spawn as nodeSpawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -311,6 +311,37 @@ describe("finishes that fail with errors", () => {
       h.proxies.dynamodb.setGate(undefined);
     }
   }, 150_000);
+});
+
+describe("heartbeats that fail with errors", () => {
+  it("let the lease expire: another agent runs the task again, the first one's finish is refused, it finishes once", async () => {
+    // DynamoDB answers agent a's heartbeats with an error, applying nothing, while a runs a 6 s task.
+    h.proxies.dynamodb.setGate(({ operation, body }) =>
+      operation === "UpdateItem" &&
+      body.includes("SET heartbeat_expiration_timestamp = :hb") &&
+      body.includes('"agent-hb-a"')
+        ? { status: 500, body: JSON.stringify({ __type: "InternalServerError", message: "injected" }) }
+        : undefined,
+    );
+    try {
+      const { taskIds } = await h.submit([sleepTask(6_000)]);
+      const a = spawn("agent-hb-a");
+      await h.waitFor(
+        "agent a holding the task",
+        async () => (await h.rows(taskIds))[0].task_owner === "agent-hb-a",
+      );
+      const b = spawn("agent-hb-b");
+      runTtlChecker();
+      await h.waitFor("the task finished", () => allIn("finished")(taskIds), 60_000);
+      expectFinalOnce(taskIds, "finished");
+      expect((await h.rows(taskIds))[0]).toMatchObject({ task_owner: "agent-hb-b", retries: 1 });
+      expect(await stopAgent(a)).toBe(0);
+      expect(await stopAgent(b)).toBe(0);
+      expect(a.output()).toMatch(/"finished":0,/);
+    } finally {
+      h.proxies.dynamodb.setGate(undefined);
+    }
+  }, 120_000);
 });
 
 describe("second copies of task messages", () => {
