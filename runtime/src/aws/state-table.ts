@@ -162,28 +162,17 @@ export class StateTable {
    * pending with the same deadline: once an agent claimed it, the expiry is the agent's heartbeat. False when
    * the marks were not there (claimed, cancelled or cleared already).
    */
-  async closeSubmission(firstTaskId: string, deadlineSec: number): Promise<boolean> {
-    try {
-      await retryOnThrottling(() =>
-        this.ddb.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: { task_id: { S: firstTaskId } },
-            UpdateExpression: `SET heartbeat_expiration_timestamp = :zero REMOVE ${SUBMISSION_SIZE_ATTRIBUTE}`,
-            ConditionExpression: "task_status = :pending AND heartbeat_expiration_timestamp = :deadline",
-            ExpressionAttributeValues: {
-              ":zero": { N: "0" },
-              ":pending": { S: stateKeyForTask("pending", firstTaskId) },
-              ":deadline": { N: String(deadlineSec) },
-            },
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (errorName(error) === "ConditionalCheckFailedException") return false;
-      throw error;
-    }
+  closeSubmission(firstTaskId: string, deadlineSec: number): Promise<boolean> {
+    return this.transition(firstTaskId, {
+      set: "heartbeat_expiration_timestamp = :zero",
+      remove: SUBMISSION_SIZE_ATTRIBUTE,
+      ConditionExpression: "task_status = :pending AND heartbeat_expiration_timestamp = :deadline",
+      values: {
+        ":zero": { N: "0" },
+        ":pending": { S: stateKeyForTask("pending", firstTaskId) },
+        ":deadline": { N: String(deadlineSec) },
+      },
+    });
   }
 
   /** Up to `limit` first rows of one partition's submissions that are still open after their deadline. */
@@ -400,22 +389,23 @@ export class StateTable {
   }
 
   /**
-   * One conditional UpdateItem: `SET <set>` plus this call's transition id. True when this call's update was
-   * applied, including when a retry of it failed its condition because an earlier attempt had already been
-   * applied (the old item carries this call's id).
+   * One conditional UpdateItem: `SET <set>` plus this call's transition id (then `REMOVE <remove>`, if given).
+   * True when this call's update was applied, including when a retry of it failed its condition because an
+   * earlier attempt had already been applied (the old item carries this call's id).
    */
   private async transition(
     taskId: string,
-    update: { set: string; ConditionExpression: string; values: Item },
+    update: { set: string; remove?: string; ConditionExpression: string; values: Item },
   ): Promise<boolean> {
     const transitionId = randomUUID();
+    const remove = update.remove ? ` REMOVE ${update.remove}` : "";
     try {
       await retryOnThrottling(() =>
         this.ddb.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: { task_id: { S: taskId } },
-            UpdateExpression: `SET ${update.set}, ${TRANSITION_ID_ATTRIBUTE} = :transition_id`,
+            UpdateExpression: `SET ${update.set}, ${TRANSITION_ID_ATTRIBUTE} = :transition_id${remove}`,
             ConditionExpression: update.ConditionExpression,
             ExpressionAttributeValues: { ...update.values, ":transition_id": { S: transitionId } },
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",

@@ -19,6 +19,11 @@ import { TABLE } from "../control-plane/integration/local-grid";
 import { startHarness, stopAgent, type AgentProcess, type Harness } from "./harness";
 
 const sleepTask = (ms: number) => ({ worker_arguments: [String(ms), "1", "1"] });
+/** What a gate on the DynamoDB proxy answers instead of applying a request (cleared after each test). */
+const INJECTED_ERROR = {
+  status: 500,
+  body: JSON.stringify({ __type: "InternalServerError", message: "injected" }),
+};
 
 let h: Harness;
 /** Applied transitions into a final state, per task id (UpdateItem answered 200 through the agents' proxy). */
@@ -67,6 +72,7 @@ afterEach(async () => {
   clearInterval(ttlLoop);
   ttlLoop = undefined;
   dropNext = undefined;
+  h.proxies.dynamodb.setGate(undefined);
   // SIGTERM, not SIGKILL: a killed agent's pending long poll can swallow the next test's message until its
   // visibility timeout (SQS hands messages to the open request; the agent never sees them).
   for (const agent of agents.splice(0)) if (agent.child.exitCode === null) await stopAgent(agent, "SIGTERM");
@@ -292,24 +298,20 @@ describe("finishes that fail with errors", () => {
       if (operation !== "UpdateItem" || !(body.includes(":done") || body.includes(":expired"))) return;
       if (body.includes(":done")) refused.finishes++;
       else refused.handBacks++;
-      return { status: 500, body: JSON.stringify({ __type: "InternalServerError", message: "injected" }) };
+      return INJECTED_ERROR;
     });
-    try {
-      const { taskIds } = await h.submit([sleepTask(0)]);
-      const agent = spawn("agent-finishes-fail");
-      await h.waitFor("the agent giving the task back", async () => refused.handBacks > 0, 30_000);
-      expect(refused.finishes).toBeGreaterThan(0);
-      expect(await states(taskIds)).toEqual(["processing"]);
-      h.proxies.dynamodb.setGate(undefined);
-      // Its heartbeat expires by itself; the TTL checker then puts it back, and it runs again.
-      runTtlChecker();
-      await h.waitFor("the task finished", () => allIn("finished")(taskIds), 90_000);
-      expectFinalOnce(taskIds, "finished");
-      expect((await h.rows(taskIds))[0].retries).toBe(1);
-      expect(await stopAgent(agent)).toBe(0);
-    } finally {
-      h.proxies.dynamodb.setGate(undefined);
-    }
+    const { taskIds } = await h.submit([sleepTask(0)]);
+    const agent = spawn("agent-finishes-fail");
+    await h.waitFor("the agent giving the task back", async () => refused.handBacks > 0, 30_000);
+    expect(refused.finishes).toBeGreaterThan(0);
+    expect(await states(taskIds)).toEqual(["processing"]);
+    h.proxies.dynamodb.setGate(undefined);
+    // Its heartbeat expires by itself; the TTL checker then puts it back, and it runs again.
+    runTtlChecker();
+    await h.waitFor("the task finished", () => allIn("finished")(taskIds), 90_000);
+    expectFinalOnce(taskIds, "finished");
+    expect((await h.rows(taskIds))[0].retries).toBe(1);
+    expect(await stopAgent(agent)).toBe(0);
   }, 150_000);
 });
 
@@ -320,27 +322,23 @@ describe("heartbeats that fail with errors", () => {
       operation === "UpdateItem" &&
       body.includes("SET heartbeat_expiration_timestamp = :hb") &&
       body.includes('"agent-hb-a"')
-        ? { status: 500, body: JSON.stringify({ __type: "InternalServerError", message: "injected" }) }
+        ? INJECTED_ERROR
         : undefined,
     );
-    try {
-      const { taskIds } = await h.submit([sleepTask(6_000)]);
-      const a = spawn("agent-hb-a");
-      await h.waitFor(
-        "agent a holding the task",
-        async () => (await h.rows(taskIds))[0].task_owner === "agent-hb-a",
-      );
-      const b = spawn("agent-hb-b");
-      runTtlChecker();
-      await h.waitFor("the task finished", () => allIn("finished")(taskIds), 60_000);
-      expectFinalOnce(taskIds, "finished");
-      expect((await h.rows(taskIds))[0]).toMatchObject({ task_owner: "agent-hb-b", retries: 1 });
-      expect(await stopAgent(a)).toBe(0);
-      expect(await stopAgent(b)).toBe(0);
-      expect(a.output()).toMatch(/"finished":0,/);
-    } finally {
-      h.proxies.dynamodb.setGate(undefined);
-    }
+    const { taskIds } = await h.submit([sleepTask(6_000)]);
+    const a = spawn("agent-hb-a");
+    await h.waitFor(
+      "agent a holding the task",
+      async () => (await h.rows(taskIds))[0].task_owner === "agent-hb-a",
+    );
+    const b = spawn("agent-hb-b");
+    runTtlChecker();
+    await h.waitFor("the task finished", () => allIn("finished")(taskIds), 60_000);
+    expectFinalOnce(taskIds, "finished");
+    expect((await h.rows(taskIds))[0]).toMatchObject({ task_owner: "agent-hb-b", retries: 1 });
+    expect(await stopAgent(a)).toBe(0);
+    expect(await stopAgent(b)).toBe(0);
+    expect(a.output()).toMatch(/"finished":0,/);
   }, 120_000);
 });
 
@@ -363,29 +361,23 @@ describe("claims that keep failing with errors", () => {
   it("send a pending task's message to the dead-letter queue; the TTL checker moves it back and it runs once", async () => {
     // DynamoDB answers every claim with an error without applying it, as when it is throttled for a while.
     h.proxies.dynamodb.setGate(({ operation, body }) =>
-      operation === "UpdateItem" && body.includes(":processing")
-        ? { status: 500, body: JSON.stringify({ __type: "InternalServerError", message: "injected" }) }
-        : undefined,
+      operation === "UpdateItem" && body.includes(":processing") ? INJECTED_ERROR : undefined,
     );
-    try {
-      const { taskIds } = await h.submit([sleepTask(0)]);
-      const agent = spawn("agent-claims-fail");
-      // Each failed claim hands the message back for another receive; after maxReceiveCount (10) SQS moves it.
-      await h.waitFor(
-        "the message in the dead-letter queue",
-        async () => (await h.grid.visibleCount(0, true)) > 0,
-        60_000,
-      );
-      expect(await states(taskIds)).toEqual(["pending"]);
-      h.proxies.dynamodb.setGate(undefined);
-      runTtlChecker();
-      await h.waitFor("the task finished", () => allIn("finished")(taskIds), 30_000);
-      expectFinalOnce(taskIds, "finished");
-      expect(await h.grid.visibleCount(0, true)).toBe(0);
-      expect(await stopAgent(agent)).toBe(0);
-    } finally {
-      h.proxies.dynamodb.setGate(undefined);
-    }
+    const { taskIds } = await h.submit([sleepTask(0)]);
+    const agent = spawn("agent-claims-fail");
+    // Each failed claim hands the message back for another receive; after maxReceiveCount (10) SQS moves it.
+    await h.waitFor(
+      "the message in the dead-letter queue",
+      async () => (await h.grid.visibleCount(0, true)) > 0,
+      60_000,
+    );
+    expect(await states(taskIds)).toEqual(["pending"]);
+    h.proxies.dynamodb.setGate(undefined);
+    runTtlChecker();
+    await h.waitFor("the task finished", () => allIn("finished")(taskIds), 30_000);
+    expectFinalOnce(taskIds, "finished");
+    expect(await h.grid.visibleCount(0, true)).toBe(0);
+    expect(await stopAgent(agent)).toBe(0);
   }, 120_000);
 });
 

@@ -68,6 +68,16 @@ async function submitDeps(
   };
 }
 
+/** Dependencies whose invocation is killed at the `after + 1`th `command` sent through `client`: it hangs for good. */
+async function killedAt(externalStorage: boolean, client: "ddb" | "sqs", command: string, after: number) {
+  let calls = 0;
+  const deps = await submitDeps(externalStorage, {
+    [client]: (orig: Send, c: unknown) =>
+      commandName(c) !== command || ++calls <= after ? orig(c) : never(),
+  });
+  return { deps, killed: () => calls > after };
+}
+
 /** Starts a submission and returns once `killed` says its invocation is stuck (the handler never answers). */
 async function submitUntilKilled(
   event: Parameters<typeof submitTasks>[0],
@@ -185,12 +195,8 @@ describe("a submission whose invocation dies part-way", () => {
   it("while queueing: the TTL checker queues every task after the deadline, and each is claimed once", async () => {
     const sessionId = newSessionId();
     await putPayloadS3(grid.s3, sessionId, submissionPayload(sessionId, 60));
-    let batches = 0;
-    const deps = await submitDeps(true, {
-      sqs: (orig, command) =>
-        commandName(command) !== "SendMessageBatchCommand" || ++batches <= 2 ? orig(command) : never(),
-    });
-    await submitUntilKilled(apiEvent(sessionId), deps, () => batches > 2);
+    const { deps, killed } = await killedAt(true, "sqs", "SendMessageBatchCommand", 2);
+    await submitUntilKilled(apiEvent(sessionId), deps, killed);
 
     // Not before the deadline: the invocation might still be running.
     expect(await ttl(0)).toMatchObject({ resumedSubmissions: 0, resent: 0 });
@@ -221,16 +227,8 @@ describe("a submission whose invocation dies part-way", () => {
     applyEnv({ TASK_INPUT_PASSED_VIA_EXTERNAL_STORAGE: "0" });
     const sessionId = newSessionId();
     const tasks = Array.from({ length: 60 }, (_, i) => ({ i }));
-    let batches = 0;
-    const deps = await submitDeps(false, {
-      ddb: (orig, command) =>
-        commandName(command) !== "BatchWriteItemCommand" || ++batches <= 1 ? orig(command) : never(),
-    });
-    await submitUntilKilled(
-      apiEvent(b64({ session_id: sessionId, tasks_list: { tasks } })),
-      deps,
-      () => batches > 1,
-    );
+    const { deps, killed } = await killedAt(false, "ddb", "BatchWriteItemCommand", 1);
+    await submitUntilKilled(apiEvent(b64({ session_id: sessionId, tasks_list: { tasks } })), deps, killed);
     const written = (await Promise.all(tasks.map((_, i) => getRow(grid.ddb, `${sessionId}_${i}`)))).filter(
       Boolean,
     );
@@ -265,12 +263,8 @@ describe("a submission whose invocation dies part-way", () => {
   it("while writing rows, input in the data plane: the rows never written are written and every task is queued", async () => {
     const sessionId = newSessionId();
     await putPayloadS3(grid.s3, sessionId, submissionPayload(sessionId, 60, 0));
-    let batches = 0;
-    const deps = await submitDeps(true, {
-      ddb: (orig, command) =>
-        commandName(command) !== "BatchWriteItemCommand" || ++batches <= 1 ? orig(command) : never(),
-    });
-    await submitUntilKilled(apiEvent(sessionId), deps, () => batches > 1);
+    const { deps, killed } = await killedAt(true, "ddb", "BatchWriteItemCommand", 1);
+    await submitUntilKilled(apiEvent(sessionId), deps, killed);
     expect(await ttl(AFTER_DEADLINE_SEC)).toMatchObject({
       resumedSubmissions: 1,
       resent: 60,
@@ -292,12 +286,8 @@ describe("a submission whose invocation dies part-way", () => {
   it("is completed by the next TTL run when one run fails part-way", async () => {
     const sessionId = newSessionId();
     await putPayloadS3(grid.s3, sessionId, submissionPayload(sessionId, 30));
-    let batches = 0;
-    const deps = await submitDeps(true, {
-      sqs: (orig, command) =>
-        commandName(command) !== "SendMessageBatchCommand" || ++batches <= 1 ? orig(command) : never(),
-    });
-    await submitUntilKilled(apiEvent(sessionId), deps, () => batches > 1);
+    const { deps, killed } = await killedAt(true, "sqs", "SendMessageBatchCommand", 1);
+    await submitUntilKilled(apiEvent(sessionId), deps, killed);
     // The first run's sends fail after one batch (SQS unavailable): it reports an error and clears nothing.
     const failing = taskQueue(process.env);
     const sqs = (failing as unknown as { sqs: { send: Send } }).sqs;
@@ -322,12 +312,8 @@ describe("a submission whose invocation dies part-way", () => {
       ...submissionPayload(sessionId, 5),
       tasks_list: { tasks: ids },
     });
-    let batches = 0;
-    const deps = await submitDeps(true, {
-      sqs: (orig, command) =>
-        commandName(command) !== "SendMessageBatchCommand" || ++batches <= 0 ? orig(command) : never(),
-    });
-    await submitUntilKilled(apiEvent(sessionId), deps, () => batches > 0);
+    const { deps, killed } = await killedAt(true, "sqs", "SendMessageBatchCommand", 0);
+    await submitUntilKilled(apiEvent(sessionId), deps, killed);
     expect((await rawItem(grid.ddb, ids[0]))?.[SUBMISSION_SIZE_ATTRIBUTE]?.N).toBe("0");
     expect(await ttl(AFTER_DEADLINE_SEC)).toMatchObject({ resumedSubmissions: 1, resent: 5, errors: 0 });
     expect((await messagesOf(sessionId)).map(taskIdOf).sort()).toEqual(ids.sort());
