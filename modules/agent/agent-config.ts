@@ -1,4 +1,4 @@
-// Builds the agent configuration document (upstream `Agent_config.tfvars.json`, 45 fields) read by
+// Builds the agent configuration document (upstream `Agent_config.tfvars.json`: its 45 fields and one of ours) read by
 // agents, clients and submission jobs. Pure: no cdktf import, so resource references arrive as strings
 // (Terraform tokens at synth time) and are copied verbatim, never parsed.
 import type { AgentConfig, ControlPlaneConfig, DataPlaneConfig } from "../config/model";
@@ -73,7 +73,7 @@ export interface AgentConfigInputs {
     ControlPlaneConfig,
     "stateTable" | "taskQueue" | "taskInputPassedViaExternalStorage" | "lambdaNames"
   >;
-  readonly dataPlane: Pick<DataPlaneConfig, "storage">;
+  readonly dataPlane: Pick<DataPlaneConfig, "storage" | "redisExpirationHours">;
   readonly agent: Pick<
     AgentConfig,
     "tuning" | "metricsAreEnabled" | "enableXray" | "agentUseCongestionControl" | "htcPathLogs"
@@ -152,6 +152,7 @@ export function buildAgentConfig(inputs: AgentConfigInputs): AgentConfigDocument
     public_api_gateway_url: r.publicApiUrl,
     private_api_gateway_url: r.privateApiUrl,
     enable_xray: flag(agent.enableXray),
+    redis_data_expiration_sec: dataPlane.redisExpirationHours * 3600,
   };
   return {
     public: publicPart,

@@ -52,6 +52,8 @@ export interface DataPlaneConfig {
   readonly storage: GridStorageService;
   /** Days after which task payload objects expire from the data bucket (0 = never). */
   readonly payloadExpirationDays: number;
+  /** Hours after which a task's keys expire from Redis (0 = never). */
+  readonly redisExpirationHours: number;
   readonly redis: RedisConfig;
 }
 

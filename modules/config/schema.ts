@@ -243,6 +243,11 @@ export const gridConfigSchema = z
     data_bucket_expiration_days: int(0)
       .default(30)
       .describe("Days before task payloads expire from the data bucket (0 = never)."),
+    redis_data_expiration_hours: int(0)
+      .default(72)
+      .describe(
+        "Hours before a task's input and output expire from Redis (0 = never); with `REDIS` storage a full cache refuses writes instead of evicting.",
+      ),
     redis_engine: z.enum(["redis", "valkey"]).default("redis").describe("ElastiCache engine."),
     redis_engine_version: z
       .string()

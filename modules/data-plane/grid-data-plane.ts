@@ -17,6 +17,7 @@ import { ephemeralRandomPassword } from "../ephemeral/ephemeral-resource";
 import type { GridKey } from "../kms/grid-key";
 import type { GridNames } from "../naming/names";
 import type { NetworkHandoff } from "../network/handoff";
+import { redisMaxmemoryPolicy } from "../../runtime/src/contract";
 import { GridBucket } from "../s3/grid-bucket";
 import type { DataPlaneHandoff } from "./handoff";
 
@@ -196,12 +197,24 @@ export class GridDataPlane extends Construct implements DataPlaneHandoff {
       description: "Private subnets of the grid",
       subnetIds: network.privateSubnets.map((s) => s.id),
     });
+    // REDIS storage holds the only copy of live inputs and outputs: when full it refuses writes rather than evict
+    // them (keys leave by their expiry, redis_data_expiration_hours). In front of S3 it is a cache and evicts.
+    const policy = redisMaxmemoryPolicy(props.dataPlane.storage);
     const parameterGroup = new ElasticacheParameterGroup(scope, "parameter-group", {
-      // The family is part of the name so an engine upgrade creates the new group before dropping the old.
-      name: names.name("generic", `htc-data-cache-${family.replace(/\./g, "-")}`).toLowerCase(),
+      // The family and the policy are part of the name, so an engine upgrade or a change of storage mode (the
+      // description cannot be changed in place) creates the new group before dropping the old.
+      name: names
+        .name(
+          "generic",
+          `htc-data-cache-${family.replace(/\./g, "-")}-${policy === "noeviction" ? "noevict" : "lru"}`,
+        )
+        .toLowerCase(),
       family,
-      description: "HTC-Grid data cache: evict least recently used keys when full",
-      parameter: [{ name: "maxmemory-policy", value: "allkeys-lru" }],
+      description:
+        policy === "noeviction"
+          ? "HTC-Grid data store: refuse writes when full, never evict live task data"
+          : "HTC-Grid data cache in front of S3: evict least recently used keys when full",
+      parameter: [{ name: "maxmemory-policy", value: policy }],
       lifecycle: { createBeforeDestroy: true },
     });
 

@@ -22,6 +22,7 @@ export function localGridLayout(config: GridConfig): LocalGridLayout {
     maxReceiveCount: cp.taskQueue.maxReceiveCount,
     maxRetries: cp.taskQueue.maxRetries,
     storage: config.dataPlane.storage,
+    redisExpirationSec: config.dataPlane.redisExpirationHours * 3600,
     bucket: names.bucketName(config.dataBucketBaseName, LOCAL_ACCOUNT_ID, config.region),
     errorLogGroup: names.name("logGroup", cp.errorLogGroup),
     errorLogStream: names.name("logGroup", cp.errorLoggingStream),

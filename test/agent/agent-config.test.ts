@@ -60,6 +60,9 @@ const UPSTREAM_STRING_FIELDS = [
   "enable_xray",
 ];
 
+// Ours, after upstream's: upstream's readers ignore them, and a document without them keeps upstream's behaviour.
+const OUR_NUMBER_FIELDS = ["redis_data_expiration_sec"];
+
 const inputs: AgentConfigInputs = {
   controlPlane: seedGridConfig.controlPlane,
   dataPlane: seedGridConfig.dataPlane,
@@ -70,21 +73,30 @@ const doc = buildAgentConfig(inputs);
 const full = mergeAgentConfig(doc);
 
 describe("buildAgentConfig", () => {
-  it("produces exactly upstream's 45 fields", () => {
+  it("produces exactly upstream's 45 fields, then ours", () => {
     expect(UPSTREAM_NUMBER_FIELDS.length + UPSTREAM_STRING_FIELDS.length).toBe(45);
-    expect(Object.keys(full).sort()).toEqual([...UPSTREAM_NUMBER_FIELDS, ...UPSTREAM_STRING_FIELDS].sort());
+    expect(Object.keys(full).sort()).toEqual(
+      [...UPSTREAM_NUMBER_FIELDS, ...UPSTREAM_STRING_FIELDS, ...OUR_NUMBER_FIELDS].sort(),
+    );
   });
 
   it("keeps upstream's value type for every field", () => {
     const values = full as Record<string, unknown>;
-    for (const field of UPSTREAM_NUMBER_FIELDS) expect(typeof values[field], field).toBe("number");
+    for (const field of [...UPSTREAM_NUMBER_FIELDS, ...OUR_NUMBER_FIELDS])
+      expect(typeof values[field], field).toBe("number");
     for (const field of UPSTREAM_STRING_FIELDS) expect(typeof values[field], field).toBe("string");
+  });
+
+  it("carries redis_data_expiration_hours in seconds", () => {
+    expect(seedGridConfig.dataPlane.redisExpirationHours).toBe(72);
+    expect(full.redis_data_expiration_sec).toBe(72 * 3600);
   });
 
   it("matches the runtime contract's field list and types, which agents and clients parse with", () => {
     const types = Object.fromEntries([
       ...UPSTREAM_NUMBER_FIELDS.map((f) => [f, "number"]),
       ...UPSTREAM_STRING_FIELDS.map((f) => [f, "string"]),
+      ...OUR_NUMBER_FIELDS.map((f) => [f, "number"]),
     ]);
     expect({ ...AGENT_CONFIG_FIELDS }).toEqual(types);
     // What the infrastructure writes is what an agent accepts.

@@ -41,10 +41,11 @@ describe("agent wiring (seed config)", () => {
     expect(param.type).toBe("String");
     const doc = JSON.parse(param.insecure_value);
     for (const field of AGENT_SECRET_FIELDS) expect(doc).not.toHaveProperty(field);
-    expect(Object.keys(doc)).toHaveLength(43);
+    expect(Object.keys(doc)).toHaveLength(44);
     expect(doc).toMatchObject({
       region: "eu-west-1",
       grid_storage_service: "REDIS",
+      redis_data_expiration_sec: 72 * 3600,
       sqs_queue: "htc_task_queue-main",
       cluster_name: "htc-main",
     });

@@ -213,10 +213,11 @@ describe("storage REDIS (seed default)", () => {
     expect(outputs).not.toMatch(/secretsmanager_secret_version|random_password|auth_token/);
   });
 
-  it("evicts least recently used keys through a parameter group of the engine's family", () => {
+  it("refuses writes when full instead of evicting (the only copy), through a parameter group of the engine's family", () => {
     const group = oneResource(s.json, "aws_elasticache_parameter_group");
     expect(group.family).toBe("redis7");
-    expect(group.parameter).toEqual([{ name: "maxmemory-policy", value: "allkeys-lru" }]);
+    expect(group.parameter).toEqual([{ name: "maxmemory-policy", value: "noeviction" }]);
+    expect(group.name).toBe("htc-data-cache-redis7-noevict-main");
     expect(group.lifecycle.create_before_destroy).toBe(true);
   });
 
@@ -284,6 +285,12 @@ describe("storage S3+REDIS with Multi-AZ Valkey and allowed CIDRs", () => {
       multi_az_enabled: true,
     });
     expect(oneResource(s.json, "aws_elasticache_parameter_group").family).toBe("valkey8");
+  });
+
+  it("evicts least recently used keys: Redis is a cache in front of S3 here", () => {
+    const group = oneResource(s.json, "aws_elasticache_parameter_group");
+    expect(group.parameter).toEqual([{ name: "maxmemory-policy", value: "allkeys-lru" }]);
+    expect(group.name).toBe("htc-data-cache-valkey8-lru-main");
   });
 
   it("admits allowed_access_cidr_blocks on 6379", () => {

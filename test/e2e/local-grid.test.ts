@@ -17,6 +17,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { GridClient } from "../../runtime/src/client";
 import { REPO_ROOT } from "../support/tools";
@@ -67,6 +68,8 @@ interface Started {
   status(): Status;
   /** The environment `htc --local` runs with (endpoints, local credentials). */
   readonly env: Record<string, string>;
+  /** The agent configuration document it wrote. */
+  readonly configPath: string;
   client(): GridClient;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
@@ -109,6 +112,7 @@ async function startLocal(args: string[], env: Record<string, string> = {}): Pro
     dir,
     output: () => text,
     env: clientFile.env,
+    configPath: clientFile.config,
     status: () => JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status,
     client: () => {
       // The SDK reads endpoints from process.env; this test process talks only to local grids.
@@ -164,6 +168,18 @@ describe("npm run local", () => {
         result: 20,
         mode: "sleep",
       });
+    }
+    // The built-in default keeps task data in Redis only: its keys expire after redis_data_expiration_hours (72)
+    // and the server refuses writes when full rather than evict them, as the deployed cache does.
+    const doc = JSON.parse(readFileSync(grid.configPath, "utf8")) as Record<string, string | number>;
+    expect(doc).toMatchObject({ grid_storage_service: "REDIS", redis_data_expiration_sec: 72 * 3600 });
+    const redis = new Redis(String(doc.redis_url), { maxRetriesPerRequest: 1 });
+    try {
+      expect(await redis.config("GET", "maxmemory-policy")).toEqual(["maxmemory-policy", "noeviction"]);
+      const ttl = await redis.ttl(`${submission.taskIds[999]}-output`);
+      expect(ttl).toBeGreaterThan(72 * 3600 - 300);
+    } finally {
+      redis.disconnect();
     }
     await waitUntil("the status to catch up", () => grid.status().finished === 1_000, 10_000);
     const status = grid.status();

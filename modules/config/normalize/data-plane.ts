@@ -71,6 +71,7 @@ export function normalizeDataPlane(raw: RawGridConfig, issue: IssueSink): DataPl
   return {
     storage,
     payloadExpirationDays: raw.data_bucket_expiration_days,
+    redisExpirationHours: raw.redis_data_expiration_hours,
     redis: {
       engine: raw.redis_engine,
       engineVersion: raw.redis_engine_version,

@@ -64,6 +64,7 @@ async function main(): Promise<number> {
     storage: settings.storage,
     s3: settings.s3 && s3 ? { client: s3, ...settings.s3 } : undefined,
     redis: settings.redis ? connectRedis(settings.redis) : undefined,
+    redisExpirationSec: settings.redisExpirationSec,
   });
   const agent = new Agent({
     settings,

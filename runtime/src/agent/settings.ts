@@ -34,6 +34,8 @@ export interface AgentSettings {
   readonly storage: GridStorageService;
   readonly s3?: { readonly bucket: string; readonly kmsKeyId: string };
   readonly redis?: RedisSettings;
+  /** Expiry of the outputs and errors it writes to Redis (redis_data_expiration_sec; 0: none). */
+  readonly redisExpirationSec: number;
   readonly errorLog: { readonly group?: string; readonly stream?: string };
   /** Seconds a heartbeat keeps a task (task_ttl_expiration_offset_sec). */
   readonly heartbeatOffsetSec: number;
@@ -185,6 +187,7 @@ export function agentSettings(env: Env): AgentSettings {
     storage,
     s3,
     redis,
+    redisExpirationSec: c.redis_data_expiration_sec,
     errorLog: { group: c.error_log_group || undefined, stream: c.error_logging_stream || undefined },
     heartbeatOffsetSec,
     heartbeatIntervalSec,

@@ -47,8 +47,16 @@ export class S3DataPlane implements DataPlane {
   }
 }
 
+/**
+ * Redis keys, written with an expiry (`expirationSec`, 0: none) so the cache drains itself. A full cache with
+ * `noeviction` (REDIS storage) refuses the write: put() then throws RedisFullError instead of the store silently
+ * dropping other keys.
+ */
 export class RedisDataPlane implements DataPlane {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly expirationSec = 0,
+  ) {}
 
   async get(key: string): Promise<string | undefined> {
     const value = await this.redis.get(key);
@@ -56,7 +64,27 @@ export class RedisDataPlane implements DataPlane {
   }
 
   async put(key: string, value: string): Promise<void> {
-    await this.redis.set(key, value);
+    try {
+      if (this.expirationSec > 0) await this.redis.set(key, value, "EX", this.expirationSec);
+      else await this.redis.set(key, value);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith("OOM "))
+        throw new RedisFullError(key, error.message);
+      throw error;
+    }
+  }
+}
+
+/** Redis refused a write because it is full (maxmemory reached under `noeviction`). */
+export class RedisFullError extends Error {
+  constructor(
+    readonly key: string,
+    reply: string,
+  ) {
+    super(
+      `Redis is full and refused to store ${key} (${reply.replace(/\.$/, "")}): keys leave as they expire (redis_data_expiration_hours); use a larger redis_node_type or a shorter expiry`,
+    );
+    this.name = "RedisFullError";
   }
 }
 
@@ -133,6 +161,8 @@ export function openDataPlane(options: {
     readonly kmsKeyId: string;
   };
   readonly redis?: Redis;
+  /** Expiry of the keys written to Redis (redis_data_expiration_sec; 0 or absent: none). */
+  readonly redisExpirationSec?: number;
 }): DataPlaneHandle {
   const { storage, s3, redis } = options;
   if (storage !== "REDIS" && !s3)
@@ -142,7 +172,8 @@ export function openDataPlane(options: {
     if (redis) await redis.quit().catch(() => redis.disconnect());
   };
   const s3Plane = s3 && storage !== "REDIS" ? new S3DataPlane(s3.client, s3.bucket, s3.kmsKeyId) : undefined;
-  const redisPlane = redis && storage !== "S3" ? new RedisDataPlane(redis) : undefined;
+  const redisPlane =
+    redis && storage !== "S3" ? new RedisDataPlane(redis, options.redisExpirationSec) : undefined;
   if (s3Plane && redisPlane) return { dataPlane: new WriteThroughDataPlane(s3Plane, redisPlane), close };
   return { dataPlane: (s3Plane ?? redisPlane) as DataPlane, close };
 }

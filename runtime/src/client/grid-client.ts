@@ -44,6 +44,7 @@ import {
   connectRedis,
   openDataPlane,
   parseRedisUrl,
+  RedisFullError,
   type DataPlane,
   type DataPlaneHandle,
 } from "../aws/data-plane";
@@ -189,6 +190,8 @@ function guarded(plane: DataPlane, storage: GridStorageService): DataPlane {
     try {
       return await run();
     } catch (error) {
+      if (error instanceof RedisFullError)
+        throw new ApiError(`the data plane (${storage}): ${error.message}`);
       const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       throw new ApiError(
         `the data plane (${storage}) could not ${what} ${key}: ${detail.split("\n")[0]}; check AWS credentials and that ${storage === "S3" ? "the bucket" : "Redis"} is reachable from here`,
@@ -347,6 +350,7 @@ export class GridClient {
                 kmsKeyId: this.config.s3_kms_key_id,
               },
         redis,
+        redisExpirationSec: this.config.redis_data_expiration_sec,
       });
     }
     return this.dataPlaneHandle.dataPlane;

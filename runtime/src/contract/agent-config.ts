@@ -1,5 +1,5 @@
-// The agent configuration document (upstream `Agent_config.tfvars.json`): 45 fields that agents, clients and
-// submission jobs read from AGENT_CONFIG_FILE. The infrastructure writes it (modules/agent/agent-config.ts),
+// The agent configuration document (upstream `Agent_config.tfvars.json`): upstream's 45 fields and one of ours that
+// agents, clients and submission jobs read from AGENT_CONFIG_FILE. The infrastructure writes it (modules/agent/agent-config.ts),
 // `npm run outputs` and `npm run local` write it to a file, pods assemble it from a ConfigMap and a Secret.
 
 /** Environment variable naming the document's path (upstream's name). */
@@ -13,7 +13,10 @@ export const DEFAULT_AGENT_CONFIG_PATH = `${AGENT_CONFIG_MOUNT_PATH}/${AGENT_CON
 
 type FieldType = "string" | "number";
 
-/** The 45 fields and their JSON types, in upstream's order. Upstream writes its 0/1 switches as "0"/"1" strings. */
+/**
+ * The fields and their JSON types: upstream's 45 in upstream's order (it writes its 0/1 switches as "0"/"1" strings),
+ * then ours, which upstream's readers ignore and which a document without them leaves at upstream's behaviour.
+ */
 export const AGENT_CONFIG_FIELDS = {
   region: "string",
   sqs_endpoint: "string",
@@ -60,6 +63,8 @@ export const AGENT_CONFIG_FIELDS = {
   private_api_gateway_url: "string",
   api_gateway_key: "string",
   enable_xray: "string",
+  /** Ours: seconds before a task's data-plane keys expire from Redis (0: never, as upstream writes them). */
+  redis_data_expiration_sec: "number",
 } as const satisfies Record<string, FieldType>;
 
 export type AgentConfigField = keyof typeof AGENT_CONFIG_FIELDS;
@@ -104,6 +109,7 @@ const DEFAULTS: Partial<AgentConfigDocument> = {
   metrics_are_enabled: "0",
   agent_use_congestion_control: "0",
   enable_xray: "0",
+  redis_data_expiration_sec: 0,
 };
 
 /** A document that cannot be used: one line per problem, naming the field, the value and what is allowed. */
@@ -155,6 +161,16 @@ export function parseAgentConfig(
     } else {
       problems.push(`${field} = ${show(value)} must be a string`);
     }
+  }
+  const expiration = out.redis_data_expiration_sec;
+  if (
+    typeof expiration === "number" &&
+    Number.isFinite(expiration) &&
+    !(Number.isInteger(expiration) && expiration >= 0)
+  ) {
+    problems.push(
+      `redis_data_expiration_sec = ${show(input.redis_data_expiration_sec)} must be a whole number of seconds >= 0 (0: keys never expire)`,
+    );
   }
   for (const field of AGENT_CONFIG_REQUIRED[role]) {
     const value = out[field];

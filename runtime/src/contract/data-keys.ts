@@ -13,6 +13,14 @@ export const payloadKey = (sessionId: string): string => `${sessionId}-payload`;
 export const usesS3 = (storage: GridStorageService): boolean => storage !== "REDIS";
 export const usesRedis = (storage: GridStorageService): boolean => storage !== "S3";
 
+/**
+ * What Redis does when it is full. With REDIS storage it holds the only copy of live inputs and outputs, so it
+ * refuses writes (the writer fails, loudly) rather than evict them; keys leave by their expiry
+ * (redis_data_expiration_sec). With S3+REDIS it is a cache in front of S3: evicting the least recently used is safe.
+ */
+export const redisMaxmemoryPolicy = (storage: GridStorageService): "noeviction" | "allkeys-lru" =>
+  storage === "REDIS" ? "noeviction" : "allkeys-lru";
+
 /** Standard base64 of UTF-8 text or bytes (how inputs, outputs and errors are stored). */
 export function toBase64(data: string | Uint8Array): string {
   return (typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data)).toString("base64");

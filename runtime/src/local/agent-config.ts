@@ -1,4 +1,4 @@
-// The agent configuration document of a grid running on local servers: every one of the 45 fields, with the
+// The agent configuration document of a grid running on local servers: every field, with the
 // local names and endpoints (what `npm run outputs` writes for a deployed grid).
 
 import type { AgentConfigDocument, GridStorageService, TaskQueueService } from "../contract";
@@ -17,6 +17,8 @@ export interface LocalAgentConfigInputs {
   /** `redis://127.0.0.1:<port>` (plain TCP) when the grid uses Redis. */
   readonly redisUrl?: string;
   readonly redisPassword?: string;
+  /** Seconds before task keys expire from Redis (the grid configuration's redis_data_expiration_hours; 0: never). */
+  readonly redisExpirationSec?: number;
   readonly errorLogGroup: string;
   readonly errorLogStream: string;
   readonly externalStorage: 0 | 1;
@@ -87,5 +89,6 @@ export function localAgentConfig(i: LocalAgentConfigInputs): AgentConfigDocument
     private_api_gateway_url: i.apiUrl ?? "",
     api_gateway_key: i.apiKey ?? "",
     enable_xray: "0",
+    redis_data_expiration_sec: i.redisExpirationSec ?? 0,
   };
 }

@@ -16,6 +16,7 @@ import {
   lambdaEnvVars,
   outputKey,
   queueName,
+  redisMaxmemoryPolicy,
   stateOf,
   type AgentConfigDocument,
   type GridStorageService,
@@ -56,6 +57,8 @@ export interface LocalGridLayout {
   /** TTL checker retry limit. */
   readonly maxRetries: number;
   readonly storage: GridStorageService;
+  /** Seconds before task keys expire from Redis (0: never). */
+  readonly redisExpirationSec: number;
   readonly bucket: string;
   readonly errorLogGroup: string;
   readonly errorLogStream: string;
@@ -262,7 +265,8 @@ async function start(
           .dispatch;
   const recorder = track(await startRecorder());
   let redisServer: LocalServer | undefined;
-  if (layout.storage !== "S3") redisServer = track(await startRedis());
+  if (layout.storage !== "S3")
+    redisServer = track(await startRedis({ maxmemoryPolicy: redisMaxmemoryPolicy(layout.storage) }));
 
   const direct = new DynamoDBClient({
     region: layout.region,
@@ -452,6 +456,7 @@ async function start(
     bucket: layout.bucket,
     kmsKeyArn: localKmsKeyArn(layout.region),
     redisUrl,
+    redisExpirationSec: layout.redisExpirationSec,
     errorLogGroup: layout.errorLogGroup,
     errorLogStream: layout.errorLogStream,
     externalStorage: layout.externalStorage,

@@ -242,15 +242,26 @@ export function redisServerAvailable(binary = "redis-server"): boolean {
 export const REDIS_MISSING =
   "redis-server is not installed: install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis)";
 
-/** Debian's redis-server without persistence; resolves once it accepts connections. */
+/**
+ * Debian's redis-server without persistence; resolves once it accepts connections. `maxmemoryPolicy` as the grid's
+ * cache has it (`redisMaxmemoryPolicy`); `maxmemory` (e.g. "2mb") caps it as a cache node's memory does, for tests.
+ */
 export async function startRedis(
-  options: { password?: string; port?: number; binary?: string } = {},
+  options: {
+    password?: string;
+    port?: number;
+    binary?: string;
+    maxmemoryPolicy?: string;
+    maxmemory?: string;
+  } = {},
 ): Promise<LocalServer> {
   const binary = options.binary ?? "redis-server";
   if (!redisServerAvailable(binary)) throw new Error(REDIS_MISSING);
   const port = options.port || (await freePort());
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
   if (options.password) args.push("--requirepass", options.password);
+  if (options.maxmemoryPolicy) args.push("--maxmemory-policy", options.maxmemoryPolicy);
+  if (options.maxmemory) args.push("--maxmemory", options.maxmemory);
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   await new Promise<void>((resolve, reject) => {

@@ -140,12 +140,13 @@ describe("priorities", () => {
 describe("upstream's agent configuration document", () => {
   let h: Harness;
   beforeAll(async () => {
-    // All 45 fields as buildAgentConfig writes them for a deployed grid, pointed at the local servers.
+    // Upstream's 45 fields as buildAgentConfig writes them for a deployed grid, pointed at the local servers, without
+    // the field of ours (redis_data_expiration_sec), which upstream's documents lack.
     h = await startHarness({
       config: (grid) => {
         const doc = buildAgentConfig({
           controlPlane: seedGridConfig.controlPlane,
-          dataPlane: { storage: "S3" },
+          dataPlane: { storage: "S3", redisExpirationHours: 72 },
           agent: seedGridConfig.agent,
           resources: {
             region: REGION,
@@ -170,9 +171,10 @@ describe("upstream's agent configuration document", () => {
           },
         });
         expect(grid.env.STATE_TABLE_NAME).toBe(TABLE);
-        const full = mergeAgentConfig(doc);
-        expect(Object.keys(full)).toHaveLength(45);
-        return full;
+        const { redis_data_expiration_sec: ours, ...upstream } = mergeAgentConfig(doc);
+        expect(ours).toBe(72 * 3600);
+        expect(Object.keys(upstream)).toHaveLength(45);
+        return upstream;
       },
     });
   }, 120_000);

@@ -129,5 +129,17 @@ describe("settings", () => {
       /HTC_AGENT_LONG_POLL_SEC = "30"/,
     );
     expect(() => settingsOf(base, { HTC_AGENT_WORKER_RESTART: "child" })).toThrow(/needs HTC_WORKER_HOST/);
+    for (const bad of [-1, 1.5, "-60"]) {
+      expect(() => settingsOf({ ...base, redis_data_expiration_sec: bad })).toThrow(
+        `redis_data_expiration_sec = ${JSON.stringify(bad)} must be a whole number of seconds >= 0 (0: keys never expire)`,
+      );
+    }
+  });
+
+  it("writes Redis keys with redis_data_expiration_sec; without it (upstream's document) they never expire", () => {
+    expect(settingsOf({ ...base, redis_data_expiration_sec: "3600" }).redisExpirationSec).toBe(3600);
+    const upstream: Record<string, unknown> = { ...base };
+    delete upstream.redis_data_expiration_sec;
+    expect(settingsOf(upstream).redisExpirationSec).toBe(0);
   });
 });

@@ -17,7 +17,7 @@ import {
 } from "../../../runtime/src/client";
 import { newSessionId } from "../control-plane/integration/fixtures";
 import { BUCKET, TABLE } from "../control-plane/integration/local-grid";
-import { API_KEY, startHarness, type Harness, type Mode } from "./support/harness";
+import { API_KEY, REDIS_EXPIRATION_SEC, startHarness, type Harness, type Mode } from "./support/harness";
 
 let h: Harness;
 beforeAll(async () => {
@@ -122,6 +122,45 @@ describe("GridClient data plane", () => {
     expect(Object.keys(payload.stats)).toHaveLength(8);
     // Priority 2 tasks are queued on queue __2.
     expect((await h.grid.drain(2)).filter((m) => m.Body?.includes(sessionId))).toHaveLength(2);
+  });
+});
+
+describe("GridClient with REDIS storage", () => {
+  const mode: Mode = { storage: "REDIS", external: true };
+
+  it("writes inputs and the payload with redis_data_expiration_sec, so a store with no room to evict drains itself", async () => {
+    const client = await h.client(mode);
+    const sessionId = newSessionId();
+    await client.submit(tasks(2), { sessionId });
+    for (const key of [`${sessionId}_0-input`, `${sessionId}_1-input`, `${sessionId}-payload`]) {
+      const ttl = await h.grid.redis!.ttl(key);
+      expect(ttl, key).toBeGreaterThan(REDIS_EXPIRATION_SEC - 60);
+      expect(ttl, key).toBeLessThanOrEqual(REDIS_EXPIRATION_SEC);
+    }
+    await h.grid.drain(0);
+  });
+
+  it("refuses a submission that a full Redis cannot hold, in one line, and submits nothing", async () => {
+    const client = await h.client(mode);
+    const sessionId = newSessionId();
+    const redis = h.grid.redis!;
+    // A cache node at its memory limit with the REDIS storage policy.
+    await redis.config("SET", "maxmemory-policy", "noeviction");
+    await redis.config("SET", "maxmemory", "1");
+    try {
+      const error = await client.submit(tasks(3), { sessionId }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ApiError);
+      const message = (error as Error).message;
+      expect(message).toMatch(
+        new RegExp(
+          `^the data plane \\(REDIS\\): Redis is full and refused to store ${sessionId}_\\d-input \\(OOM command not allowed when used memory > 'maxmemory'\\): keys leave as they expire \\(redis_data_expiration_hours\\); use a larger redis_node_type or a shorter expiry$`,
+        ),
+      );
+      expect(message).not.toMatch(/reachable|credentials/);
+    } finally {
+      await redis.config("SET", "maxmemory", "0");
+    }
+    expect(await rowsOf(sessionId)).toBe(0);
   });
 });
 

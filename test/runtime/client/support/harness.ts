@@ -28,6 +28,8 @@ import { startStandInAgent, startStandInAgentThread, type StandInAgent } from ".
 
 export const API_KEY = "test-private-api-key-4f1c2a9e7b";
 export const PRIORITIES = 3;
+/** redis_data_expiration_sec of the clients' documents. */
+export const REDIS_EXPIRATION_SEC = 3600;
 
 export interface Mode {
   readonly storage: GridStorageService;
@@ -72,6 +74,7 @@ export async function startHarness(): Promise<Harness> {
     s3_kms_key_id: KMS_KEY_ARN,
     redis_url: `redis://${grid.redisUrl}`,
     redis_password: "",
+    redis_data_expiration_sec: REDIS_EXPIRATION_SEC,
     ddb_state_table: TABLE,
     sqs_queue: QUEUE_BASE,
     task_queue_service: "PrioritySQS",

@@ -1,0 +1,84 @@
+// A real agent process on a grid with REDIS storage: its outputs carry the configured expiry, and when Redis is full
+// (at its memory limit with the REDIS storage policy, which refuses writes rather than evict live task data) the
+// output it cannot store is not lost: the task goes back for a retry, and once there is room it finishes once.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outputKey, redisMaxmemoryPolicy, stateKeyForSession, stateOf } from "../../../runtime/src/contract";
+import { startHarness, stopAgent, type Harness } from "./harness";
+
+const EXPIRATION_SEC = 7200;
+const sleepTask = (ms: number) => ({ worker_arguments: [String(ms), "1", "1"] });
+
+let h: Harness;
+/** Applied transitions into a final state, per task id (UpdateItem answered 200 through the agents' proxy). */
+const finals = new Map<string, string[]>();
+
+beforeAll(async () => {
+  h = await startHarness({
+    storage: "REDIS",
+    maxRetries: 5,
+    config: (_grid, base) => ({ ...base, redis_data_expiration_sec: EXPIRATION_SEC }),
+  });
+  h.proxies.dynamodb.setHook(({ operation, body, status }) => {
+    if (operation !== "UpdateItem" || status !== 200) return;
+    const input = JSON.parse(body) as {
+      Key: { task_id: { S: string } };
+      ExpressionAttributeValues?: Record<string, { S?: string }>;
+    };
+    const to = input.ExpressionAttributeValues?.[":to"]?.S;
+    const state = to ? stateOf(to) : undefined;
+    if (state === "finished" || state === "failed") {
+      const id = input.Key.task_id.S;
+      finals.set(id, [...(finals.get(id) ?? []), state]);
+    }
+  });
+  await h.grid.redis!.config("SET", "maxmemory-policy", redisMaxmemoryPolicy("REDIS"));
+}, 120_000);
+afterAll(async () => h?.stop());
+
+const finished = (sessionId: string, taskIds: readonly string[]) => async () =>
+  (await h.rows(taskIds)).every((r) => r.task_status === stateKeyForSession("finished", sessionId));
+
+describe("an agent with REDIS storage", () => {
+  it("writes each output with redis_data_expiration_sec", async () => {
+    const { sessionId, taskIds } = await h.submit([sleepTask(0), sleepTask(0)]);
+    const agent = h.spawnAgent("agent-expiry");
+    await h.waitFor("both tasks finished", finished(sessionId, taskIds));
+    expect(await stopAgent(agent)).toBe(0);
+    for (const taskId of taskIds) {
+      const ttl = await h.grid.redis!.ttl(outputKey(taskId));
+      expect(ttl, taskId).toBeGreaterThan(EXPIRATION_SEC - 60);
+      expect(ttl, taskId).toBeLessThanOrEqual(EXPIRATION_SEC);
+    }
+  });
+
+  it("loses no task when Redis is full: the output it cannot store sends the task back, and with room again it finishes once", async () => {
+    const redis = h.grid.redis!;
+    const { sessionId, taskIds } = await h.submit([sleepTask(0)]);
+    // Full from here on: every write is refused (the input above was stored before).
+    await redis.config("SET", "maxmemory", "1");
+    let ttlLoop: NodeJS.Timeout | undefined;
+    const agent = h.spawnAgent("agent-full");
+    try {
+      await h.waitFor(
+        "the agent giving the task back",
+        async () => agent.output().includes(`Redis is full and refused to store ${outputKey(taskIds[0])}`),
+        30_000,
+      );
+      expect(agent.output()).toContain(`completing task ${taskIds[0]} failed`);
+      expect(await redis.exists(outputKey(taskIds[0]))).toBe(0);
+      expect(finals.get(taskIds[0])).toBeUndefined();
+      await redis.config("SET", "maxmemory", "0");
+      ttlLoop = setInterval(() => void h.ttl().catch(() => undefined), 1_000);
+      await h.waitFor("the task finished", finished(sessionId, taskIds), 60_000);
+    } finally {
+      clearInterval(ttlLoop);
+      await redis.config("SET", "maxmemory", "0");
+    }
+    expect(finals.get(taskIds[0])).toEqual(["finished"]);
+    const [row] = await h.rows(taskIds);
+    expect(row.retries).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse((await h.output(taskIds[0])) ?? "null")).toMatchObject({ result: 0, mode: "sleep" });
+    expect(await stopAgent(agent)).toBe(0);
+  }, 120_000);
+});

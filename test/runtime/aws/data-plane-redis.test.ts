@@ -1,0 +1,114 @@
+// Redis as the data plane when it is full, on a real redis-server capped at 2 MB as a cache node's memory caps it:
+// with allkeys-lru (the policy the grid used to set for every storage mode) writes keep succeeding while earlier
+// keys silently disappear, which with REDIS storage are live task inputs and outputs; with the policy the grid now
+// sets for REDIS storage (noeviction) the write that does not fit is refused with RedisFullError and every key that
+// was accepted is still there. Keys carry the configured expiry, so a full store drains itself.
+
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisDataPlane, RedisFullError, openDataPlane } from "../../../runtime/src/aws/data-plane";
+import { redisMaxmemoryPolicy } from "../../../runtime/src/contract";
+import { startRedis, type LocalServer } from "../../../runtime/src/local/servers";
+import { requireTool } from "../../support/tools";
+
+const VALUE = "x".repeat(64 * 1024);
+const KEYS = 64; // 4 MB of values: twice the cap
+
+async function capped(policy: string): Promise<{ server: LocalServer; redis: Redis }> {
+  const server = await startRedis({
+    binary: requireTool("redis-server"),
+    maxmemoryPolicy: policy,
+    maxmemory: "2mb",
+  });
+  return { server, redis: new Redis(server.port, "127.0.0.1", { maxRetriesPerRequest: 1 }) };
+}
+
+/** Writes KEYS values; returns how many were accepted and the error that stopped the writes, if any. */
+async function fill(plane: RedisDataPlane): Promise<{ accepted: number; error?: unknown }> {
+  for (let i = 0; i < KEYS; i++) {
+    try {
+      await plane.put(`s_${i}-input`, VALUE);
+    } catch (error) {
+      return { accepted: i, error };
+    }
+  }
+  return { accepted: KEYS };
+}
+
+async function present(plane: RedisDataPlane, count: number): Promise<number> {
+  let found = 0;
+  for (let i = 0; i < count; i++) if ((await plane.get(`s_${i}-input`)) === VALUE) found++;
+  return found;
+}
+
+describe("a full Redis", () => {
+  const servers: LocalServer[] = [];
+  const clients: Redis[] = [];
+  const start = async (policy: string) => {
+    const started = await capped(policy);
+    servers.push(started.server);
+    clients.push(started.redis);
+    return started.redis;
+  };
+  afterAll(async () => {
+    for (const redis of clients) redis.disconnect();
+    await Promise.all(servers.map((server) => server.stop()));
+  });
+
+  it("with allkeys-lru accepts every write and silently loses earlier keys (why REDIS storage no longer uses it)", async () => {
+    const plane = new RedisDataPlane(await start("allkeys-lru"));
+    expect(await fill(plane)).toEqual({ accepted: KEYS });
+    expect(await present(plane, KEYS)).toBeLessThan(KEYS / 2);
+  });
+
+  it("with the REDIS storage policy refuses the write that does not fit, in one line, and keeps every accepted key", async () => {
+    expect(redisMaxmemoryPolicy("REDIS")).toBe("noeviction");
+    const plane = new RedisDataPlane(await start(redisMaxmemoryPolicy("REDIS")));
+    const { accepted, error } = await fill(plane);
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThan(KEYS);
+    expect(error).toBeInstanceOf(RedisFullError);
+    expect((error as Error).message).toBe(
+      `Redis is full and refused to store s_${accepted}-input (OOM command not allowed when used memory > 'maxmemory'): keys leave as they expire (redis_data_expiration_hours); use a larger redis_node_type or a shorter expiry`,
+    );
+    expect(await present(plane, accepted)).toBe(accepted);
+  });
+
+  it("in front of S3 (S3+REDIS) is a cache that may evict: S3 holds the copy", () => {
+    expect(redisMaxmemoryPolicy("S3+REDIS")).toBe("allkeys-lru");
+  });
+});
+
+describe("Redis key expiry", () => {
+  let server: LocalServer;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await startRedis({ binary: requireTool("redis-server") });
+    redis = new Redis(server.port, "127.0.0.1");
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  it("writes keys with redis_data_expiration_sec, or without an expiry when it is 0", async () => {
+    const expiring = openDataPlane({ storage: "REDIS", redis, redisExpirationSec: 3600 }).dataPlane;
+    await expiring.put("a_0-output", "b2s=");
+    const ttl = await redis.ttl("a_0-output");
+    expect(ttl).toBeGreaterThan(3590);
+    expect(ttl).toBeLessThanOrEqual(3600);
+    expect(await expiring.get("a_0-output")).toBe("b2s=");
+
+    const lasting = openDataPlane({ storage: "REDIS", redis, redisExpirationSec: 0 }).dataPlane;
+    await lasting.put("a_1-output", "b2s=");
+    expect(await redis.ttl("a_1-output")).toBe(-1);
+  });
+
+  it("lets a key go when its expiry passes", async () => {
+    const plane = new RedisDataPlane(redis, 1);
+    await plane.put("a_2-input", "eA==");
+    expect(await plane.get("a_2-input")).toBe("eA==");
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect(await plane.get("a_2-input")).toBeUndefined();
+  });
+});
