@@ -243,7 +243,7 @@ export const gridConfigSchema = z
     data_bucket_expiration_days: int(0)
       .default(30)
       .describe("Days before task payloads expire from the data bucket (0 = never)."),
-    redis_data_expiration_hours: int(0)
+    redis_data_expiration_hours: int(0, 8760)
       .default(72)
       .describe(
         "Hours before a task's input and output expire from Redis (0 = never); with `REDIS` storage a full cache refuses writes instead of evicting.",

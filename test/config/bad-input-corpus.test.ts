@@ -342,6 +342,21 @@ const CLASSES: Record<string, Case[]> = {
       config: { ...seed(), redis_multi_az: true },
       expect: ["redis_multi_az: true needs redis_replicas >= 1"],
     },
+    {
+      name: "a negative Redis key expiry",
+      config: { ...seed(), redis_data_expiration_hours: -1 },
+      expect: ["redis_data_expiration_hours: -1 is too small; minimum 0"],
+    },
+    {
+      name: "a Redis key expiry beyond a year",
+      config: { ...seed(), redis_data_expiration_hours: 10000 },
+      expect: ["redis_data_expiration_hours: 10000 is too large; maximum 8760"],
+    },
+    {
+      name: "a Redis key expiry in fractional hours",
+      config: { ...seed(), redis_data_expiration_hours: 1.5 },
+      expect: ["redis_data_expiration_hours: 1.5 has the wrong type; expected int"],
+    },
   ],
   "names AWS refuses": [
     {

@@ -404,7 +404,12 @@ export class Agent {
   /** The task's input is gone: it can never run. Record why, fail it, drop its message. */
   private async failMissingInput(claimed: Claimed): Promise<void> {
     const { taskId } = claimed;
-    const reason = `input ${inputKey(taskId)} is not in the data plane (${this.settings.storage})`;
+    const { storage, redisExpirationSec } = this.settings;
+    const expiry =
+      storage === "REDIS" && redisExpirationSec > 0
+        ? `; Redis keys expire ${redisExpirationSec} s after they are written (redis_data_expiration_sec)`
+        : "";
+    const reason = `input ${inputKey(taskId)} is not in the data plane (${storage})${expiry}`;
     try {
       await this.deps.logger.log(`agent ${this.settings.agentId}: task ${taskId} failed: ${reason}`);
       await this.writeWithRetry(

@@ -52,6 +52,20 @@ describe("an agent with REDIS storage", () => {
     }
   });
 
+  it("fails a task whose input is gone, naming the expiry as a cause", async () => {
+    const { sessionId, taskIds } = await h.submit([sleepTask(0)], { inputs: "skip" });
+    const agent = h.spawnAgent("agent-expired-input");
+    await h.waitFor("the task failed", async () =>
+      (await h.rows(taskIds)).every((r) => r.task_status === stateKeyForSession("failed", sessionId)),
+    );
+    expect(await stopAgent(agent)).toBe(0);
+    const error = JSON.parse((await h.output(taskIds[0], "error")) ?? "{}") as Record<string, unknown>;
+    expect(error).toEqual({
+      errorType: "MissingInput",
+      errorMessage: `input ${taskIds[0]}-input is not in the data plane (REDIS); Redis keys expire ${EXPIRATION_SEC} s after they are written (redis_data_expiration_sec)`,
+    });
+  });
+
   it("loses no task when Redis is full: the output it cannot store sends the task back, and with room again it finishes once", async () => {
     const redis = h.grid.redis!;
     const { sessionId, taskIds } = await h.submit([sleepTask(0)]);
