@@ -229,6 +229,9 @@ export class GridDataPlane extends Construct implements DataPlaneHandoff {
       automaticFailoverEnabled: config.multiAz,
       multiAzEnabled: config.multiAz,
       parameterGroupName: parameterGroup.name,
+      // A deploy's changes take effect when it ends, not in the next maintenance window: a new parameter group
+      // (engine family, storage mode) is attached at once, so the old one can be deleted (it cannot while in use).
+      applyImmediately: true,
       subnetGroupName: subnetGroup.name,
       securityGroupIds: [securityGroup.id],
       atRestEncryptionEnabled: "true",

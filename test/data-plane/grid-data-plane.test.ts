@@ -219,6 +219,8 @@ describe("storage REDIS (seed default)", () => {
     expect(group.parameter).toEqual([{ name: "maxmemory-policy", value: "noeviction" }]);
     expect(group.name).toBe("htc-data-cache-redis7-noevict-main");
     expect(group.lifecycle.create_before_destroy).toBe(true);
+    // The replacement is attached when the deploy runs, not in the maintenance window, so the old one can go.
+    expect(oneResource(s.json, "aws_elasticache_replication_group").apply_immediately).toBe(true);
   });
 
   it("places Redis in the private subnets", () => {
