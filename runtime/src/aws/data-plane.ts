@@ -59,8 +59,12 @@ export class RedisDataPlane implements DataPlane {
   ) {}
 
   async get(key: string): Promise<string | undefined> {
-    const value = await this.redis.get(key);
-    return value ?? undefined;
+    try {
+      const value = await this.redis.get(key);
+      return value ?? undefined;
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   async put(key: string, value: string): Promise<void> {
@@ -70,8 +74,20 @@ export class RedisDataPlane implements DataPlane {
     } catch (error) {
       if (error instanceof Error && error.message.startsWith("OOM "))
         throw new RedisFullError(key, error.message);
-      throw error;
+      throw this.failed(error);
     }
+  }
+
+  /**
+   * A command that went unanswered (connectRedis's commandTimeout) leaves a connection that may be dead without
+   * knowing it (a failed-over or silent node: TCP gives up only after about 15 minutes), so it is replaced: the next
+   * command goes over a new one, to wherever the endpoint's name now points.
+   */
+  private failed(error: unknown): unknown {
+    if (error instanceof Error && error.message === "Command timed out" && this.redis.status === "ready") {
+      this.redis.disconnect(true);
+    }
+    return error;
   }
 }
 
@@ -117,7 +133,15 @@ export interface RedisSettings {
   readonly tls: boolean;
   readonly password?: string;
   readonly authSecretArn?: string;
+  /** How long a command may go unanswered before it fails (default REDIS_COMMAND_TIMEOUT_MS). */
+  readonly commandTimeoutMs?: number;
 }
+
+/**
+ * Without a limit a command to a node that stopped answering waits until TCP gives up (about 15 minutes), while an
+ * agent's heartbeats keep the task it holds alive: the task would neither run nor be retried in that time.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 10_000;
 
 /**
  * `host`, `host:port`, `redis://host:port` (plain) or `rediss://host:port` (TLS). A bare host uses `defaultTls`
@@ -133,7 +157,7 @@ export function parseRedisUrl(url: string, defaultTls = true): { host: string; p
   return { host: match[2], port: match[3] ? Number(match[3]) : 6379, tls };
 }
 
-/** A Redis connection that fails a call instead of hanging when the cache is unreachable. */
+/** A Redis connection that fails a call instead of hanging when the cache is unreachable or stops answering. */
 export function connectRedis(settings: RedisSettings, password = settings.password): Redis {
   return new Redis({
     host: settings.host,
@@ -141,6 +165,7 @@ export function connectRedis(settings: RedisSettings, password = settings.passwo
     password: password || undefined,
     tls: settings.tls ? { servername: settings.host } : undefined,
     connectTimeout: 5_000,
+    commandTimeout: settings.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
     maxRetriesPerRequest: 2,
     lazyConnect: false,
   });

@@ -6,7 +6,13 @@
 
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisDataPlane, RedisFullError, openDataPlane } from "../../../runtime/src/aws/data-plane";
+import {
+  RedisDataPlane,
+  RedisFullError,
+  REDIS_COMMAND_TIMEOUT_MS,
+  connectRedis,
+  openDataPlane,
+} from "../../../runtime/src/aws/data-plane";
 import { redisMaxmemoryPolicy } from "../../../runtime/src/contract";
 import { startRedis, type LocalServer } from "../../../runtime/src/local/servers";
 import { requireTool } from "../../support/tools";
@@ -110,5 +116,52 @@ describe("Redis key expiry", () => {
     expect(await plane.get("a_2-input")).toBe("eA==");
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     expect(await plane.get("a_2-input")).toBeUndefined();
+  });
+});
+
+describe("a Redis that stops answering", () => {
+  let server: LocalServer;
+  let admin: Redis;
+  beforeAll(async () => {
+    server = await startRedis({ binary: requireTool("redis-server") });
+    admin = new Redis(server.port, "127.0.0.1");
+  });
+  afterAll(async () => {
+    if (server?.pid) process.kill(server.pid, "SIGCONT");
+    admin?.disconnect();
+    await server?.stop();
+  });
+
+  const connections = async () =>
+    Number(/total_connections_received:(\d+)/.exec(await admin.info("stats"))?.[1] ?? Number.NaN);
+
+  it("fails the command after the timeout instead of waiting for TCP, and goes on over a new connection", async () => {
+    const redis = connectRedis({ host: "127.0.0.1", port: server.port, tls: false, commandTimeoutMs: 500 });
+    try {
+      const plane = new RedisDataPlane(redis, 60);
+      await plane.put("h_0-input", "eA==");
+      const before = await connections();
+      // The process stops: its socket stays open and accepts bytes, but nothing answers (a node that went silent).
+      process.kill(server.pid!, "SIGSTOP");
+      const started = Date.now();
+      await expect(plane.get("h_0-input")).rejects.toThrow("Command timed out");
+      expect(Date.now() - started).toBeLessThan(3_000);
+      process.kill(server.pid!, "SIGCONT");
+      expect(await plane.get("h_0-input")).toBe("eA==");
+      // The connection that went silent was replaced rather than trusted again.
+      expect(await connections()).toBeGreaterThan(before);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("bounds every command by default", () => {
+    const redis = connectRedis({ host: "127.0.0.1", port: server.port, tls: false });
+    try {
+      expect(redis.options.commandTimeout).toBe(REDIS_COMMAND_TIMEOUT_MS);
+      expect(REDIS_COMMAND_TIMEOUT_MS).toBe(10_000);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -49,6 +49,8 @@ export interface LocalGrid {
   /** Undefined when redis-server is not installed (and CI is unset). */
   readonly redis?: Redis;
   readonly redisUrl?: string;
+  /** The redis-server process (fault tests stop and continue it). */
+  readonly redisPid?: number;
   /** CloudWatch / CloudWatch Logs JSON calls received by the recorder. */
   readonly recorded: RecordedCall[];
   /** Sum returned for GetMetricStatistics (DynamoDB ThrottledRequests). */
@@ -173,6 +175,7 @@ export async function startLocalGrid(options: LocalGridOptions = {}): Promise<Lo
     s3,
     redis,
     redisUrl,
+    redisPid: redisServer?.pid,
     recorded,
     setThrottledRequests: (sum) => recorder.setThrottledRequests(sum),
     setSecretString: (value) => recorder.setSecretString(value),

@@ -1,6 +1,7 @@
-// A real agent process on a grid with REDIS storage: its outputs carry the configured expiry, and when Redis is full
-// (at its memory limit with the REDIS storage policy, which refuses writes rather than evict live task data) the
-// output it cannot store is not lost: the task goes back for a retry, and once there is room it finishes once.
+// A real agent process on a grid with REDIS storage: its outputs carry the configured expiry; when Redis is full (at
+// its memory limit with the REDIS storage policy, which refuses writes rather than evict live task data) the output
+// it cannot store is not lost: the task goes back for a retry, and once there is room it finishes once; when Redis
+// stops answering, the agent's read fails after the command timeout instead of holding the task until TCP gives up.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outputKey, redisMaxmemoryPolicy, stateKeyForSession, stateOf } from "../../../runtime/src/contract";
@@ -93,6 +94,35 @@ describe("an agent with REDIS storage", () => {
     const [row] = await h.rows(taskIds);
     expect(row.retries).toBeGreaterThanOrEqual(1);
     expect(JSON.parse((await h.output(taskIds[0])) ?? "null")).toMatchObject({ result: 0, mode: "sleep" });
+    expect(await stopAgent(agent)).toBe(0);
+  }, 120_000);
+
+  it("loses no task when Redis stops answering: the agent gives the task back after the command timeout, and it finishes once when Redis answers again", async () => {
+    const pid = h.grid.redisPid!;
+    const { sessionId, taskIds } = await h.submit([sleepTask(0)]);
+    let ttlLoop: NodeJS.Timeout | undefined;
+    // The process stops: its socket stays open and accepts bytes, but nothing answers (a node that went silent).
+    process.kill(pid, "SIGSTOP");
+    const agent = h.spawnAgent("agent-silent-redis");
+    try {
+      await h.waitFor(
+        "the agent giving the task back",
+        async () =>
+          agent.output().includes(`reading the input of ${taskIds[0]} failed -- Error: Command timed out`),
+        30_000,
+      );
+      expect(finals.get(taskIds[0])).toBeUndefined();
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    try {
+      ttlLoop = setInterval(() => void h.ttl().catch(() => undefined), 1_000);
+      await h.waitFor("the task finished", finished(sessionId, taskIds), 60_000);
+    } finally {
+      clearInterval(ttlLoop);
+    }
+    expect(finals.get(taskIds[0])).toEqual(["finished"]);
+    expect((await h.rows(taskIds))[0].retries).toBeGreaterThanOrEqual(1);
     expect(await stopAgent(agent)).toBe(0);
   }, 120_000);
 });
