@@ -29,19 +29,42 @@ export function dynamoSettings(config: Record<string, unknown>): DynamoSettings 
   };
 }
 
+/**
+ * How long an SDK request may wait for its connection, and for the next byte of its exchange: beyond SQS's longest
+ * long poll (20 s), so only an endpoint that stopped answering hits it. The SDK's own limits are 5 minutes
+ * (DynamoDB, Secrets Manager, CloudWatch Logs), 15 (SQS, CloudWatch) or none (S3): an agent's receive loop stood
+ * still that long behind a silent endpoint. A timed-out request is retried by the SDK like any transient error.
+ */
+export const SDK_TIMEOUTS: SdkTimeouts = { connectionTimeout: 5_000, socketTimeout: 30_000 };
+
+/**
+ * Milliseconds, as the SDK's Node.js HTTP handler takes them. `socketTimeout` is inactivity (a large body that keeps
+ * moving is not cut); the handler's `requestTimeout` would only log a warning.
+ */
+export interface SdkTimeouts {
+  readonly connectionTimeout: number;
+  readonly socketTimeout: number;
+}
+
 export function dynamoClient(region: string, settings: DynamoSettings = {}): DynamoDBClient {
-  return new DynamoDBClient({ region, maxAttempts: settings.maxAttempts, retryMode: settings.retryMode });
+  return new DynamoDBClient({
+    region,
+    maxAttempts: settings.maxAttempts,
+    retryMode: settings.retryMode,
+    requestHandler: SDK_TIMEOUTS,
+  });
 }
 
 /** Requests go to the client's endpoint, not to the host in a queue URL (they differ for local servers behind a
  * proxy; on AWS they are the same). */
-export function sqsClient(region: string): SQSClient {
-  return new SQSClient({ region, useQueueUrlAsEndpoint: false });
+export function sqsClient(region: string, timeouts: SdkTimeouts = SDK_TIMEOUTS): SQSClient {
+  return new SQSClient({ region, useQueueUrlAsEndpoint: false, requestHandler: timeouts });
 }
 
 export function s3Client(region: string, env: Env = process.env): S3Client {
   return new S3Client({
     region,
+    requestHandler: SDK_TIMEOUTS,
     forcePathStyle: env.S3_FORCE_PATH_STYLE === "1",
     // Payloads are small single-part objects; flexible checksums break some S3-compatible servers.
     requestChecksumCalculation: "WHEN_REQUIRED",
@@ -50,16 +73,16 @@ export function s3Client(region: string, env: Env = process.env): S3Client {
 }
 
 export function cloudWatchClient(region: string): CloudWatchClient {
-  return new CloudWatchClient({ region });
+  return new CloudWatchClient({ region, requestHandler: SDK_TIMEOUTS });
 }
 
 /** Error-log writes are best effort: two attempts, then the line stays in the process log only. */
 export function cloudWatchLogsClient(region: string): CloudWatchLogsClient {
-  return new CloudWatchLogsClient({ region, maxAttempts: 2 });
+  return new CloudWatchLogsClient({ region, maxAttempts: 2, requestHandler: SDK_TIMEOUTS });
 }
 
 export function secretsManagerClient(region: string): SecretsManagerClient {
-  return new SecretsManagerClient({ region });
+  return new SecretsManagerClient({ region, requestHandler: SDK_TIMEOUTS });
 }
 
 /**
