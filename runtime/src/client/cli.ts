@@ -35,6 +35,7 @@ export const EXIT = {
   someFailed: 10,
   someCancelled: 11,
   incomplete: 12,
+  outputMissing: 13,
   interrupted: 130,
 } as const;
 
@@ -75,7 +76,8 @@ options:
   --api public|private which API (default: private when INTRA_VPC is set, else public)
   -h, --help           this text
 exit codes: 0 all finished, 2 usage, 3 config, 4 auth, 5 API, 6 timeout, 7 unknown session,
-            10 some failed, 11 some cancelled, 12 not finished yet, 130 interrupted, 1 internal error
+            10 some failed, 11 some cancelled, 12 not finished yet, 13 outputs missing, 130 interrupted,
+            1 internal error
 `;
 
 const OPTIONS = {
@@ -358,6 +360,7 @@ function outcome(results: SessionResults): number {
   if (results.failed > 0) return EXIT.someFailed;
   if (results.cancelled > 0) return EXIT.someCancelled;
   if (!results.complete) return EXIT.incomplete;
+  if (results.results.some((r) => r.outputMissing)) return EXIT.outputMissing;
   return EXIT.ok;
 }
 
@@ -398,6 +401,11 @@ function summary(io: CliIo, results: SessionResults): void {
     `${results.cancelled} cancelled`,
   ];
   if (results.pending) parts.push(`${results.pending} not done yet`);
+  const missing = results.results.filter((r) => r.outputMissing).length;
+  if (missing > 0)
+    parts.push(
+      `${missing} finished without an output left in the data plane (output_missing: it expired or was deleted)`,
+    );
   io.stderr.write(`htc: session ${results.sessionId}: ${parts.join(", ")}\n`);
 }
 

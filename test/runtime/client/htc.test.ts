@@ -175,6 +175,27 @@ describe("htc submit, watch, results, cancel", () => {
     });
   });
 
+  it("exits 13 when a finished task's output is no longer in the data plane, and says so", async () => {
+    const agent = h.agent(MODE);
+    const session = newSessionId();
+    expect((await htc(["submit", "--count", "3", "--session", session])).code).toBe(EXIT.ok);
+    const watched = await htc(["watch", session, "--timeout", "30"]);
+    await agent.stop();
+    expect(watched.code, watched.stderr).toBe(EXIT.ok);
+    // As an output that expired (redis_data_expiration_sec) or was deleted.
+    expect(await h.grid.redis!.del(`${session}_1-output`)).toBe(1);
+    const results = await htc(["results", session]);
+    expect(results.code, results.stderr).toBe(EXIT.outputMissing);
+    expect(JSON.parse(results.stdout).tasks).toContainEqual({
+      task_id: `${session}_1`,
+      status: "finished",
+      output_missing: true,
+    });
+    expect(results.stderr.trimEnd().split("\n").at(-1)).toBe(
+      `htc: session ${session}: 3 finished, 0 failed, 0 cancelled, 1 finished without an output left in the data plane (output_missing: it expired or was deleted)`,
+    );
+  });
+
   it("cancels sessions (exit 0), after which results exits 11", async () => {
     const session = newSessionId();
     expect((await htc(["submit", "--count", "4", "--session", session])).code).toBe(EXIT.ok);
