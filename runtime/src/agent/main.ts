@@ -10,7 +10,7 @@ import {
   signedS3For,
   sqsClient,
 } from "../aws/clients";
-import { connectRedis, openDataPlane } from "../aws/data-plane";
+import { CACHE_BYPASS_MS, connectRedis, openDataPlane } from "../aws/data-plane";
 import { ErrorLogger } from "../aws/error-log";
 import { freePort } from "../local/ports";
 import { Agent } from "./agent";
@@ -65,6 +65,11 @@ async function main(): Promise<number> {
     s3: settings.s3 && s3 ? { client: s3, ...settings.s3 } : undefined,
     redis: settings.redis ? connectRedis(settings.redis) : undefined,
     redisExpirationSec: settings.redisExpirationSec,
+    onCacheError: (error) =>
+      void logger.log(
+        `agent ${settings.agentId}: the Redis cache failed; using S3 alone for the next ${CACHE_BYPASS_MS / 1000} s`,
+        error,
+      ),
   });
   const agent = new Agent({
     settings,

@@ -104,26 +104,67 @@ export class RedisFullError extends Error {
   }
 }
 
-/** S3+REDIS: writes go to S3 (durable) then Redis; reads hit Redis and back-fill it from S3 on a miss. */
+/**
+ * S3+REDIS: writes go to S3 (durable) then Redis; reads hit Redis and back-fill it from S3 on a miss. Redis is only a
+ * cache here, so its failures cost speed, not service: a failed cache call is skipped (reads go to S3) and the cache
+ * is left alone for `bypassMs`, so an unreachable or silent Redis costs one timed-out call per period rather than
+ * one per request. The one thing a failure can leave behind: a key written again while the cache was failing (a
+ * retried task's output) may be read at its earlier cached value until that expires.
+ */
 export class WriteThroughDataPlane implements DataPlane {
+  private bypassUntil = 0;
+
   constructor(
     private readonly durable: DataPlane,
     private readonly cache: DataPlane,
+    private readonly options: {
+      /** Told about the failure that starts each bypass period. */
+      readonly onCacheError?: (error: unknown) => void;
+      readonly bypassMs?: number;
+    } = {},
   ) {}
 
   async get(key: string): Promise<string | undefined> {
-    const cached = await this.cache.get(key);
-    if (cached !== undefined) return cached;
+    if (this.cacheUsable()) {
+      try {
+        const cached = await this.cache.get(key);
+        if (cached !== undefined) return cached;
+      } catch (error) {
+        this.cacheFailed(error);
+      }
+    }
     const value = await this.durable.get(key);
-    if (value !== undefined) await this.cache.put(key, value);
+    if (value !== undefined) await this.toCache(key, value);
     return value;
   }
 
   async put(key: string, value: string): Promise<void> {
     await this.durable.put(key, value);
-    await this.cache.put(key, value);
+    await this.toCache(key, value);
+  }
+
+  private async toCache(key: string, value: string): Promise<void> {
+    if (!this.cacheUsable()) return;
+    try {
+      await this.cache.put(key, value);
+    } catch (error) {
+      this.cacheFailed(error);
+    }
+  }
+
+  private cacheUsable(): boolean {
+    return Date.now() >= this.bypassUntil;
+  }
+
+  private cacheFailed(error: unknown): void {
+    if (!this.cacheUsable()) return;
+    this.bypassUntil = Date.now() + (this.options.bypassMs ?? CACHE_BYPASS_MS);
+    this.options.onCacheError?.(error);
   }
 }
+
+/** How long S3+REDIS leaves a failed cache alone before trying it again. */
+export const CACHE_BYPASS_MS = 30_000;
 
 /** How to reach Redis. The AUTH token comes from `password`, or from Secrets Manager (`authSecretArn`). */
 export interface RedisSettings {
@@ -188,6 +229,8 @@ export function openDataPlane(options: {
   readonly redis?: Redis;
   /** Expiry of the keys written to Redis (redis_data_expiration_sec; 0 or absent: none). */
   readonly redisExpirationSec?: number;
+  /** S3+REDIS: told when the cache fails and is bypassed for a while (see WriteThroughDataPlane). */
+  readonly onCacheError?: (error: unknown) => void;
 }): DataPlaneHandle {
   const { storage, s3, redis } = options;
   if (storage !== "REDIS" && !s3)
@@ -199,6 +242,9 @@ export function openDataPlane(options: {
   const s3Plane = s3 && storage !== "REDIS" ? new S3DataPlane(s3.client, s3.bucket, s3.kmsKeyId) : undefined;
   const redisPlane =
     redis && storage !== "S3" ? new RedisDataPlane(redis, options.redisExpirationSec) : undefined;
-  if (s3Plane && redisPlane) return { dataPlane: new WriteThroughDataPlane(s3Plane, redisPlane), close };
+  if (s3Plane && redisPlane) {
+    const dataPlane = new WriteThroughDataPlane(s3Plane, redisPlane, { onCacheError: options.onCacheError });
+    return { dataPlane, close };
+  }
   return { dataPlane: (s3Plane ?? redisPlane) as DataPlane, close };
 }

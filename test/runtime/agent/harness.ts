@@ -15,6 +15,7 @@ import {
   errorKey,
   fromBase64,
   payloadKey,
+  stateOf,
   toBase64,
   type AgentConfigDocument,
   type GridStorageService,
@@ -315,4 +316,26 @@ export async function stopAgent(
 ): Promise<number | string> {
   agent.child.kill(signal);
   return agent.exited;
+}
+
+/**
+ * Applied transitions into a final state, per task id, counted from the state-table UpdateItems the agents' proxy
+ * answered 200 (so a task finishing twice shows as two entries). Sets the DynamoDB proxy's hook.
+ */
+export function recordFinals(h: Harness): Map<string, string[]> {
+  const finals = new Map<string, string[]>();
+  h.proxies.dynamodb.setHook(({ operation, body, status }) => {
+    if (operation !== "UpdateItem" || status !== 200) return;
+    const input = JSON.parse(body) as {
+      Key: { task_id: { S: string } };
+      ExpressionAttributeValues?: Record<string, { S?: string }>;
+    };
+    const to = input.ExpressionAttributeValues?.[":to"]?.S;
+    const state = to ? stateOf(to) : undefined;
+    if (state === "finished" || state === "failed") {
+      const id = input.Key.task_id.S;
+      finals.set(id, [...(finals.get(id) ?? []), state]);
+    }
+  });
+  return finals;
 }

@@ -2,17 +2,18 @@
 // its memory limit with the REDIS storage policy, which refuses writes rather than evict live task data) the output
 // it cannot store is not lost: the task goes back for a retry, and once there is room it finishes once; when Redis
 // stops answering, the agent's read fails after the command timeout instead of holding the task until TCP gives up.
+// With S3+REDIS a Redis that stops answering costs the agent one timed-out call: it goes on with S3 alone.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { outputKey, redisMaxmemoryPolicy, stateKeyForSession, stateOf } from "../../../runtime/src/contract";
-import { startHarness, stopAgent, type Harness } from "./harness";
+import { outputKey, redisMaxmemoryPolicy, stateKeyForSession } from "../../../runtime/src/contract";
+import { recordFinals, startHarness, stopAgent, type Harness } from "./harness";
 
 const EXPIRATION_SEC = 7200;
 const sleepTask = (ms: number) => ({ worker_arguments: [String(ms), "1", "1"] });
 
 let h: Harness;
-/** Applied transitions into a final state, per task id (UpdateItem answered 200 through the agents' proxy). */
-const finals = new Map<string, string[]>();
+/** Applied transitions into a final state, per task id. */
+let finals: Map<string, string[]>;
 
 beforeAll(async () => {
   h = await startHarness({
@@ -20,25 +21,15 @@ beforeAll(async () => {
     maxRetries: 5,
     config: (_grid, base) => ({ ...base, redis_data_expiration_sec: EXPIRATION_SEC }),
   });
-  h.proxies.dynamodb.setHook(({ operation, body, status }) => {
-    if (operation !== "UpdateItem" || status !== 200) return;
-    const input = JSON.parse(body) as {
-      Key: { task_id: { S: string } };
-      ExpressionAttributeValues?: Record<string, { S?: string }>;
-    };
-    const to = input.ExpressionAttributeValues?.[":to"]?.S;
-    const state = to ? stateOf(to) : undefined;
-    if (state === "finished" || state === "failed") {
-      const id = input.Key.task_id.S;
-      finals.set(id, [...(finals.get(id) ?? []), state]);
-    }
-  });
+  finals = recordFinals(h);
   await h.grid.redis!.config("SET", "maxmemory-policy", redisMaxmemoryPolicy("REDIS"));
 }, 120_000);
 afterAll(async () => h?.stop());
 
-const finished = (sessionId: string, taskIds: readonly string[]) => async () =>
-  (await h.rows(taskIds)).every((r) => r.task_status === stateKeyForSession("finished", sessionId));
+const finished =
+  (sessionId: string, taskIds: readonly string[], grid = h) =>
+  async () =>
+    (await grid.rows(taskIds)).every((r) => r.task_status === stateKeyForSession("finished", sessionId));
 
 describe("an agent with REDIS storage", () => {
   it("writes each output with redis_data_expiration_sec", async () => {
@@ -123,6 +114,41 @@ describe("an agent with REDIS storage", () => {
     }
     expect(finals.get(taskIds[0])).toEqual(["finished"]);
     expect((await h.rows(taskIds))[0].retries).toBeGreaterThanOrEqual(1);
+    expect(await stopAgent(agent)).toBe(0);
+  }, 120_000);
+});
+
+describe("an agent with S3+REDIS storage", () => {
+  let w: Harness;
+  let wFinals: Map<string, string[]>;
+  beforeAll(async () => {
+    w = await startHarness({ storage: "S3+REDIS" });
+    wFinals = recordFinals(w);
+  }, 120_000);
+  afterAll(async () => {
+    if (w?.grid.redisPid) process.kill(w.grid.redisPid, "SIGCONT");
+    await w?.stop();
+  });
+
+  it("runs tasks with S3 alone while Redis does not answer, each once, and says so in its log", async () => {
+    const pid = w.grid.redisPid!;
+    const { sessionId, taskIds } = await w.submit([sleepTask(0), sleepTask(0), sleepTask(0)]);
+    // The process stops: its socket stays open and accepts bytes, but nothing answers (a node that went silent).
+    process.kill(pid, "SIGSTOP");
+    const agent = w.spawnAgent("agent-cache-silent");
+    try {
+      await w.waitFor("every task finished", finished(sessionId, taskIds, w), 60_000);
+      expect(agent.output()).toContain(
+        "the Redis cache failed; using S3 alone for the next 30 s -- Error: Command timed out",
+      );
+      for (const taskId of taskIds) expect(wFinals.get(taskId), taskId).toEqual(["finished"]);
+      expect((await w.rows(taskIds)).map((r) => r.retries)).toEqual([0, 0, 0]);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    // The outputs are in S3 (read through the cache, which back-fills).
+    for (const taskId of taskIds)
+      expect(JSON.parse((await w.output(taskId)) ?? "null")).toMatchObject({ result: 0, mode: "sleep" });
     expect(await stopAgent(agent)).toBe(0);
   }, 120_000);
 });

@@ -2,7 +2,9 @@
 // with allkeys-lru (the policy the grid used to set for every storage mode) writes keep succeeding while earlier
 // keys silently disappear, which with REDIS storage are live task inputs and outputs; with the policy the grid now
 // sets for REDIS storage (noeviction) the write that does not fit is refused with RedisFullError and every key that
-// was accepted is still there. Keys carry the configured expiry, so a full store drains itself.
+// was accepted is still there. Keys carry the configured expiry, so a full store drains itself. And when Redis stops
+// answering (the process stopped with SIGSTOP): commands fail after their timeout over a connection that is then
+// replaced, and S3+REDIS goes on with S3 alone.
 
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,8 +12,10 @@ import {
   RedisDataPlane,
   RedisFullError,
   REDIS_COMMAND_TIMEOUT_MS,
+  WriteThroughDataPlane,
   connectRedis,
   openDataPlane,
+  type DataPlane,
 } from "../../../runtime/src/aws/data-plane";
 import { redisMaxmemoryPolicy } from "../../../runtime/src/contract";
 import { startRedis, type LocalServer } from "../../../runtime/src/local/servers";
@@ -161,6 +165,49 @@ describe("a Redis that stops answering", () => {
       expect(redis.options.commandTimeout).toBe(REDIS_COMMAND_TIMEOUT_MS);
       expect(REDIS_COMMAND_TIMEOUT_MS).toBe(10_000);
     } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("as the cache of S3+REDIS: reads and writes go to S3 alone, the cache is tried once per bypass period and back-filled after", async () => {
+    // The durable side stands in for S3 (the unit here is the cache logic); Redis is a real server.
+    const objects = new Map<string, string>();
+    const durable: DataPlane = {
+      get: async (key) => objects.get(key),
+      put: async (key, value) => void objects.set(key, value),
+    };
+    const redis = connectRedis({ host: "127.0.0.1", port: server.port, tls: false, commandTimeoutMs: 300 });
+    const failures: unknown[] = [];
+    const plane = new WriteThroughDataPlane(durable, new RedisDataPlane(redis, 60), {
+      onCacheError: (error) => failures.push(error),
+      bypassMs: 1_500,
+    });
+    try {
+      await plane.put("w_0-input", "YQ==");
+      expect(await admin.get("w_0-input")).toBe("YQ==");
+
+      process.kill(server.pid!, "SIGSTOP");
+      let started = Date.now();
+      await plane.put("w_1-output", "Yg==");
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(objects.get("w_1-output")).toBe("Yg==");
+      expect(failures.map((e) => (e as Error).message)).toEqual(["Command timed out"]);
+      // Within the bypass period the cache is not asked: no more timeouts, answers from S3 at once.
+      started = Date.now();
+      expect(await plane.get("w_1-output")).toBe("Yg==");
+      expect(await plane.get("w_0-input")).toBe("YQ==");
+      await plane.put("w_2-output", "Yw==");
+      expect(Date.now() - started).toBeLessThan(200);
+      expect(failures).toHaveLength(1);
+
+      process.kill(server.pid!, "SIGCONT");
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      // The period is over: a miss is read from S3 and back-filled.
+      expect(await plane.get("w_1-output")).toBe("Yg==");
+      expect(await admin.get("w_1-output")).toBe("Yg==");
+      expect(failures).toHaveLength(1);
+    } finally {
+      process.kill(server.pid!, "SIGCONT");
       redis.disconnect();
     }
   });
