@@ -20,7 +20,7 @@ import {
   outputKey,
   toBase64,
 } from "../contract";
-import type { DataPlane } from "../aws/data-plane";
+import { RedisFullError, type DataPlane } from "../aws/data-plane";
 import type { StateTableWrites } from "../aws/signed-dynamodb";
 import type { ErrorLogger } from "../aws/error-log";
 import { backoffMs, sleep } from "../aws/retry";
@@ -129,6 +129,8 @@ export class Agent {
   private stopping = false;
   private visibilitySec = 30;
   private averageRunMs?: number;
+  /** Until then no new task is taken: the data plane refused a write because it is full (see fullPauseSec). */
+  private fullUntilMs = 0;
   private housekeeping?: NodeJS.Timeout;
   private readonly log: (line: string) => void;
 
@@ -201,6 +203,10 @@ export class Agent {
   private async prepareNext(prefetched = false): Promise<Claimed | undefined> {
     for (;;) {
       if (this.stopping) return undefined;
+      if (Date.now() < this.fullUntilMs) {
+        await sleep(Math.min(1_000, this.fullUntilMs - Date.now()));
+        continue;
+      }
       if (this.held.length === 0) {
         await this.flushDeletes();
         let received: ReceivedMessage[];
@@ -349,6 +355,7 @@ export class Agent {
       }
     } catch (error) {
       await this.deps.logger.log(`agent ${this.settings.agentId}: completing task ${taskId} failed`, error);
+      this.pauseIfFull(error);
       await this.handBack(claimed);
     } finally {
       this.owned.delete(taskId);
@@ -425,10 +432,25 @@ export class Agent {
       }
     } catch (error) {
       await this.deps.logger.log(`agent ${this.settings.agentId}: failing task ${taskId} failed`, error);
+      this.pauseIfFull(error);
       await this.handBack(claimed);
     } finally {
       this.owned.delete(taskId);
     }
+  }
+
+  /**
+   * After a write the data plane refused because it is full, takes no new task for fullPauseSec: each would run only
+   * to fail its write and spend a retry. Tasks wait in their queue meanwhile, pending and with their retries intact.
+   */
+  private pauseIfFull(error: unknown): void {
+    const pauseSec = this.settings.fullPauseSec;
+    if (!(error instanceof RedisFullError) || pauseSec <= 0) return;
+    if (Date.now() >= this.fullUntilMs)
+      this.log(
+        `agent ${this.settings.agentId}: the data plane is full; taking no new task for ${pauseSec} s`,
+      );
+    this.fullUntilMs = Date.now() + pauseSec * 1000;
   }
 
   /** Hands a task back for retry (heartbeat expired now; the TTL checker requeues it). Never throws. */

@@ -47,6 +47,11 @@ export interface AgentSettings {
   readonly backoffSec: number;
   /** Long-poll wait when every queue is empty. */
   readonly longPollSec: number;
+  /**
+   * How long it takes no new task after the data plane refused a write because it is full (Redis at its memory
+   * limit): every task it took meanwhile would only fail its write and spend one of its retries.
+   */
+  readonly fullPauseSec: number;
   readonly worker: {
     readonly endpoint: string;
     readonly functionName: string;
@@ -203,6 +208,7 @@ export function agentSettings(env: Env): AgentSettings {
       0,
       SQS_LIMITS.maxWaitTimeSec,
     ),
+    fullPauseSec: seconds("HTC_AGENT_FULL_PAUSE_SEC", env.HTC_AGENT_FULL_PAUSE_SEC, 30, 0, 3600),
     worker: {
       endpoint: env.LAMBDA_ENDPOINT_URL || "http://localhost:8080",
       // Misspelt on purpose: upstream's agent reads exactly this name.

@@ -5,7 +5,7 @@
 // With S3+REDIS a Redis that stops answering costs the agent one timed-out call: it goes on with S3 alone.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { outputKey, redisMaxmemoryPolicy, stateKeyForSession } from "../../../runtime/src/contract";
+import { outputKey, redisMaxmemoryPolicy, stateKeyForSession, stateOf } from "../../../runtime/src/contract";
 import { recordFinals, startHarness, stopAgent, type Harness } from "./harness";
 
 const EXPIRATION_SEC = 7200;
@@ -64,7 +64,8 @@ describe("an agent with REDIS storage", () => {
     // Full from here on: every write is refused (the input above was stored before).
     await redis.config("SET", "maxmemory", "1");
     let ttlLoop: NodeJS.Timeout | undefined;
-    const agent = h.spawnAgent("agent-full");
+    // A short pause after the refusal (next test), so the retried task is taken again soon.
+    const agent = h.spawnAgent("agent-full", { env: { HTC_AGENT_FULL_PAUSE_SEC: "1" } });
     try {
       await h.waitFor(
         "the agent giving the task back",
@@ -87,6 +88,37 @@ describe("an agent with REDIS storage", () => {
     expect(JSON.parse((await h.output(taskIds[0])) ?? "null")).toMatchObject({ result: 0, mode: "sleep" });
     expect(await stopAgent(agent)).toBe(0);
   }, 120_000);
+
+  it("takes no new task for HTC_AGENT_FULL_PAUSE_SEC after a refused write, so queued tasks keep their retries", async () => {
+    const redis = h.grid.redis!;
+    const { sessionId, taskIds } = await h.submit(Array.from({ length: 30 }, () => sleepTask(0)));
+    await redis.config("SET", "maxmemory", "1");
+    let ttlLoop: NodeJS.Timeout | undefined;
+    const agent = h.spawnAgent("agent-full-pause", { env: { HTC_AGENT_FULL_PAUSE_SEC: "6" } });
+    // Tasks the agent took: processing (running, or handed back and not yet requeued: no TTL checker runs yet).
+    const taken = async () =>
+      (await h.rows(taskIds)).filter((r) => stateOf(r.task_status) !== "pending" || r.retries > 0).length;
+    try {
+      await h.waitFor(
+        "the pause",
+        async () => agent.output().includes("the data plane is full; taking no new task for 6 s"),
+        30_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const atPause = await taken();
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      expect(await taken()).toBe(atPause);
+      expect(atPause).toBeLessThan(taskIds.length);
+      await redis.config("SET", "maxmemory", "0");
+      ttlLoop = setInterval(() => void h.ttl().catch(() => undefined), 1_000);
+      await h.waitFor("every task finished", finished(sessionId, taskIds), 90_000);
+    } finally {
+      clearInterval(ttlLoop);
+      await redis.config("SET", "maxmemory", "0");
+    }
+    for (const taskId of taskIds) expect(finals.get(taskId), taskId).toEqual(["finished"]);
+    expect(await stopAgent(agent)).toBe(0);
+  }, 150_000);
 
   it("loses no task when Redis stops answering: the agent gives the task back after the command timeout, and it finishes once when Redis answers again", async () => {
     const pid = h.grid.redisPid!;

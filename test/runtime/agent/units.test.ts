@@ -88,6 +88,8 @@ describe("settings", () => {
       restart: "none",
     });
     expect(s.longPollSec).toBe(2);
+    expect(s.fullPauseSec).toBe(30);
+    expect(settingsOf(base, { HTC_AGENT_FULL_PAUSE_SEC: "0" }).fullPauseSec).toBe(0);
     expect(s.s3).toEqual({ bucket: "b", kmsKeyId: "arn:aws:kms:eu-west-1:1:key/k" });
   });
 
@@ -129,6 +131,9 @@ describe("settings", () => {
       /HTC_AGENT_LONG_POLL_SEC = "30"/,
     );
     expect(() => settingsOf(base, { HTC_AGENT_WORKER_RESTART: "child" })).toThrow(/needs HTC_WORKER_HOST/);
+    expect(() => settingsOf(base, { HTC_AGENT_FULL_PAUSE_SEC: "-1" })).toThrow(
+      'HTC_AGENT_FULL_PAUSE_SEC = "-1" must be a number of seconds from 0 to 3600',
+    );
     for (const bad of [-1, 1.5, "-60"]) {
       expect(() => settingsOf({ ...base, redis_data_expiration_sec: bad })).toThrow(
         `redis_data_expiration_sec = ${JSON.stringify(bad)} must be a whole number of seconds >= 0 (0: keys never expire)`,
