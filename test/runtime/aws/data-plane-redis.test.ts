@@ -89,33 +89,46 @@ describe("a full Redis", () => {
   });
 });
 
-describe("Redis key expiry", () => {
-  let server: LocalServer;
-  let redis: Redis;
+/**
+ * A redis-server of the calling describe block's own with a plain client (`admin`), started before its tests and
+ * continued (it may have been stopped with SIGSTOP) and stopped after them.
+ */
+function ownRedisServer(): { server: LocalServer; admin: Redis } {
+  const own = {} as { server: LocalServer; admin: Redis };
   beforeAll(async () => {
-    server = await startRedis({ binary: requireTool("redis-server") });
-    redis = new Redis(server.port, "127.0.0.1");
+    own.server = await startRedis({ binary: requireTool("redis-server") });
+    own.admin = new Redis(own.server.port, "127.0.0.1");
   });
   afterAll(async () => {
-    redis?.disconnect();
-    await server?.stop();
+    if (own.server?.pid) process.kill(own.server.pid, "SIGCONT");
+    own.admin?.disconnect();
+    await own.server?.stop();
   });
+  return own;
+}
+
+describe("Redis key expiry", () => {
+  const own = ownRedisServer();
 
   it("writes keys with redis_data_expiration_sec, or without an expiry when it is 0", async () => {
-    const expiring = openDataPlane({ storage: "REDIS", redis, redisExpirationSec: 3600 }).dataPlane;
+    const expiring = openDataPlane({
+      storage: "REDIS",
+      redis: own.admin,
+      redisExpirationSec: 3600,
+    }).dataPlane;
     await expiring.put("a_0-output", "b2s=");
-    const ttl = await redis.ttl("a_0-output");
+    const ttl = await own.admin.ttl("a_0-output");
     expect(ttl).toBeGreaterThan(3590);
     expect(ttl).toBeLessThanOrEqual(3600);
     expect(await expiring.get("a_0-output")).toBe("b2s=");
 
-    const lasting = openDataPlane({ storage: "REDIS", redis, redisExpirationSec: 0 }).dataPlane;
+    const lasting = openDataPlane({ storage: "REDIS", redis: own.admin, redisExpirationSec: 0 }).dataPlane;
     await lasting.put("a_1-output", "b2s=");
-    expect(await redis.ttl("a_1-output")).toBe(-1);
+    expect(await own.admin.ttl("a_1-output")).toBe(-1);
   });
 
   it("lets a key go when its expiry passes", async () => {
-    const plane = new RedisDataPlane(redis, 1);
+    const plane = new RedisDataPlane(own.admin, 1);
     await plane.put("a_2-input", "eA==");
     expect(await plane.get("a_2-input")).toBe("eA==");
     await new Promise((resolve) => setTimeout(resolve, 2_100));
@@ -124,33 +137,28 @@ describe("Redis key expiry", () => {
 });
 
 describe("a Redis that stops answering", () => {
-  let server: LocalServer;
-  let admin: Redis;
-  beforeAll(async () => {
-    server = await startRedis({ binary: requireTool("redis-server") });
-    admin = new Redis(server.port, "127.0.0.1");
-  });
-  afterAll(async () => {
-    if (server?.pid) process.kill(server.pid, "SIGCONT");
-    admin?.disconnect();
-    await server?.stop();
-  });
+  const own = ownRedisServer();
 
   const connections = async () =>
-    Number(/total_connections_received:(\d+)/.exec(await admin.info("stats"))?.[1] ?? Number.NaN);
+    Number(/total_connections_received:(\d+)/.exec(await own.admin.info("stats"))?.[1] ?? Number.NaN);
 
   it("fails the command after the timeout instead of waiting for TCP, and goes on over a new connection", async () => {
-    const redis = connectRedis({ host: "127.0.0.1", port: server.port, tls: false, commandTimeoutMs: 500 });
+    const redis = connectRedis({
+      host: "127.0.0.1",
+      port: own.server.port,
+      tls: false,
+      commandTimeoutMs: 500,
+    });
     try {
       const plane = new RedisDataPlane(redis, 60);
       await plane.put("h_0-input", "eA==");
       const before = await connections();
       // The process stops: its socket stays open and accepts bytes, but nothing answers (a node that went silent).
-      process.kill(server.pid!, "SIGSTOP");
+      process.kill(own.server.pid!, "SIGSTOP");
       const started = Date.now();
       await expect(plane.get("h_0-input")).rejects.toThrow("Command timed out");
       expect(Date.now() - started).toBeLessThan(3_000);
-      process.kill(server.pid!, "SIGCONT");
+      process.kill(own.server.pid!, "SIGCONT");
       expect(await plane.get("h_0-input")).toBe("eA==");
       // The connection that went silent was replaced rather than trusted again.
       expect(await connections()).toBeGreaterThan(before);
@@ -160,7 +168,7 @@ describe("a Redis that stops answering", () => {
   });
 
   it("bounds every command by default", () => {
-    const redis = connectRedis({ host: "127.0.0.1", port: server.port, tls: false });
+    const redis = connectRedis({ host: "127.0.0.1", port: own.server.port, tls: false });
     try {
       expect(redis.options.commandTimeout).toBe(REDIS_COMMAND_TIMEOUT_MS);
       expect(REDIS_COMMAND_TIMEOUT_MS).toBe(10_000);
@@ -176,7 +184,12 @@ describe("a Redis that stops answering", () => {
       get: async (key) => objects.get(key),
       put: async (key, value) => void objects.set(key, value),
     };
-    const redis = connectRedis({ host: "127.0.0.1", port: server.port, tls: false, commandTimeoutMs: 300 });
+    const redis = connectRedis({
+      host: "127.0.0.1",
+      port: own.server.port,
+      tls: false,
+      commandTimeoutMs: 300,
+    });
     const failures: unknown[] = [];
     const plane = new WriteThroughDataPlane(durable, new RedisDataPlane(redis, 60), {
       onCacheError: (error) => failures.push(error),
@@ -184,9 +197,9 @@ describe("a Redis that stops answering", () => {
     });
     try {
       await plane.put("w_0-input", "YQ==");
-      expect(await admin.get("w_0-input")).toBe("YQ==");
+      expect(await own.admin.get("w_0-input")).toBe("YQ==");
 
-      process.kill(server.pid!, "SIGSTOP");
+      process.kill(own.server.pid!, "SIGSTOP");
       let started = Date.now();
       await plane.put("w_1-output", "Yg==");
       expect(Date.now() - started).toBeLessThan(2_000);
@@ -200,14 +213,14 @@ describe("a Redis that stops answering", () => {
       expect(Date.now() - started).toBeLessThan(200);
       expect(failures).toHaveLength(1);
 
-      process.kill(server.pid!, "SIGCONT");
+      process.kill(own.server.pid!, "SIGCONT");
       await new Promise((resolve) => setTimeout(resolve, 1_600));
       // The period is over: a miss is read from S3 and back-filled.
       expect(await plane.get("w_1-output")).toBe("Yg==");
-      expect(await admin.get("w_1-output")).toBe("Yg==");
+      expect(await own.admin.get("w_1-output")).toBe("Yg==");
       expect(failures).toHaveLength(1);
     } finally {
-      process.kill(server.pid!, "SIGCONT");
+      process.kill(own.server.pid!, "SIGCONT");
       redis.disconnect();
     }
   });

@@ -5,7 +5,15 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SDK_TIMEOUTS, sqsClient } from "../../../runtime/src/aws/clients";
+import {
+  SDK_TIMEOUTS,
+  cloudWatchClient,
+  cloudWatchLogsClient,
+  dynamoClient,
+  s3Client,
+  secretsManagerClient,
+  sqsClient,
+} from "../../../runtime/src/aws/clients";
 import { LOCAL_CREDENTIALS } from "../../../runtime/src/local/servers";
 
 let server: Server;
@@ -62,5 +70,30 @@ describe("an SQS endpoint that never answers", () => {
   it("allows more than SQS's longest long poll (20 s) by default", () => {
     expect(SDK_TIMEOUTS.socketTimeout).toBeGreaterThan(20_000);
     expect(SDK_TIMEOUTS).toEqual({ connectionTimeout: 5_000, socketTimeout: 30_000 });
+  });
+});
+
+describe("every SDK client of the runtime", () => {
+  it("has the same limits, not the SDK's own (5 to 15 minutes, or none for S3)", async () => {
+    const clients = {
+      dynamodb: dynamoClient("eu-west-1"),
+      sqs: sqsClient("eu-west-1"),
+      s3: s3Client("eu-west-1", {}),
+      cloudwatch: cloudWatchClient("eu-west-1"),
+      logs: cloudWatchLogsClient("eu-west-1"),
+      secrets: secretsManagerClient("eu-west-1"),
+    };
+    for (const [name, client] of Object.entries(clients)) {
+      // The Node.js HTTP handler resolves its settings into `configProvider`.
+      const handler = client.config.requestHandler as unknown as {
+        configProvider: Promise<Record<string, unknown>>;
+      };
+      const config = await handler.configProvider;
+      expect(
+        { connectionTimeout: config.connectionTimeout, socketTimeout: config.socketTimeout },
+        name,
+      ).toEqual(SDK_TIMEOUTS);
+      client.destroy();
+    }
   });
 });
