@@ -123,6 +123,39 @@ function invoke(handler: Handler, event: unknown, ctx: Record<string, unknown>):
   });
 }
 
+/**
+ * The largest response the emulator and Lambda hand back from a synchronous invocation, in bytes (6 MiB + 100): a
+ * larger one is answered with a Function.ResponseSizeTooLarge error instead.
+ */
+export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
+
+/**
+ * The response body of a handler's result as the Node.js runtime sends it (JSON; undefined is null), or the error
+ * the runtime and the emulator answer instead: a result JSON cannot represent (a cycle, a BigInt) and a response
+ * over MAX_RESPONSE_BYTES.
+ */
+export function responseOf(result: unknown): string | LambdaError {
+  let body: string;
+  try {
+    body = JSON.stringify(result === undefined ? null : result) ?? "null";
+  } catch {
+    return {
+      errorType: "Runtime.JSONStringifyError",
+      errorMessage: "Unable to stringify response body",
+      trace: [],
+    };
+  }
+  const size = Buffer.byteLength(body, "utf8");
+  if (size > MAX_RESPONSE_BYTES) {
+    return {
+      errorType: "Function.ResponseSizeTooLarge",
+      errorMessage: `Response payload size (${size} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+      trace: [],
+    };
+  }
+  return body;
+}
+
 /** The runner's main loop (the worker host forks this file with --runner). */
 export async function runRunner(taskRoot: string, handlerName: string): Promise<void> {
   const send = (message: RunnerToHost) => process.send?.(message);
@@ -149,12 +182,14 @@ export async function runRunner(taskRoot: string, handlerName: string): Promise<
       return;
     }
     invoke(handler, event, context(message.id, message.deadlineMs)).then(
-      (result) =>
-        send({
-          type: "result",
-          id: message.id,
-          body: result === undefined ? "null" : JSON.stringify(result),
-        }),
+      (result) => {
+        const answer = responseOf(result);
+        send(
+          typeof answer === "string"
+            ? { type: "result", id: message.id, body: answer }
+            : { type: "error", id: message.id, error: answer },
+        );
+      },
       (error: unknown) => send({ type: "error", id: message.id, error: toLambdaError(error) }),
     );
   });

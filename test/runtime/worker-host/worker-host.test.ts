@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitForPort } from "../../../runtime/src/agent/worker";
+import { classifyResponse, waitForPort } from "../../../runtime/src/agent/worker";
+import { MAX_RESPONSE_BYTES } from "../../../runtime/src/worker-host/runner";
 import { freePort } from "../../../runtime/src/local/ports";
 import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
 import { rawRequest, statusLine } from "../../support/raw-request";
@@ -25,6 +26,9 @@ exports.handler = async (event, context) => {
   if (event.mode === "throw") throw new RangeError("bad input " + event.value);
   if (event.mode === "sleep") await new Promise((r) => setTimeout(r, event.ms));
   if (event.mode === "exit") process.exit(3);
+  if (event.mode === "big") return "x".repeat(event.length);
+  if (event.mode === "cycle") { const o = { calls }; o.self = o; return o; }
+  if (event.mode === "bigint") return { n: 10n };
   return { echo: event, calls, requestId: context.awsRequestId, remaining: context.getRemainingTimeInMillis() > 0 };
 };
 exports.callback = (event, context, callback) => setTimeout(() => callback(null, { via: "callback", event }), 5);
@@ -111,6 +115,35 @@ describe("worker host", () => {
     expect(crashed.status).toBe(502);
     expect(JSON.parse(crashed.body)).toMatchObject({ errorType: "Runtime.ExitError" });
     expect((await invoke(endpoint, {})).status).toBe(200);
+  });
+
+  it("answers a response over 6 MiB + 100 bytes with the emulator's Function.ResponseSizeTooLarge error", async () => {
+    // A string result of n characters is a body of n + 2 bytes (its quotes): this one is exactly at the limit.
+    const atLimit = await invoke(endpoint, { mode: "big", length: MAX_RESPONSE_BYTES - 2 });
+    expect(atLimit.status).toBe(200);
+    expect(atLimit.body.length).toBe(MAX_RESPONSE_BYTES);
+    const over = await invoke(endpoint, { mode: "big", length: MAX_RESPONSE_BYTES - 1 });
+    expect(over.status).toBe(200);
+    expect(JSON.parse(over.body)).toMatchObject({
+      errorType: "Function.ResponseSizeTooLarge",
+      errorMessage: `Response payload size (${MAX_RESPONSE_BYTES + 1} bytes) exceeded maximum allowed payload size (6291556 bytes).`,
+    });
+    expect(classifyResponse(over.status, Buffer.from(over.body)).kind).toBe("error");
+  });
+
+  it("answers a result JSON cannot represent with Runtime.JSONStringifyError, and the runtime lives on", async () => {
+    const before = JSON.parse((await invoke(endpoint, {})).body) as { calls: number };
+    for (const mode of ["cycle", "bigint"]) {
+      const { status, body } = await invoke(endpoint, { mode });
+      expect(status).toBe(200);
+      expect(JSON.parse(body)).toMatchObject({
+        errorType: "Runtime.JSONStringifyError",
+        errorMessage: "Unable to stringify response body",
+      });
+      expect(classifyResponse(status, Buffer.from(body)).kind).toBe("error");
+    }
+    // The same runtime process (module state carries on): the failed serialisation did not crash it.
+    expect(JSON.parse((await invoke(endpoint, {})).body)).toMatchObject({ calls: before.calls + 3 });
   });
 
   it("refuses a second concurrent call with 400 instead of crashing", async () => {
