@@ -3,7 +3,8 @@
 // a command to try, shows live status, and stops everything on Ctrl-C or SIGTERM.
 //   npm run local -- [--agents N] [--worker ZIP|DIR] [--handler FILE.FUNCTION] [--port PORT] [--delay-ms MS]
 
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadGridConfig } from "../modules/config/load";
@@ -11,6 +12,8 @@ import { localGridLayout } from "../modules/local-grid/layout";
 import { bundleRuntime } from "../modules/runtime-bundle/bundle";
 import { startGrid, type LocalGrid } from "../runtime/src/local/grid";
 import { writeFileAtomic } from "../runtime/src/util/write-atomic";
+import { handlerModule } from "../runtime/src/worker-host/runner";
+import { extractZip } from "../runtime/src/worker-host/unzip";
 
 const USAGE = `usage: npm run local -- [options]
 
@@ -52,6 +55,39 @@ interface Options {
   dir: string;
 }
 
+/**
+ * Checks worker code before anything starts, as the worker host will read it: a zip it can unpack (or a folder)
+ * holding the handler's module. Throws a UsageError naming the flag and what is wrong.
+ */
+function checkWorker(path: string, given: string, handler: string): void {
+  let root = path;
+  let scratch: string | undefined;
+  try {
+    if (statSync(path).isFile()) {
+      scratch = mkdtempSync(join(tmpdir(), "htc-local-worker-check-"));
+      try {
+        extractZip(path, scratch);
+      } catch (error) {
+        throw new UsageError(`--worker ${given}: ${(error as Error).message.replace(path, "the file")}`);
+      }
+      root = scratch;
+    }
+    try {
+      handlerModule(root, handler);
+    } catch (error) {
+      const name = (error as Error).name;
+      const module = handler.slice(0, handler.lastIndexOf("."));
+      throw new UsageError(
+        name === "Runtime.MalformedHandlerName"
+          ? `--handler ${JSON.stringify(handler)} must be <module>.<function>, e.g. index.handler`
+          : `--handler ${handler}: ${given} has no ${module}.js, ${module}.cjs or ${module}.mjs`,
+      );
+    }
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 function options(argv: string[], cwd: string): Options | "help" {
   let parsed;
   try {
@@ -79,10 +115,12 @@ function options(argv: string[], cwd: string): Options | "help" {
   const worker = v.worker === undefined ? undefined : resolve(cwd, v.worker);
   if (worker !== undefined && !existsSync(worker))
     throw new UsageError(`--worker ${v.worker} does not exist`);
+  const handler = v.handler ?? "index.handler";
+  if (worker !== undefined && v.worker !== undefined) checkWorker(worker, v.worker, handler);
   return {
     agents: positiveInt("--agents", v.agents, 2, 1, 64),
     worker,
-    handler: v.handler ?? "index.handler",
+    handler,
     workerTimeoutSec: positiveInt("--worker-timeout", v["worker-timeout"], 300, 1, 86_400),
     port: positiveInt("--port", v.port, 0, 0, 65_535),
     delayMs: positiveInt("--delay-ms", v["delay-ms"], 0, 0, 10_000),
@@ -93,7 +131,9 @@ function options(argv: string[], cwd: string): Options | "help" {
 
 function statusLine(s: Awaited<ReturnType<LocalGrid["status"]>>, rate: number): string {
   return (
-    `agents ${s.agentsAlive}/${s.agents}  queued ${s.queued}  finished ${s.finished}  failed ${s.failed}` +
+    `agents ${s.agentsAlive}/${s.agents}` +
+    (s.agentRestarts > 0 ? ` (${s.agentRestarts} restart${s.agentRestarts === 1 ? "" : "s"})` : "") +
+    `  queued ${s.queued}  finished ${s.finished}  failed ${s.failed}` +
     `  cancelled ${s.cancelled}  ${rate.toFixed(1)} done/s` +
     (s.duplicateFinals > 0 ? `  DUPLICATE FINAL STATES ${s.duplicateFinals}` : "") +
     (s.badSignatures > 0 ? `  BAD SIGNATURES ${s.badSignatures} (see stderr)` : "")
@@ -162,6 +202,7 @@ async function main(): Promise<number> {
       apiPort: opts.port,
       delayMs: opts.delayMs,
       ttlIntervalSec: opts.ttlIntervalSec,
+      restartAgents: true,
     });
   } catch (error) {
     console.error(
@@ -207,6 +248,7 @@ async function main(): Promise<number> {
           name: a.name,
           pid: a.child.pid,
           alive: a.child.exitCode === null && a.child.signalCode === null,
+          restarts: a.restarts,
         }));
         writeFileAtomic(statusFile, `${JSON.stringify({ ...s, rate, agentProcesses: agents })}\n`);
         if (tty) process.stdout.write(`\r\x1b[2K${statusLine(s, rate)}`);

@@ -33,7 +33,8 @@ interface Status {
   cancelled: number;
   duplicateFinals: number;
   badSignatures: number;
-  agentProcesses: { name: string; pid: number; alive: boolean }[];
+  agentRestarts: number;
+  agentProcesses: { name: string; pid: number; alive: boolean; restarts: number }[];
 }
 
 afterEach(async () => {
@@ -159,6 +160,17 @@ describe("npm run local", () => {
     await waitUntil("half the tasks finished", () => grid.status().finished >= 500);
     const victim = grid.status().agentProcesses[0];
     process.kill(victim.pid, "SIGKILL");
+    // Started again as the kubelet restarts a container: after 1 s, then 2 s when it is killed again at once.
+    const restarted = (n: number) => () => grid.status().agentProcesses[0].restarts === n;
+    await waitUntil("the killed agent started again", restarted(1), 10_000);
+    const second = grid.status().agentProcesses[0];
+    expect(second.pid).not.toBe(victim.pid);
+    process.kill(second.pid, "SIGKILL");
+    await waitUntil("the agent started a third time", restarted(2), 10_000);
+    expect(grid.output()).toContain(
+      "local grid: local-agent-1 exited (SIGKILL); starting it again in 1 s, as the kubelet would",
+    );
+    expect(grid.output()).toContain("local grid: local-agent-1 exited (SIGKILL); starting it again in 2 s");
     const results = await client.wait(submission, { timeoutMs: 120_000 });
     expect(results.finished).toBe(1_000);
     const byId = new Map(results.results.map((t) => [t.taskId, t]));
@@ -187,7 +199,8 @@ describe("npm run local", () => {
       finished: 1_000,
       failed: 0,
       duplicateFinals: 0,
-      agentsAlive: 3,
+      agentsAlive: 4,
+      agentRestarts: 2,
       // Every request of the handlers, agents and client passed the signature check, which is on:
       badSignatures: 0,
     });
@@ -210,6 +223,9 @@ describe("npm run local", () => {
       "the status line",
       () => grid.output().includes("BAD SIGNATURES 21 (see stderr)"),
       15_000,
+    );
+    expect(grid.output()).toMatch(
+      /agents 4\/4 \(2 restarts\) {2}queued 0 {2}finished 1000 .*BAD SIGNATURES 21/,
     );
     const reported = grid
       .output()
@@ -388,6 +404,41 @@ describe("npm run local refuses to start, cleanly", () => {
       /could not start: redis-server is not installed: install it \(Debian\/Ubuntu: sudo apt-get install -y redis-server/,
     );
     expect(processesMentioning(dir)).toEqual([]);
+  });
+
+  it("for worker code the worker host cannot run: one line naming the flag, exit 2, before anything starts", async () => {
+    const dir = workDir();
+    writeFileSync(join(dir, "bad.zip"), "not a zip\n");
+    mkdirSync(join(dir, "code"));
+    writeFileSync(join(dir, "code", "main.js"), "exports.run = async () => 1;\n");
+    const cases: [string[], string][] = [
+      [["--worker", "bad.zip"], "htc-grid local: --worker bad.zip: the file is not a zip archive"],
+      [
+        ["--worker", "code"],
+        "htc-grid local: --handler index.handler: code has no index.js, index.cjs or index.mjs",
+      ],
+      [
+        ["--worker", "code", "--handler", "main"],
+        'htc-grid local: --handler "main" must be <module>.<function>',
+      ],
+    ];
+    for (const [args, line] of cases) {
+      const child = spawn(process.execPath, [LOCAL_SCRIPT, ...args], {
+        cwd: dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+      child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      expect(code, output).toBe(2);
+      expect(output.split("\n")[0]).toContain(line);
+      expect(output).not.toContain("ready in");
+      expect(existsSync(join(dir, "generated"))).toBe(false);
+    }
+    // The handler found in the folder: it starts (and is stopped at once).
+    const grid = await startLocal(["--worker", join(dir, "code"), "--handler", "main.run", "--agents", "1"]);
+    expect(await grid.stop()).toBe(0);
   });
 
   it("for a bad configuration: the configuration's own messages, before anything starts", async () => {

@@ -1,6 +1,7 @@
 // Entry point of the HTC agent (node agent.js). Reads the agent configuration from AGENT_CONFIG_FILE, waits for
 // the worker's invoke API, then takes tasks until SIGTERM or SIGINT: it finishes the task in hand and exits 0.
-// Exit codes: 0 stopped cleanly, 2 bad configuration (one line on stderr), 1 anything unexpected.
+// Exit codes: 0 stopped cleanly, 2 bad configuration (one line on stderr), 1 a worker that did not start (one
+// line) or anything unexpected.
 
 import {
   cloudWatchLogsClient,
@@ -41,7 +42,13 @@ async function main(): Promise<number> {
       settings.worker.hostArgs,
       await freePort(),
     );
-    await child.start();
+    try {
+      await child.start();
+    } catch (error) {
+      // The worker host said why on stderr above (a zip it cannot read, a port it cannot take).
+      console.error(`htc-agent: the worker did not start: ${(error as Error).message}`);
+      return 1;
+    }
     endpoint = child.endpoint;
     control = child;
   } else if (settings.worker.restart === "kill-by-name") {
@@ -96,7 +103,12 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
 
   try {
-    await worker.ready(WORKER_START_TIMEOUT_MS);
+    try {
+      await worker.ready(WORKER_START_TIMEOUT_MS);
+    } catch (error) {
+      console.error(`htc-agent: the worker did not start: ${(error as Error).message}`);
+      return 1;
+    }
     if (!agent.isStopping) await agent.run();
   } finally {
     await worker.stop().catch(() => undefined);

@@ -100,6 +100,12 @@ export interface LocalGridOptions {
   readonly metricsIntervalSec?: number;
   /** The S3 server: the in-memory one (default) or s3rver. */
   readonly s3?: "memory" | "s3rver";
+  /**
+   * Start an agent again after its process exits, as the kubelet restarts a pod's container: after 1 s, doubling
+   * up to 30 s for an agent that keeps exiting within a minute of its start. @default false (the benchmark wants
+   * an exit to end the run)
+   */
+  readonly restartAgents?: boolean;
   /** Where agent output goes. @default a log file per agent in `dir` */
   readonly agentOutput?: "files" | "inherit" | "ignore";
   /**
@@ -111,9 +117,18 @@ export interface LocalGridOptions {
 
 export interface LocalAgent {
   readonly name: string;
+  /** The agent's current process (a new one after each restart). */
   readonly child: ChildProcess;
+  /** How its first process ended (exit code or signal). */
   readonly exited: Promise<number | string>;
+  /** Times it was started again after its process exited (restartAgents). */
+  readonly restarts: number;
 }
+
+/** Delay before an exited agent is started again: 1 s, doubling to 30 s while it keeps exiting. */
+export const AGENT_RESTART_DELAY_MS = { first: 1_000, max: 30_000 } as const;
+/** An agent that ran this long before exiting is restarted after the first delay again. */
+const AGENT_RESTART_RESET_MS = 60_000;
 
 /**
  * One task's way from its claim to its final state, as the proxies saw it (ms, performance.now()): the claim's answer,
@@ -136,6 +151,8 @@ const OUTPUT_SUFFIX = outputKey("");
 export interface LocalGridStatus {
   readonly agentsAlive: number;
   readonly agents: number;
+  /** Agent processes started again after they exited (restartAgents). */
+  readonly agentRestarts: number;
   /** Messages waiting (ApproximateNumberOfMessages summed over the priority queues). */
   readonly queued: number;
   /** Tasks that reached finished / failed / cancelled since start. */
@@ -476,6 +493,11 @@ async function start(
   // --- Agents ----------------------------------------------------------------------------------------------
   const agents: LocalAgent[] = [];
   const stopping = { value: false };
+  const restartTimers = new Set<NodeJS.Timeout>();
+  const output = options.agentOutput ?? "files";
+  // Node options for the agents, e.g. HTC_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them
+  // (passed on the command line: Node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.HTC_AGENT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
   for (let i = 0; i < options.agents; i++) {
     const name = `local-agent-${i + 1}`;
     const env: NodeJS.ProcessEnv = {
@@ -491,32 +513,65 @@ async function start(
       HTC_WORKER_HANDLER: options.workerHandler,
       ...(options.workerTimeoutSec ? { HTC_WORKER_TIMEOUT_SEC: String(options.workerTimeoutSec) } : {}),
     };
-    const output = options.agentOutput ?? "files";
-    // Node options for the agents, e.g. HTC_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them
-    // (passed on the command line: Node refuses --cpu-prof in NODE_OPTIONS).
-    const nodeArgs = (process.env.HTC_AGENT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, options.agentScript], {
-      env,
-      stdio: output === "inherit" ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
-    });
-    if (output === "files") {
-      const log = join(options.dir, `${name}.log`);
-      writeFileSync(log, "");
-      const append = (chunk: Buffer) => writeFileSync(log, chunk, { flag: "a" });
-      child.stdout?.on("data", append);
-      child.stderr?.on("data", append);
-    } else if (output === "ignore") {
-      child.stdout?.resume();
-      child.stderr?.resume();
+    const log = join(options.dir, `${name}.log`);
+    if (output === "files") writeFileSync(log, "");
+    const spawnAgent = (): ChildProcess => {
+      const child = spawn(process.execPath, [...nodeArgs, options.agentScript], {
+        env,
+        stdio: output === "inherit" ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
+      });
+      if (output === "files") {
+        const append = (chunk: Buffer | string) => writeFileSync(log, chunk, { flag: "a" });
+        child.stdout?.on("data", append);
+        child.stderr?.on("data", append);
+      } else if (output === "ignore") {
+        child.stdout?.resume();
+        child.stderr?.resume();
+      }
+      return child;
+    };
+    const first = spawnAgent();
+    const agent: { -readonly [K in keyof LocalAgent]: LocalAgent[K] } = {
+      name,
+      child: first,
+      restarts: 0,
+      exited: new Promise((resolve) =>
+        first.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+      ),
+    };
+    if (options.restartAgents) {
+      // As a Deployment's pod: the container is started again, with a growing delay while it keeps failing.
+      let delayMs: number = AGENT_RESTART_DELAY_MS.first;
+      let startedAt = Date.now();
+      const watch = (child: ChildProcess) =>
+        child.once("exit", (code, signal) => {
+          if (stopping.value) return;
+          if (Date.now() - startedAt >= AGENT_RESTART_RESET_MS) delayMs = AGENT_RESTART_DELAY_MS.first;
+          const how = signal ?? `exit code ${code}`;
+          console.error(
+            `local grid: ${name} exited (${how}); starting it again in ${delayMs / 1000} s, as the kubelet would` +
+              (output === "files" ? ` (its log: ${log})` : ""),
+          );
+          if (output === "files") writeFileSync(log, `local grid: ${name} exited (${how})\n`, { flag: "a" });
+          const timer = setTimeout(() => {
+            restartTimers.delete(timer);
+            if (stopping.value) return;
+            startedAt = Date.now();
+            agent.child = spawnAgent();
+            agent.restarts++;
+            watch(agent.child);
+          }, delayMs);
+          restartTimers.add(timer);
+          delayMs = Math.min(delayMs * 2, AGENT_RESTART_DELAY_MS.max);
+        });
+      watch(agent.child);
     }
-    const exited = new Promise<number | string>((resolve) =>
-      child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
-    );
-    agents.push({ name, child, exited });
+    agents.push(agent);
   }
   track({
     async stop() {
       stopping.value = true;
+      for (const timer of restartTimers) clearTimeout(timer);
       // Agents finish the task in hand on SIGTERM; the grace period is short locally.
       await Promise.all(
         agents.map(async (agent) => {
@@ -586,6 +641,7 @@ async function start(
       return {
         agents: agents.length,
         agentsAlive: agents.filter((a) => a.child.exitCode === null && a.child.signalCode === null).length,
+        agentRestarts: agents.reduce((sum, a) => sum + a.restarts, 0),
         queued,
         ...counts,
         badSignatures: Object.values(proxies).reduce((sum, proxy) => sum + (proxy?.rejected() ?? 0), 0),

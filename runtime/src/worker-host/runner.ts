@@ -40,8 +40,11 @@ export function toLambdaError(error: unknown, fallbackType = "Error"): LambdaErr
   };
 }
 
-/** Loads `<module>.<export>` from the task root, as the Node.js runtime does (.js, .cjs, .mjs). */
-async function loadHandler(taskRoot: string, handler: string): Promise<Handler> {
+/**
+ * The file of handler `<module>.<export>` in the task root, as the Node.js runtime looks for it (.js, .cjs, .mjs),
+ * and the export's name; throws Runtime.MalformedHandlerName or Runtime.ImportModuleError as the runtime does.
+ */
+export function handlerModule(taskRoot: string, handler: string): { file: string; exportName: string } {
   const dot = handler.lastIndexOf(".");
   if (dot <= 0 || dot === handler.length - 1) {
     throw Object.assign(new Error(`Bad handler ${handler}: expected <module>.<function>`), {
@@ -49,7 +52,6 @@ async function loadHandler(taskRoot: string, handler: string): Promise<Handler> 
     });
   }
   const modulePath = handler.slice(0, dot);
-  const exportName = handler.slice(dot + 1);
   const candidates = [".js", ".cjs", ".mjs"].map((ext) => join(taskRoot, modulePath + ext));
   const file = candidates.find((candidate) => existsSync(candidate));
   if (!file) {
@@ -57,6 +59,13 @@ async function loadHandler(taskRoot: string, handler: string): Promise<Handler> 
       name: "Runtime.ImportModuleError",
     });
   }
+  return { file, exportName: handler.slice(dot + 1) };
+}
+
+/** Loads `<module>.<export>` from the task root, as the Node.js runtime does. */
+async function loadHandler(taskRoot: string, handler: string): Promise<Handler> {
+  const { file, exportName } = handlerModule(taskRoot, handler);
+  const modulePath = handler.slice(0, handler.lastIndexOf("."));
   let loaded: Record<string, unknown>;
   try {
     // An ES module needs import(); the Function keeps the bundler from turning it into require().

@@ -246,6 +246,20 @@ describe("a worker in its own container (the pod layout)", () => {
   });
 });
 
+describe("a worker that cannot start", () => {
+  it("stops the agent with one line saying why, exit 1, and no stack trace", async () => {
+    const zip = join(h.dir, "workers", "not-a.zip");
+    writeFileSync(zip, "not a zip\n");
+    const agent = spawn("no-worker", { workerCode: zip });
+    expect(await agent.exited).toBe(1);
+    expect(agent.output()).toContain("is not a zip archive");
+    expect(agent.output()).toContain(
+      "htc-agent: the worker did not start: worker host exited while starting (exit code 1)",
+    );
+    expect(agent.output()).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe("SIGTERM", () => {
   it("finishes the task in hand, takes no new one and exits 0", async () => {
     const { taskIds } = await h.submit([sleepTask(2_000), sleepTask(2_000)]);
