@@ -35,6 +35,8 @@ const BATCH_HORIZON_MS = 2_000;
 const PREFETCH_BELOW_MS = 500;
 /** Completions (output write, finish, delete) in flight at once. */
 const MAX_COMPLETIONS = 8;
+/** How long the agent waits for a worker that is not there before looking again (ms). */
+const WORKER_WAIT_STEP_MS = 5_000;
 /** Attempts to write an output or error before the task is handed back for retry. */
 const WRITE_ATTEMPTS = 4;
 
@@ -65,7 +67,7 @@ export interface AgentCounters {
   deadLettered: number;
   /** Claims that found the task already in a final state or held by another agent. */
   skipped: number;
-  /** Tasks claimed and given back unrun at shutdown. */
+  /** Tasks claimed and given back unrun, with no retry spent: at shutdown, or when the worker was not there. */
   released: number;
 }
 
@@ -182,6 +184,16 @@ export class Agent {
           !this.stopping && this.averageRunMs !== undefined && this.averageRunMs < PREFETCH_BELOW_MS;
         next = prefetch ? this.prepareNext(true) : Promise.resolve(undefined);
         const result = await this.execute(current);
+        if (result.kind === "unavailable") {
+          // The task never reached a worker: back to its queue with no retry spent, and so is a prefetched one;
+          // no task is taken until the worker answers again (a pod's worker container restarting).
+          await this.release(current);
+          const prefetched = await next;
+          if (prefetched) await this.release(prefetched);
+          await this.waitForWorker(result.reason);
+          next = this.prepareNext();
+          continue;
+        }
         this.track(this.complete(current, result));
         while (this.completions.size >= MAX_COMPLETIONS) await Promise.race(this.completions);
         if (!prefetch) next = this.prepareNext();
@@ -232,6 +244,25 @@ export class Agent {
       if (!message) continue;
       const claimed = await this.claim(message, prefetched);
       if (claimed) return claimed;
+    }
+  }
+
+  /** Waits until the worker accepts connections again (starting it again where the agent owns it), or stop(). */
+  private async waitForWorker(reason: string): Promise<void> {
+    const { agentId } = this.settings;
+    this.log(
+      `agent ${agentId}: the worker at ${this.deps.worker.endpoint} is not accepting connections (${reason}); ` +
+        "its task went back to the queue unrun, with no retry spent; taking no task until the worker is back",
+    );
+    const since = Date.now();
+    while (!this.stopping) {
+      try {
+        await this.deps.worker.recover(WORKER_WAIT_STEP_MS);
+        this.log(`agent ${agentId}: the worker is back after ${((Date.now() - since) / 1000).toFixed(1)} s`);
+        return;
+      } catch {
+        await sleep(WORKER_WAIT_STEP_MS / 5);
+      }
     }
   }
 
@@ -327,7 +358,10 @@ export class Agent {
   }
 
   /** Records a run's outcome: output + finished, error + handed back for retry, or the abandoned task's end. */
-  private async complete(claimed: Claimed, result: InvokeResult): Promise<void> {
+  private async complete(
+    claimed: Claimed,
+    result: Exclude<InvokeResult, { kind: "unavailable" }>,
+  ): Promise<void> {
     claimed.completing = true;
     const { taskId } = claimed;
     try {

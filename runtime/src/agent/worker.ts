@@ -17,7 +17,12 @@ export type InvokeResult =
   /** A function error, timeout, failed init or crashed runtime; `body` is what the worker said. */
   | { readonly kind: "error"; readonly body: Buffer; readonly reason: string }
   /** The agent stopped waiting (cancelled task, lost lease, shutdown). */
-  | { readonly kind: "abandoned" };
+  | { readonly kind: "abandoned" }
+  /**
+   * Nothing listened at the endpoint (connection refused): the worker is not there (its container restarting), so
+   * the task never reached it and is not to blame.
+   */
+  | { readonly kind: "unavailable"; readonly reason: string };
 
 /** Keys of the error objects Lambda runtimes return for an unhandled exception (Node: trace, Python: stackTrace). */
 const ERROR_OBJECT_KEYS = new Set(["errorType", "errorMessage", "trace", "stackTrace", "requestId", "cause"]);
@@ -56,6 +61,8 @@ export function classifyResponse(
 export interface WorkerControl {
   /** Ends the running invocation by restarting the worker; resolves once it accepts connections again. */
   restart(): Promise<void>;
+  /** Starts the worker again if it is gone and the agent owns it (in a pod the kubelet does). */
+  revive?(): Promise<void>;
   /** Stops the worker at shutdown (a no-op where the agent does not own it). */
   stop(): Promise<void>;
 }
@@ -98,8 +105,14 @@ export class WorkerClient {
           );
         },
       );
-      req.on("error", (error) =>
-        resolve({ kind: "error", body: Buffer.from(String(error.message)), reason: "worker unreachable" }),
+      req.on("error", (error: NodeJS.ErrnoException) =>
+        resolve(
+          // Refused: the request never reached a worker. Any other failure (a reset, a hang-up) may have been
+          // caused by the task itself (a worker that dies on it), so it counts as the worker's error.
+          error.code === "ECONNREFUSED"
+            ? { kind: "unavailable", reason: error.message }
+            : { kind: "error", body: Buffer.from(String(error.message)), reason: "worker unreachable" },
+        ),
       );
       req.end(payload);
     });
@@ -121,6 +134,15 @@ export class WorkerClient {
 
   /** Resolves once the invoke API accepts TCP connections (the worker container or process is up). */
   async ready(timeoutMs: number): Promise<void> {
+    await waitForPort(this.endpoint, timeoutMs);
+  }
+
+  /**
+   * After an "unavailable" invocation: starts the worker again where the agent owns it, then waits until it
+   * accepts connections (up to `timeoutMs`).
+   */
+  async recover(timeoutMs: number): Promise<void> {
+    await this.control?.revive?.();
     await waitForPort(this.endpoint, timeoutMs);
   }
 
@@ -227,6 +249,12 @@ export class ChildWorkerControl implements WorkerControl {
 
   async restart(): Promise<void> {
     await this.stop();
+    await this.start();
+  }
+
+  async revive(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) return;
     await this.start();
   }
 

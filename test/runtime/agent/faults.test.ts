@@ -4,7 +4,7 @@
 // reaches a final state twice (the DynamoDB proxy counts applied final transitions).
 
 import { spawn as nodeSpawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -243,6 +243,85 @@ describe("a worker in its own container (the pod layout)", () => {
       stopped = true;
       worker?.kill("SIGKILL");
     }
+  });
+});
+
+/** Child processes of `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(join("/proc", entry, "stat"), "utf8");
+      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+describe("a worker that is not there", () => {
+  it("in a pod (its container restarting): tasks go back unrun with no retry spent until it is back", async () => {
+    const port = await freePort();
+    const title = `htc-wh-gone-${process.pid % 100000}`;
+    const startWorker = () =>
+      nodeSpawn(
+        process.execPath,
+        [h.bundles.workerHost, "--code", h.bundles.mock, "--port", String(port), "--title", title],
+        { stdio: "ignore" },
+      );
+    let worker = startWorker();
+    try {
+      const agent = spawn("agent-gone", {
+        env: {
+          HTC_AGENT_WORKER_RESTART: "kill-by-name",
+          HTC_WORKER_PROCESS_NAMES: title,
+          LAMBDA_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+        },
+      });
+      await h.waitFor("the agent taking tasks", async () => agent.output().includes("taking tasks from"));
+      const exited = new Promise((resolve) => worker.once("exit", resolve));
+      worker.kill("SIGKILL");
+      await exited;
+      runTtlChecker();
+      const { taskIds } = await h.submit(Array.from({ length: 6 }, () => sleepTask(10)));
+      await h.waitFor("the agent waiting for its worker", async () =>
+        agent.output().includes("is not accepting connections"),
+      );
+      // Three TTL runs later nothing has run or spent a retry: the tasks wait, pending, in their queue.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      for (const row of await h.rows(taskIds)) {
+        expect(stateOf(row.task_status), row.task_id).toBe("pending");
+        expect(row.retries, row.task_id).toBe(0);
+      }
+      worker = startWorker();
+      await h.waitFor("every task finished", () => allIn("finished")(taskIds), 30_000);
+      expect((await h.rows(taskIds)).map((row) => row.retries)).toEqual([0, 0, 0, 0, 0, 0]);
+      expectFinalOnce(taskIds, "finished");
+      expect(agent.output()).toMatch(/the worker is back after \d+\.\d s/);
+      expect(await stopAgent(agent)).toBe(0);
+    } finally {
+      worker.kill("SIGKILL");
+    }
+  });
+
+  it("outside a pod (its worker host died): the agent starts it again, and no retry is spent", async () => {
+    const agent = spawn("agent-revive");
+    await h.waitFor("the agent taking tasks", async () => agent.output().includes("taking tasks from"));
+    const [host] = childrenOf(agent.child.pid ?? 0);
+    expect(host).toBeGreaterThan(0);
+    process.kill(host, "SIGKILL");
+    await h.waitFor("the worker host gone", async () => !childrenOf(agent.child.pid ?? 0).includes(host));
+    runTtlChecker();
+    const { taskIds } = await h.submit(Array.from({ length: 4 }, () => sleepTask(10)));
+    await h.waitFor("every task finished", () => allIn("finished")(taskIds), 30_000);
+    expect((await h.rows(taskIds)).map((row) => row.retries)).toEqual([0, 0, 0, 0]);
+    expectFinalOnce(taskIds, "finished");
+    expect(agent.output()).toContain("is not accepting connections");
+    expect(childrenOf(agent.child.pid ?? 0)).toHaveLength(1);
+    expect(await stopAgent(agent)).toBe(0);
   });
 });
 
