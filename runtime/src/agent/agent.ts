@@ -13,6 +13,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import {
   DEFINITION_IN_DATA_PLANE,
+  MAX_WORKER_PAYLOAD_BYTES,
   TASK_ID_PATTERN,
   errorKey,
   fromBase64,
@@ -57,7 +58,7 @@ export interface AgentCounters {
   finished: number;
   /** Tasks whose worker failed, handed back for retry (or failing at the retry limit) through the TTL checker. */
   workerErrors: number;
-  /** Tasks failed for good by this agent (missing input). */
+  /** Tasks failed for good by this agent (missing or too large input). */
   failed: number;
   /** Tasks cancelled (or finished elsewhere) while this agent held them. */
   cancelled: number;
@@ -318,7 +319,17 @@ export class Agent {
     try {
       const payload = await this.input(taskId, definition);
       if (payload === undefined) {
-        await this.failMissingInput(claimed);
+        await this.failForGood(claimed, "MissingInput", this.missingInputReason(taskId));
+        return undefined;
+      }
+      if (payload.length > MAX_WORKER_PAYLOAD_BYTES) {
+        // The worker's emulator would cut the event short and the runtime fail to parse it, on every retry.
+        await this.failForGood(
+          claimed,
+          "InputTooLarge",
+          `the input of ${taskId} is ${payload.length} bytes; a worker's event is at most ${MAX_WORKER_PAYLOAD_BYTES} ` +
+            "bytes (Lambda's invoke limit, which the worker's emulator applies): put large data in S3 and pass its key",
+        );
         return undefined;
       }
       claimed.payload = payload;
@@ -443,19 +454,23 @@ export class Agent {
   }
 
   /** The task's input is gone: it can never run. Record why, fail it, drop its message. */
-  private async failMissingInput(claimed: Claimed): Promise<void> {
-    const { taskId } = claimed;
+  private missingInputReason(taskId: string): string {
     const { storage, redisExpirationSec } = this.settings;
     const expiry =
       storage === "REDIS" && redisExpirationSec > 0
         ? `; Redis keys expire ${redisExpirationSec} s after they are written (redis_data_expiration_sec)`
         : "";
-    const reason = `input ${inputKey(taskId)} is not in the data plane (${storage})${expiry}`;
+    return `input ${inputKey(taskId)} is not in the data plane (${storage})${expiry}`;
+  }
+
+  /** Fails a task that could never succeed (its input is missing or too large), saying why in `<task_id>-error`. */
+  private async failForGood(claimed: Claimed, errorType: string, reason: string): Promise<void> {
+    const { taskId } = claimed;
     try {
       await this.deps.logger.log(`agent ${this.settings.agentId}: task ${taskId} failed: ${reason}`);
       await this.writeWithRetry(
         errorKey(taskId),
-        toBase64(JSON.stringify({ errorType: "MissingInput", errorMessage: reason })),
+        toBase64(JSON.stringify({ errorType, errorMessage: reason })),
       );
       const outcome = await this.lease.fail(taskId, Date.now());
       if (outcome.ok) {

@@ -20,6 +20,7 @@ import {
   GRID_STORAGE_SERVICES,
   MAX_DECODED_BYTES,
   MAX_INLINE_DEFINITION_BYTES,
+  MAX_WORKER_PAYLOAD_BYTES,
   MAX_SESSIONS_PER_REQUEST,
   MAX_TASKS_PER_SESSION,
   MAX_TASKS_PER_SUBMISSION,
@@ -390,6 +391,13 @@ export class GridClient {
     const definitions = tasks.map((task, i) => {
       const text = task === undefined ? undefined : JSON.stringify(task);
       if (text === undefined) throw new UsageError(`task ${i} is not JSON-serializable`);
+      if (Buffer.byteLength(text) > MAX_WORKER_PAYLOAD_BYTES) {
+        throw new UsageError(
+          `task ${i} is ${Buffer.byteLength(text)} bytes of JSON, above the ${MAX_WORKER_PAYLOAD_BYTES}-byte limit of ` +
+            "a worker's event (Lambda's invoke limit, which the worker's emulator applies): put large data in S3 and " +
+            "pass its key",
+        );
+      }
       if (!this.externalStorage) {
         if (typeof task !== "object" || task === null || Array.isArray(task)) {
           throw new UsageError(

@@ -64,6 +64,13 @@ export const MAX_DECODED_BYTES = 4 * 1024 * 1024;
 export const MAX_TASKS_PER_SESSION = 50_000;
 /** Largest inline task definition (JSON text bytes): keeps rows far below DynamoDB's 400 KB item limit. */
 export const MAX_INLINE_DEFINITION_BYTES = 64 * 1024;
+/**
+ * Largest event a worker is invoked with and largest response it can give (bytes): Lambda's synchronous invoke
+ * limit of 6 MiB + 100 bytes, which the Runtime Interface Emulator in the worker container applies too (it cuts a
+ * longer event short, so the runtime cannot parse it, and answers a longer response with
+ * Function.ResponseSizeTooLarge). A task's input is its event and its output the response.
+ */
+export const MAX_WORKER_PAYLOAD_BYTES = 6 * 1024 * 1024 + 100;
 /** Maximum sessions per get_results / cancel_tasks request. */
 export const MAX_SESSIONS_PER_REQUEST = 100;
 /** Session ids are client uuid1/uuid4 strings; the character set a task id prefix can hold. */

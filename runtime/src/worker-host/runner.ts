@@ -5,6 +5,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { MAX_WORKER_PAYLOAD_BYTES } from "../contract/api";
 
 export type HostToRunner = { type: "invoke"; id: string; payload: string; deadlineMs: number };
 export type RunnerToHost =
@@ -133,15 +134,9 @@ function invoke(handler: Handler, event: unknown, ctx: Record<string, unknown>):
 }
 
 /**
- * The largest response the emulator and Lambda hand back from a synchronous invocation, in bytes (6 MiB + 100): a
- * larger one is answered with a Function.ResponseSizeTooLarge error instead.
- */
-export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
-
-/**
  * The response body of a handler's result as the Node.js runtime sends it (JSON; undefined is null), or the error
  * the runtime and the emulator answer instead: a result JSON cannot represent (a cycle, a BigInt) and a response
- * over MAX_RESPONSE_BYTES.
+ * over MAX_WORKER_PAYLOAD_BYTES (refused with Function.ResponseSizeTooLarge).
  */
 export function responseOf(result: unknown): string | LambdaError {
   let body: string;
@@ -155,10 +150,10 @@ export function responseOf(result: unknown): string | LambdaError {
     };
   }
   const size = Buffer.byteLength(body, "utf8");
-  if (size > MAX_RESPONSE_BYTES) {
+  if (size > MAX_WORKER_PAYLOAD_BYTES) {
     return {
       errorType: "Function.ResponseSizeTooLarge",
-      errorMessage: `Response payload size (${size} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+      errorMessage: `Response payload size (${size} bytes) exceeded maximum allowed payload size (${MAX_WORKER_PAYLOAD_BYTES} bytes).`,
       trace: [],
     };
   }

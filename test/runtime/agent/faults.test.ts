@@ -8,7 +8,14 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { stateKeyForSession, stateKeyForTask, stateOf } from "../../../runtime/src/contract";
+import {
+  MAX_WORKER_PAYLOAD_BYTES,
+  inputKey,
+  stateKeyForSession,
+  stateKeyForTask,
+  stateOf,
+  toBase64,
+} from "../../../runtime/src/contract";
 import { ErrorLogger } from "../../../runtime/src/aws/error-log";
 import { StateTable } from "../../../runtime/src/aws/state-table";
 import { cancelTasks } from "../../../runtime/src/control-plane/handlers/cancel-tasks";
@@ -507,6 +514,22 @@ describe("messages and inputs no agent can use", () => {
     expectFinalOnce(taskIds, "failed");
     const handle = (await h.row(taskIds[0]))?.sqs_handler_id ?? "";
     await h.waitFor("its message deleted", async () => deleted.has(handle), 10_000);
+    expect(await stopAgent(agent)).toBe(0);
+  });
+
+  it("fails a task whose input is above a worker's event limit, saying why, instead of retrying it", async () => {
+    const { taskIds } = await h.submit([sleepTask(0)], { inputs: "skip" });
+    const input = JSON.stringify({ ...sleepTask(0), pad: "x".repeat(MAX_WORKER_PAYLOAD_BYTES) });
+    await h.dataPlane.put(inputKey(taskIds[0]), toBase64(input));
+    const agent = spawn("agent-large-input");
+    await h.waitFor("the task failed", () => allIn("failed")(taskIds));
+    const error = JSON.parse((await h.output(taskIds[0], "error")) ?? "{}") as Record<string, unknown>;
+    expect(error).toMatchObject({
+      errorType: "InputTooLarge",
+      errorMessage: `the input of ${taskIds[0]} is ${input.length} bytes; a worker's event is at most 6291556 bytes (Lambda's invoke limit, which the worker's emulator applies): put large data in S3 and pass its key`,
+    });
+    expect((await h.row(taskIds[0]))?.retries).toBe(0);
+    expectFinalOnce(taskIds, "failed");
     expect(await stopAgent(agent)).toBe(0);
   });
 });

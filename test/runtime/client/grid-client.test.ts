@@ -15,6 +15,7 @@ import {
   UnknownSessionError,
   UsageError,
 } from "../../../runtime/src/client";
+import { MAX_WORKER_PAYLOAD_BYTES } from "../../../runtime/src/contract";
 import { newSessionId } from "../control-plane/integration/fixtures";
 import { BUCKET, TABLE } from "../control-plane/integration/local-grid";
 import { API_KEY, REDIS_EXPIRATION_SEC, startHarness, type Harness, type Mode } from "./support/harness";
@@ -122,6 +123,25 @@ describe("GridClient data plane", () => {
     expect(Object.keys(payload.stats)).toHaveLength(8);
     // Priority 2 tasks are queued on queue __2.
     expect((await h.grid.drain(2)).filter((m) => m.Body?.includes(sessionId))).toHaveLength(2);
+  });
+
+  it("refuses, before writing anything, a task larger than a worker's event can be", async () => {
+    const client = await h.client({ storage: "S3", external: true });
+    const sessionId = newSessionId();
+    const before = h.api.invocations.submit;
+    // {"pad":"…"} is the padding plus 10 bytes.
+    const big = { pad: "x".repeat(MAX_WORKER_PAYLOAD_BYTES - 9) };
+    const error = await client.submit([{ n: 0 }, big], { sessionId }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(
+      `task 1 is ${MAX_WORKER_PAYLOAD_BYTES + 1} bytes of JSON, above the 6291556-byte limit of a worker's event ` +
+        "(Lambda's invoke limit, which the worker's emulator applies): put large data in S3 and pass its key",
+    );
+    expect(h.api.invocations.submit).toBe(before);
+    expect(await rowsOf(sessionId)).toBe(0);
+    // One byte less is a task like any other.
+    const fits = { pad: "x".repeat(MAX_WORKER_PAYLOAD_BYTES - 10) };
+    expect((await client.submit([fits])).taskIds).toHaveLength(1);
   });
 });
 

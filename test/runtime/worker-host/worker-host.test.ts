@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyResponse, waitForPort } from "../../../runtime/src/agent/worker";
-import { MAX_RESPONSE_BYTES } from "../../../runtime/src/worker-host/runner";
+import { MAX_WORKER_PAYLOAD_BYTES } from "../../../runtime/src/contract";
 import { freePort } from "../../../runtime/src/local/ports";
 import { bundleRuntime } from "../../../modules/runtime-bundle/bundle";
 import { rawRequest, statusLine } from "../../support/raw-request";
@@ -119,14 +119,14 @@ describe("worker host", () => {
 
   it("answers a response over 6 MiB + 100 bytes with the emulator's Function.ResponseSizeTooLarge error", async () => {
     // A string result of n characters is a body of n + 2 bytes (its quotes): this one is exactly at the limit.
-    const atLimit = await invoke(endpoint, { mode: "big", length: MAX_RESPONSE_BYTES - 2 });
+    const atLimit = await invoke(endpoint, { mode: "big", length: MAX_WORKER_PAYLOAD_BYTES - 2 });
     expect(atLimit.status).toBe(200);
-    expect(atLimit.body.length).toBe(MAX_RESPONSE_BYTES);
-    const over = await invoke(endpoint, { mode: "big", length: MAX_RESPONSE_BYTES - 1 });
+    expect(atLimit.body.length).toBe(MAX_WORKER_PAYLOAD_BYTES);
+    const over = await invoke(endpoint, { mode: "big", length: MAX_WORKER_PAYLOAD_BYTES - 1 });
     expect(over.status).toBe(200);
     expect(JSON.parse(over.body)).toMatchObject({
       errorType: "Function.ResponseSizeTooLarge",
-      errorMessage: `Response payload size (${MAX_RESPONSE_BYTES + 1} bytes) exceeded maximum allowed payload size (6291556 bytes).`,
+      errorMessage: `Response payload size (${MAX_WORKER_PAYLOAD_BYTES + 1} bytes) exceeded maximum allowed payload size (6291556 bytes).`,
     });
     expect(classifyResponse(over.status, Buffer.from(over.body)).kind).toBe("error");
   });
