@@ -364,20 +364,38 @@ function outcome(results: SessionResults): number {
   return EXIT.ok;
 }
 
-function printResults(io: CliIo, results: SessionResults, fmt: "json" | "ndjson"): void {
-  const tasks = results.results.map((r) => ({
+/** Output written per write() call while printing results: a session's whole document can exceed a string's limit. */
+const PRINT_CHUNK_CHARS = 1 << 20;
+
+/**
+ * Prints a session's results as one JSON document (pretty, as JSON.stringify(doc, null, 2) would) or one task per
+ * line, a task at a time: a session's outputs together can be larger than the longest string Node can build (about
+ * 512 MB), e.g. 50,000 tasks of 10 KB.
+ */
+export function printResults(
+  io: Pick<CliIo, "stdout">,
+  results: SessionResults,
+  fmt: "json" | "ndjson",
+): void {
+  let pending = "";
+  const emit = (text: string) => {
+    pending += text;
+    if (pending.length >= PRINT_CHUNK_CHARS) {
+      io.stdout.write(pending);
+      pending = "";
+    }
+  };
+  const task = (r: SessionResults["results"][number]) => ({
     task_id: r.taskId,
     status: r.status,
     ...(r.output !== undefined ? { output: r.output } : {}),
     ...(r.error !== undefined ? { error: r.error } : {}),
     ...(r.outputMissing ? { output_missing: true } : {}),
-  }));
+  });
   if (fmt === "ndjson") {
-    io.stdout.write(tasks.map((t) => `${JSON.stringify(t)}\n`).join(""));
-    return;
-  }
-  io.stdout.write(
-    `${JSON.stringify(
+    for (const r of results.results) emit(`${JSON.stringify(task(r))}\n`);
+  } else {
+    const head = JSON.stringify(
       {
         session_id: results.sessionId,
         total: results.total ?? null,
@@ -386,12 +404,23 @@ function printResults(io: CliIo, results: SessionResults, fmt: "json" | "ndjson"
         cancelled: results.cancelled,
         pending: results.pending ?? null,
         complete: results.complete,
-        tasks,
       },
       null,
       2,
-    )}\n`,
-  );
+    );
+    if (results.results.length === 0) {
+      emit(`${head.slice(0, -2)},\n  "tasks": []\n}\n`);
+    } else {
+      emit(`${head.slice(0, -2)},\n  "tasks": [\n`);
+      results.results.forEach((r, i) => {
+        // Inside the array, two levels deep: four more spaces on every line (strings hold no raw newline).
+        const text = JSON.stringify(task(r), null, 2).replace(/\n/g, "\n    ");
+        emit(`    ${text}${i < results.results.length - 1 ? "," : ""}\n`);
+      });
+      emit("  ]\n}\n");
+    }
+  }
+  if (pending) io.stdout.write(pending);
 }
 
 function summary(io: CliIo, results: SessionResults): void {

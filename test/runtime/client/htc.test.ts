@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT } from "../../../runtime/src/client/cli";
+import { EXIT, printResults } from "../../../runtime/src/client/cli";
+import type { SessionResults } from "../../../runtime/src/client";
 import { findRepoRoot } from "../../../modules/runtime-bundle/bundle";
 import { newSessionId } from "../control-plane/integration/fixtures";
 import { TABLE } from "../control-plane/integration/local-grid";
@@ -335,5 +336,74 @@ describe("htc refuses bad input with one line, a distinct exit code, and submits
     expect(run.code).toBe(EXIT.api);
     expectOneLineError(run, /543: Invalid submission: context.tasks_priority 9 is out of range 0-2/);
     expect({ rows: await rowCount(), queued: await queued() }).toEqual(before);
+  });
+});
+
+describe("printing a session's results", () => {
+  const results = (outputs: unknown[]): SessionResults => ({
+    sessionId: "s1",
+    total: outputs.length + 1,
+    finished: outputs.length,
+    failed: 1,
+    cancelled: 0,
+    pending: 0,
+    complete: true,
+    results: [
+      ...outputs.map((output, i) => ({ taskId: `s1_${i}`, status: "finished" as const, output })),
+      { taskId: `s1_${outputs.length}`, status: "failed" as const, error: '{"errorType":"E"}' },
+    ],
+  });
+  const printed = (r: SessionResults, fmt: "json" | "ndjson") => {
+    const chunks: string[] = [];
+    printResults({ stdout: { write: (text: string) => chunks.push(text) } }, r, fmt);
+    return chunks.join("");
+  };
+
+  it("writes the document JSON.stringify would, and one task per line for ndjson", () => {
+    const sample = results([{ a: [1, { b: "x\ny" }] }, "text", null, 7]);
+    const tasks = sample.results.map((t) => ({
+      task_id: t.taskId,
+      status: t.status,
+      ...(t.output !== undefined ? { output: t.output } : {}),
+      ...(t.error !== undefined ? { error: t.error } : {}),
+    }));
+    const doc = {
+      session_id: sample.sessionId,
+      total: sample.total,
+      finished: sample.finished,
+      failed: sample.failed,
+      cancelled: sample.cancelled,
+      pending: sample.pending,
+      complete: sample.complete,
+      tasks,
+    };
+    expect(printed(sample, "json")).toBe(`${JSON.stringify(doc, null, 2)}\n`);
+    const empty = { ...sample, results: [] };
+    expect(printed(empty, "json")).toBe(`${JSON.stringify({ ...doc, tasks: [] }, null, 2)}\n`);
+    expect(printed(sample, "ndjson")).toBe(tasks.map((t) => `${JSON.stringify(t)}\n`).join(""));
+  });
+
+  it("prints a session whose outputs together exceed the longest string Node can build", () => {
+    // 100 outputs of 6 MB (one string shared, so the test holds 6 MB): over 600 MB of JSON in all.
+    const big = "y".repeat(6_000_000);
+    const huge = results(Array.from({ length: 100 }, () => ({ blob: big })));
+    for (const fmt of ["json", "ndjson"] as const) {
+      let bytes = 0;
+      let largest = 0;
+      printResults(
+        {
+          stdout: {
+            write: (text: string) => {
+              bytes += text.length;
+              largest = Math.max(largest, text.length);
+            },
+          },
+        },
+        huge,
+        fmt,
+      );
+      expect(bytes).toBeGreaterThan(600_000_000);
+      expect(largest).toBeLessThan(8_000_000);
+    }
   });
 });
