@@ -36,6 +36,8 @@ const BATCH_HORIZON_MS = 2_000;
 const PREFETCH_BELOW_MS = 500;
 /** Completions (output write, finish, delete) in flight at once. */
 const MAX_COMPLETIONS = 8;
+/** The pause after a failure to read an input or complete a task: 1 s, doubling up to 30 s while they go on. */
+const FAILURE_PAUSE_MS = { first: 1_000, max: 30_000 } as const;
 /** How long the agent waits for a worker that is not there before looking again (ms). */
 const WORKER_WAIT_STEP_MS = 5_000;
 /** Attempts to write an output or error before the task is handed back for retry. */
@@ -134,6 +136,10 @@ export class Agent {
   private averageRunMs?: number;
   /** Until then no new task is taken: the data plane refused a write because it is full (see fullPauseSec). */
   private fullUntilMs = 0;
+  /** Until then no new task is taken: reading an input or completing a task failed (see pauseAfterFailure). */
+  private failingUntilMs = 0;
+  /** Failures in a row behind failingUntilMs; the pause doubles with each. */
+  private failuresInRow = 0;
   private housekeeping?: NodeJS.Timeout;
   private readonly log: (line: string) => void;
 
@@ -216,8 +222,9 @@ export class Agent {
   private async prepareNext(prefetched = false): Promise<Claimed | undefined> {
     for (;;) {
       if (this.stopping) return undefined;
-      if (Date.now() < this.fullUntilMs) {
-        await sleep(Math.min(1_000, this.fullUntilMs - Date.now()));
+      const pausedUntil = Math.max(this.fullUntilMs, this.failingUntilMs);
+      if (Date.now() < pausedUntil) {
+        await sleep(Math.min(1_000, pausedUntil - Date.now()));
         continue;
       }
       if (this.held.length === 0) {
@@ -339,6 +346,7 @@ export class Agent {
         error,
       );
       await this.handBack(claimed);
+      this.pauseAfterFailure("reading an input");
       return undefined;
     }
     return claimed;
@@ -394,13 +402,14 @@ export class Agent {
       const outcome = await this.lease.finish(taskId, Date.now());
       if (outcome.ok) {
         this.counters.finished++;
+        this.failuresInRow = 0;
         this.queueDelete(claimed.message);
       } else {
         this.endAfterConflict(claimed, outcome);
       }
     } catch (error) {
       await this.deps.logger.log(`agent ${this.settings.agentId}: completing task ${taskId} failed`, error);
-      this.pauseIfFull(error);
+      if (!this.pauseIfFull(error)) this.pauseAfterFailure("completing a task");
       await this.handBack(claimed);
     } finally {
       this.owned.delete(taskId);
@@ -481,7 +490,7 @@ export class Agent {
       }
     } catch (error) {
       await this.deps.logger.log(`agent ${this.settings.agentId}: failing task ${taskId} failed`, error);
-      this.pauseIfFull(error);
+      if (!this.pauseIfFull(error)) this.pauseAfterFailure("failing a task");
       await this.handBack(claimed);
     } finally {
       this.owned.delete(taskId);
@@ -492,14 +501,29 @@ export class Agent {
    * After a write the data plane refused because it is full, takes no new task for fullPauseSec: each would run only
    * to fail its write and spend a retry. Tasks wait in their queue meanwhile, pending and with their retries intact.
    */
-  private pauseIfFull(error: unknown): void {
+  private pauseIfFull(error: unknown): boolean {
     const pauseSec = this.settings.fullPauseSec;
-    if (!(error instanceof RedisFullError) || pauseSec <= 0) return;
+    if (!(error instanceof RedisFullError)) return false;
+    if (pauseSec <= 0) return true;
     if (Date.now() >= this.fullUntilMs)
       this.log(
         `agent ${this.settings.agentId}: the data plane is full; taking no new task for ${pauseSec} s`,
       );
     this.fullUntilMs = Date.now() + pauseSec * 1000;
+    return true;
+  }
+
+  /**
+   * After a task went back because the data plane or the state table failed (an outage, a failover: the SDK's own
+   * retries are spent), takes no new task for 1 s, doubling with each failure in a row up to 30 s: each task taken
+   * meanwhile would fail the same way and spend a retry, so an outage of a minute could cost every queued task one.
+   * A task that finishes ends the run of failures.
+   */
+  private pauseAfterFailure(what: string): void {
+    const ms = Math.min(FAILURE_PAUSE_MS.max, FAILURE_PAUSE_MS.first * 2 ** this.failuresInRow);
+    this.failuresInRow++;
+    this.failingUntilMs = Date.now() + ms;
+    this.log(`agent ${this.settings.agentId}: ${what} failed; taking no new task for ${ms / 1000} s`);
   }
 
   /** Hands a task back for retry (heartbeat expired now; the TTL checker requeues it). Never throws. */

@@ -332,6 +332,39 @@ describe("a worker that is not there", () => {
   });
 });
 
+describe("a data plane that fails for a while", () => {
+  it("costs a retry to a few tasks, not every queued one: the agent pauses after each failure, doubling", async () => {
+    let refused = 0;
+    h.proxies.s3.setGate(({ operation }) => {
+      if (operation !== "GetObject") return;
+      refused++;
+      return {
+        status: 503,
+        body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected</Message></Error>',
+      };
+    });
+    try {
+      const { taskIds } = await h.submit(Array.from({ length: 20 }, () => sleepTask(0)));
+      const agent = spawn("agent-s3-down");
+      // Seven seconds of an S3 that answers no read: failures at about 0, 1, 3 and 7 s with the pauses.
+      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      h.proxies.s3.setGate(undefined);
+      expect(refused).toBeGreaterThan(0);
+      runTtlChecker();
+      await h.waitFor("every task finished", () => allIn("finished")(taskIds), 60_000);
+      const retried = (await h.rows(taskIds)).filter((row) => row.retries > 0).length;
+      expect(retried).toBeGreaterThan(0);
+      expect(retried).toBeLessThanOrEqual(4);
+      expect(agent.output()).toContain("agent-s3-down: reading an input failed; taking no new task for 1 s");
+      expect(agent.output()).toContain("taking no new task for 4 s");
+      expectFinalOnce(taskIds, "finished");
+      expect(await stopAgent(agent)).toBe(0);
+    } finally {
+      h.proxies.s3.setGate(undefined);
+    }
+  }, 90_000);
+});
+
 describe("a worker that cannot start", () => {
   it("stops the agent with one line saying why, exit 1, and no stack trace", async () => {
     const zip = join(h.dir, "workers", "not-a.zip");
