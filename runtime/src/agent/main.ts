@@ -36,6 +36,7 @@ async function main(): Promise<number> {
 
   let endpoint = settings.worker.endpoint;
   let control: WorkerControl | undefined;
+  let podControl: PodWorkerControl | undefined;
   if (settings.worker.restart === "child" && settings.worker.hostScript) {
     const child = new ChildWorkerControl(
       settings.worker.hostScript,
@@ -52,7 +53,8 @@ async function main(): Promise<number> {
     endpoint = child.endpoint;
     control = child;
   } else if (settings.worker.restart === "kill-by-name") {
-    control = new PodWorkerControl(endpoint, settings.worker.processNames);
+    podControl = new PodWorkerControl(endpoint, settings.worker.processNames);
+    control = podControl;
   }
   const worker = new WorkerClient(endpoint, settings.worker.functionName, control);
 
@@ -105,6 +107,11 @@ async function main(): Promise<number> {
   try {
     try {
       await worker.ready(WORKER_START_TIMEOUT_MS);
+      if (await podControl?.restartIfUsed())
+        console.log(
+          `htc-agent: the worker's runtime was already started, by an earlier agent in this pod that did not shut ` +
+            "down: restarted the worker, so no invocation of that agent is still running",
+        );
     } catch (error) {
       console.error(`htc-agent: the worker did not start: ${(error as Error).message}`);
       return 1;

@@ -195,19 +195,53 @@ export class PodWorkerControl implements WorkerControl {
   async stop(): Promise<void> {
     killByName(this.processNames);
   }
+
+  /**
+   * At the agent's start: restarts the worker if its runtime was already started, i.e. a worker process has a child
+   * (the emulator starts the function's runtime at the first invocation). Only an earlier agent in this pod invoked
+   * it, and that agent ended without a shutdown (a crash, an OOM kill: the kubelet restarted the agent's container
+   * alone), so an invocation of its may still be running, and a second one would crash the emulator and spend the
+   * next task's retry. Resolves true when it restarted the worker.
+   */
+  async restartIfUsed(): Promise<boolean> {
+    const workers = processesNamed(this.processNames);
+    if (workers.length === 0 || !processes().some((p) => workers.includes(p.ppid))) return false;
+    await this.restart();
+    return true;
+  }
+}
+
+/** Every visible process but this one: pid, parent pid and name (`/proc/<pid>/stat`). */
+function processes(): { pid: number; ppid: number; comm: string }[] {
+  const found: { pid: number; ppid: number; comm: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(join("/proc", entry, "stat"), "utf8");
+      // pid (comm) state ppid ...: the name may hold spaces and parentheses, so split at its last ")".
+      const close = stat.lastIndexOf(")");
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      found.push({ pid: Number(entry), ppid, comm: stat.slice(stat.indexOf("(") + 1, close) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+function processesNamed(names: readonly string[]): number[] {
+  return processes()
+    .filter((p) => names.includes(p.comm))
+    .map((p) => p.pid);
 }
 
 /** SIGKILLs every visible process whose name is one of `names`; returns how many were signalled. */
 export function killByName(names: readonly string[]): number {
   let killed = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+  for (const pid of processesNamed(names)) {
     try {
-      const comm = readFileSync(join("/proc", entry, "comm"), "utf8").trim();
-      if (names.includes(comm)) {
-        process.kill(Number(entry), "SIGKILL");
-        killed++;
-      }
+      process.kill(pid, "SIGKILL");
+      killed++;
     } catch {
       // gone meanwhile, or not ours to signal
     }

@@ -199,36 +199,57 @@ describe("a task cancelled while it runs", () => {
   });
 });
 
+/**
+ * A worker host playing a pod's worker container (named `title`, at most 15 characters: Linux keeps that much of a
+ * process name) and, with `kubelet`, a loop playing the kubelet, which starts it again 300 ms after it dies.
+ */
+async function podWorker(title: string, kubelet = true) {
+  const port = await freePort();
+  let restarts = 0;
+  let worker: ChildProcess | undefined;
+  let stopped = false;
+  const start = () => {
+    const child = nodeSpawn(
+      process.execPath,
+      [h.bundles.workerHost, "--code", h.bundles.mock, "--port", String(port), "--title", title],
+      { stdio: "ignore" },
+    );
+    worker = child;
+    child.once("exit", () => {
+      if (stopped || !kubelet) return;
+      restarts++;
+      setTimeout(start, 300);
+    });
+  };
+  start();
+  return {
+    /** The environment of an agent in this pod. */
+    env: {
+      HTC_AGENT_WORKER_RESTART: "kill-by-name",
+      HTC_WORKER_PROCESS_NAMES: title,
+      LAMBDA_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+    },
+    restarts: () => restarts,
+    start,
+    /** SIGKILLs the worker; resolves once it exited. */
+    kill: () =>
+      new Promise((resolve) => {
+        worker?.once("exit", resolve);
+        worker?.kill("SIGKILL");
+      }),
+    stop() {
+      stopped = true;
+      worker?.kill("SIGKILL");
+    },
+  };
+}
+
 describe("a worker in its own container (the pod layout)", () => {
   it("ends a cancelled task by killing the worker process by name, and goes on once the container is back", async () => {
-    // The worker host plays the worker container; this loop plays the kubelet, restarting it when it dies.
-    const port = await freePort();
-    const title = `htc-wh-${process.pid % 100000}`;
-    let restarts = 0;
-    let worker: ChildProcess | undefined;
-    let stopped = false;
-    const startWorker = () => {
-      worker = nodeSpawn(
-        process.execPath,
-        [h.bundles.workerHost, "--code", h.bundles.mock, "--port", String(port), "--title", title],
-        { stdio: "ignore" },
-      );
-      worker.once("exit", () => {
-        if (stopped) return;
-        restarts++;
-        setTimeout(startWorker, 300);
-      });
-    };
-    startWorker();
+    const pod = await podWorker(`htc-wh-${process.pid % 100000}`);
     try {
       const long = await h.submit([sleepTask(30_000)]);
-      const agent = spawn("agent-pod", {
-        env: {
-          HTC_AGENT_WORKER_RESTART: "kill-by-name",
-          HTC_WORKER_PROCESS_NAMES: title,
-          LAMBDA_ENDPOINT_URL: `http://127.0.0.1:${port}`,
-        },
-      });
+      const agent = spawn("agent-pod", { env: pod.env });
       await h.waitFor(
         "the task running",
         async () => stateOf((await h.row(long.taskIds[0]))?.task_status ?? "") === "processing",
@@ -241,14 +262,13 @@ describe("a worker in its own container (the pod layout)", () => {
       await h
         .waitFor("the next task finished", () => allIn("finished")(next.taskIds), 20_000)
         .catch((e: Error) => {
-          throw new Error(`${e.message} (worker restarts: ${restarts})\n${agent.output()}`);
+          throw new Error(`${e.message} (worker restarts: ${pod.restarts()})\n${agent.output()}`);
         });
-      expect(restarts).toBe(1);
+      expect(pod.restarts()).toBe(1);
       expect(await states(long.taskIds)).toEqual(["cancelled"]);
       expect(await stopAgent(agent)).toBe(0);
     } finally {
-      stopped = true;
-      worker?.kill("SIGKILL");
+      pod.stop();
     }
   });
 });
@@ -271,27 +291,11 @@ function childrenOf(pid: number): number[] {
 
 describe("a worker that is not there", () => {
   it("in a pod (its container restarting): tasks go back unrun with no retry spent until it is back", async () => {
-    const port = await freePort();
-    const title = `htc-wh-gone-${process.pid % 100000}`;
-    const startWorker = () =>
-      nodeSpawn(
-        process.execPath,
-        [h.bundles.workerHost, "--code", h.bundles.mock, "--port", String(port), "--title", title],
-        { stdio: "ignore" },
-      );
-    let worker = startWorker();
+    const pod = await podWorker(`htc-wg-${process.pid % 100000}`, false);
     try {
-      const agent = spawn("agent-gone", {
-        env: {
-          HTC_AGENT_WORKER_RESTART: "kill-by-name",
-          HTC_WORKER_PROCESS_NAMES: title,
-          LAMBDA_ENDPOINT_URL: `http://127.0.0.1:${port}`,
-        },
-      });
+      const agent = spawn("agent-gone", { env: pod.env });
       await h.waitFor("the agent taking tasks", async () => agent.output().includes("taking tasks from"));
-      const exited = new Promise((resolve) => worker.once("exit", resolve));
-      worker.kill("SIGKILL");
-      await exited;
+      await pod.kill();
       runTtlChecker();
       const { taskIds } = await h.submit(Array.from({ length: 6 }, () => sleepTask(10)));
       await h.waitFor("the agent waiting for its worker", async () =>
@@ -303,14 +307,14 @@ describe("a worker that is not there", () => {
         expect(stateOf(row.task_status), row.task_id).toBe("pending");
         expect(row.retries, row.task_id).toBe(0);
       }
-      worker = startWorker();
+      pod.start();
       await h.waitFor("every task finished", () => allIn("finished")(taskIds), 30_000);
       expect((await h.rows(taskIds)).map((row) => row.retries)).toEqual([0, 0, 0, 0, 0, 0]);
       expectFinalOnce(taskIds, "finished");
       expect(agent.output()).toMatch(/the worker is back after \d+\.\d s/);
       expect(await stopAgent(agent)).toBe(0);
     } finally {
-      worker.kill("SIGKILL");
+      pod.stop();
     }
   });
 
@@ -361,6 +365,38 @@ describe("a data plane that fails for a while", () => {
       expect(await stopAgent(agent)).toBe(0);
     } finally {
       h.proxies.s3.setGate(undefined);
+    }
+  }, 90_000);
+});
+
+describe("an agent restarted in its pod after a crash (the worker container lives on)", () => {
+  it("restarts the worker before its first task, so the dead agent's invocation cannot cost that task a retry", async () => {
+    const pod = await podWorker(`htc-wc-${process.pid % 100000}`);
+    const podAgent = () => spawn("agent-crashing", { env: pod.env });
+    try {
+      const first = podAgent();
+      const long = await h.submit([sleepTask(6_000)]);
+      await h.waitFor(
+        "the long task running",
+        async () => stateOf((await h.row(long.taskIds[0]))?.task_status ?? "") === "processing",
+      );
+      first.child.kill("SIGKILL");
+      expect(await first.exited).toBe("SIGKILL");
+      // The kubelet starts the agent container again; the worker is still running the long task.
+      const second = podAgent();
+      await h.waitFor("the agent taking tasks", async () => second.output().includes("taking tasks from"));
+      expect(second.output()).toContain("htc-agent: the worker's runtime was already started");
+      expect(pod.restarts()).toBe(1);
+      const short = await h.submit([sleepTask(0)]);
+      await h.waitFor("the short task finished", () => allIn("finished")(short.taskIds), 20_000);
+      expect((await h.rows(short.taskIds))[0].retries).toBe(0);
+      // The long task's lease expires; the TTL checker puts it back and it runs again, once.
+      runTtlChecker();
+      await h.waitFor("the long task finished", () => allIn("finished")(long.taskIds), 60_000);
+      expectFinalOnce([...long.taskIds, ...short.taskIds], "finished");
+      expect(await stopAgent(second)).toBe(0);
+    } finally {
+      pod.stop();
     }
   }, 90_000);
 });
