@@ -230,6 +230,8 @@ async function podWorker(title: string, kubelet = true) {
       LAMBDA_ENDPOINT_URL: `http://127.0.0.1:${port}`,
     },
     restarts: () => restarts,
+    /** The worker host's process id (a new one after each start). */
+    pid: () => worker?.pid ?? 0,
     start,
     /** SIGKILLs the worker; resolves once it exited. */
     kill: () =>
@@ -350,17 +352,22 @@ describe("a data plane that fails for a while", () => {
     try {
       const { taskIds } = await h.submit(Array.from({ length: 20 }, () => sleepTask(0)));
       const agent = spawn("agent-s3-down");
-      // Seven seconds of an S3 that answers no read: failures at about 0, 1, 3 and 7 s with the pauses.
-      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      // S3 answers no read until the agent's third failure in a row (its pauses: 1 s, 2 s, then 4 s).
+      await h.waitFor(
+        "the third pause",
+        async () => agent.output().includes("reading an input failed; taking no new task for 4 s"),
+        30_000,
+      );
       h.proxies.s3.setGate(undefined);
       expect(refused).toBeGreaterThan(0);
       runTtlChecker();
       await h.waitFor("every task finished", () => allIn("finished")(taskIds), 60_000);
       const retried = (await h.rows(taskIds)).filter((row) => row.retries > 0).length;
+      // One task per failure, three failures: without the pauses the agent went through the queue (18 of 20).
       expect(retried).toBeGreaterThan(0);
       expect(retried).toBeLessThanOrEqual(4);
       expect(agent.output()).toContain("agent-s3-down: reading an input failed; taking no new task for 1 s");
-      expect(agent.output()).toContain("taking no new task for 4 s");
+      expect(agent.output()).toContain("taking no new task for 2 s");
       expectFinalOnce(taskIds, "finished");
       expect(await stopAgent(agent)).toBe(0);
     } finally {
@@ -376,10 +383,8 @@ describe("an agent restarted in its pod after a crash (the worker container live
     try {
       const first = podAgent();
       const long = await h.submit([sleepTask(6_000)]);
-      await h.waitFor(
-        "the long task running",
-        async () => stateOf((await h.row(long.taskIds[0]))?.task_status ?? "") === "processing",
-      );
+      // Running in the worker, not only claimed: the worker host starts its runtime process at the first invocation.
+      await h.waitFor("the long task running in the worker", async () => childrenOf(pod.pid()).length > 0);
       first.child.kill("SIGKILL");
       expect(await first.exited).toBe("SIGKILL");
       // The kubelet starts the agent container again; the worker is still running the long task.
