@@ -212,7 +212,7 @@ export class PodWorkerControl implements WorkerControl {
 }
 
 /** Every visible process but this one: pid, parent pid and name (`/proc/<pid>/stat`). */
-function processes(): { pid: number; ppid: number; comm: string }[] {
+export function processes(): { pid: number; ppid: number; comm: string }[] {
   const found: { pid: number; ppid: number; comm: string }[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;

@@ -4,7 +4,7 @@
 // reaches a final state twice (the DynamoDB proxy counts applied final transitions).
 
 import { spawn as nodeSpawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +23,7 @@ import { messageBody } from "../../../runtime/src/control-plane/submission";
 import { freePort } from "../../../runtime/src/local/ports";
 import { b64 } from "../control-plane/integration/fixtures";
 import { TABLE } from "../control-plane/integration/local-grid";
+import { processes } from "../../../runtime/src/agent/worker";
 import { startHarness, stopAgent, type AgentProcess, type Harness } from "./harness";
 
 const sleepTask = (ms: number) => ({ worker_arguments: [String(ms), "1", "1"] });
@@ -275,21 +276,11 @@ describe("a worker in its own container (the pod layout)", () => {
   });
 });
 
-/** Child processes of `pid` (from /proc). */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(join("/proc", entry, "stat"), "utf8");
-      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) found.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
+/** Child processes of `pid`. */
+const childrenOf = (pid: number) =>
+  processes()
+    .filter((p) => p.ppid === pid)
+    .map((p) => p.pid);
 
 describe("a worker that is not there", () => {
   it("in a pod (its container restarting): tasks go back unrun with no retry spent until it is back", async () => {

@@ -1,13 +1,15 @@
-// The agent's pure parts: how a worker response is classified, what a task message must hold, and how the
+// The agent's pure parts: how a worker response (or none) is classified, what a task message must hold, and how the
 // settings are read (one clear line for every bad value).
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseTaskMessage } from "../../../runtime/src/agent/agent";
 import { agentSettings } from "../../../runtime/src/agent/settings";
-import { classifyResponse } from "../../../runtime/src/agent/worker";
+import { classifyResponse, WorkerClient } from "../../../runtime/src/agent/worker";
+import { freePort } from "../../../runtime/src/local/ports";
 import { localAgentConfig } from "../../../runtime/src/local/agent-config";
 
 const dir = mkdtempSync(join(tmpdir(), "htc-agent-units-"));
@@ -35,6 +37,31 @@ describe("worker responses", () => {
     expect(classify(500, "")).toBe("error");
     expect(classify(200, "x", { "x-amz-function-error": "Unhandled" })).toBe("error");
     expect(classify(200, "BOOTSTRAP ERROR: missing binary")).toBe("error");
+  });
+});
+
+describe("an invocation the worker never answers", () => {
+  const invoke = (port: number) =>
+    new WorkerClient(`http://127.0.0.1:${port}`, "function").invoke(
+      Buffer.from("{}"),
+      new AbortController().signal,
+    );
+
+  it("is 'unavailable' when nothing listens (the task never reached a worker: no retry is spent)", async () => {
+    const port = await freePort();
+    expect(await invoke(port)).toMatchObject({ kind: "unavailable" });
+  });
+
+  it("is a worker error when the connection is lost after the task was sent (the task may have killed it)", async () => {
+    const server = createServer((socket) => socket.once("data", () => socket.destroy()));
+    const port = await new Promise<number>((resolve) =>
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
+    );
+    try {
+      expect(await invoke(port)).toMatchObject({ kind: "error", reason: "worker unreachable" });
+    } finally {
+      server.close();
+    }
   });
 });
 
