@@ -70,3 +70,39 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/**
+ * `fn` over `items` with at most `limit` calls in flight, yielded in the items' order: a consumer that writes each
+ * result out holds at most `limit` of them at a time, where mapLimit holds them all. After a failure no new call
+ * starts; the ones in flight settle, then the error is thrown. A consumer that stops early leaves the calls in
+ * flight to finish unobserved.
+ */
+export async function* mapOrdered<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): AsyncGenerator<R> {
+  const inFlight: Promise<R>[] = [];
+  let next = 0;
+  let failed = false;
+  const start = () => {
+    const index = next++;
+    const call = fn(items[index], index);
+    // Thrown when its turn comes; meanwhile it only stops new calls (and is never an unhandled rejection).
+    call.catch(() => (failed = true));
+    inFlight.push(call);
+  };
+  while (next < items.length && inFlight.length < Math.max(1, limit)) start();
+  while (inFlight.length > 0) {
+    let result: R;
+    try {
+      result = await inFlight[0];
+    } catch (error) {
+      await Promise.allSettled(inFlight);
+      throw error;
+    }
+    inFlight.shift();
+    if (next < items.length && !failed) start();
+    yield result;
+  }
+}

@@ -19,7 +19,13 @@ import {
   type GridErrorKind,
   type SessionProgress,
 } from "./errors";
-import { GridClient, type ApiFlavour, type SessionResults, type Submission } from "./grid-client";
+import {
+  GridClient,
+  type ApiFlavour,
+  type SessionResults,
+  type Submission,
+  type TaskResult,
+} from "./grid-client";
 import { TokenStore, tokenStorePath } from "./token-store";
 
 /** Exit codes. */
@@ -49,7 +55,7 @@ const KIND_EXIT: Record<GridErrorKind, number> = {
 };
 
 export interface CliIo {
-  readonly stdout: { write(text: string): unknown; isTTY?: boolean };
+  readonly stdout: ResultsOut & { isTTY?: boolean };
   readonly stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -356,86 +362,117 @@ class ProgressReporter {
   }
 }
 
-function outcome(results: SessionResults): number {
+function outcome(results: SessionResults, outputMissing: number): number {
   if (results.failed > 0) return EXIT.someFailed;
   if (results.cancelled > 0) return EXIT.someCancelled;
   if (!results.complete) return EXIT.incomplete;
-  if (results.results.some((r) => r.outputMissing)) return EXIT.outputMissing;
+  if (outputMissing > 0) return EXIT.outputMissing;
   return EXIT.ok;
 }
 
 /** Output written per write() call while printing results: a session's whole document can exceed a string's limit. */
 const PRINT_CHUNK_CHARS = 1 << 20;
 
+/** Where results are printed: process.stdout, or a test's stand-in (write returning false means wait for drain). */
+export interface ResultsOut {
+  write(text: string): unknown;
+  once?(event: "drain", listener: () => void): unknown;
+}
+
 /**
  * Prints a session's results as one JSON document (pretty, as JSON.stringify(doc, null, 2) would) or one task per
- * line, a task at a time: a session's outputs together can be larger than the longest string Node can build (about
- * 512 MB), e.g. 50,000 tasks of 10 KB.
+ * line, a task as it comes, and returns how many finished tasks had no output. `tasks` is read as it is printed
+ * (GridClient.eachResult), and the output waits for a slow reader (`drain`), so memory holds the reads in flight,
+ * not the session: a session's outputs together can be larger than memory, or than the longest string Node can
+ * build (about 512 MB), e.g. 50,000 tasks of 10 KB.
  */
-export function printResults(
-  io: Pick<CliIo, "stdout">,
-  results: SessionResults,
+export async function printResults(
+  out: ResultsOut,
+  session: Omit<SessionResults, "results">,
+  tasks: Iterable<TaskResult> | AsyncIterable<TaskResult>,
   fmt: "json" | "ndjson",
-): void {
+): Promise<{ outputMissing: number }> {
   let pending = "";
-  const emit = (text: string) => {
-    pending += text;
-    if (pending.length >= PRINT_CHUNK_CHARS) {
-      io.stdout.write(pending);
-      pending = "";
-    }
+  const flush = async () => {
+    const text = pending;
+    pending = "";
+    if (out.write(text) === false && out.once)
+      await new Promise<void>((resolve) => out.once!("drain", resolve));
   };
-  const task = (r: SessionResults["results"][number]) => ({
+  const emit = async (text: string) => {
+    pending += text;
+    if (pending.length >= PRINT_CHUNK_CHARS) await flush();
+  };
+  const task = (r: TaskResult) => ({
     task_id: r.taskId,
     status: r.status,
     ...(r.output !== undefined ? { output: r.output } : {}),
     ...(r.error !== undefined ? { error: r.error } : {}),
     ...(r.outputMissing ? { output_missing: true } : {}),
   });
-  if (fmt === "ndjson") {
-    for (const r of results.results) emit(`${JSON.stringify(task(r))}\n`);
-  } else {
+  let outputMissing = 0;
+  let count = 0;
+  if (fmt === "json") {
     const head = JSON.stringify(
       {
-        session_id: results.sessionId,
-        total: results.total ?? null,
-        finished: results.finished,
-        failed: results.failed,
-        cancelled: results.cancelled,
-        pending: results.pending ?? null,
-        complete: results.complete,
+        session_id: session.sessionId,
+        total: session.total ?? null,
+        finished: session.finished,
+        failed: session.failed,
+        cancelled: session.cancelled,
+        pending: session.pending ?? null,
+        complete: session.complete,
       },
       null,
       2,
     );
-    if (results.results.length === 0) {
-      emit(`${head.slice(0, -2)},\n  "tasks": []\n}\n`);
-    } else {
-      emit(`${head.slice(0, -2)},\n  "tasks": [\n`);
-      results.results.forEach((r, i) => {
+    await emit(`${head.slice(0, -2)},\n  "tasks": [`);
+  }
+  try {
+    for await (const r of tasks) {
+      if (r.outputMissing) outputMissing++;
+      if (fmt === "ndjson") await emit(`${JSON.stringify(task(r))}\n`);
+      else {
         // Inside the array, two levels deep: four more spaces on every line (strings hold no raw newline).
         const text = JSON.stringify(task(r), null, 2).replace(/\n/g, "\n    ");
-        emit(`    ${text}${i < results.results.length - 1 ? "," : ""}\n`);
-      });
-      emit("  ]\n}\n");
+        await emit(`${count > 0 ? "," : ""}\n    ${text}`);
+      }
+      count++;
     }
+  } catch (error) {
+    // A read that failed: what came before it is printed (the document cut short), then the error.
+    if (pending) await flush();
+    throw error;
   }
-  if (pending) io.stdout.write(pending);
+  if (fmt === "json") await emit(count > 0 ? "\n  ]\n}\n" : "]\n}\n");
+  if (pending) await flush();
+  return { outputMissing };
 }
 
-function summary(io: CliIo, results: SessionResults): void {
+function summary(io: CliIo, results: Omit<SessionResults, "results">, outputMissing: number): void {
   const parts = [
     `${results.finished} finished`,
     `${results.failed} failed`,
     `${results.cancelled} cancelled`,
   ];
   if (results.pending) parts.push(`${results.pending} not done yet`);
-  const missing = results.results.filter((r) => r.outputMissing).length;
-  if (missing > 0)
+  if (outputMissing > 0)
     parts.push(
-      `${missing} finished without an output left in the data plane (output_missing: it expired or was deleted)`,
+      `${outputMissing} finished without an output left in the data plane (output_missing: it expired or was deleted)`,
     );
   io.stderr.write(`htc: session ${results.sessionId}: ${parts.join(", ")}\n`);
+}
+
+/** Prints the session's results, reading each output as it is printed; then the summary line. The exit code. */
+async function report(ctx: Context, client: GridClient, results: SessionResults, fmt: "json" | "ndjson") {
+  const { outputMissing } = await printResults(
+    ctx.io.stdout,
+    results,
+    client.eachResult(results.results),
+    fmt,
+  );
+  summary(ctx.io, results, outputMissing);
+  return outcome(results, outputMissing);
 }
 
 async function follow(
@@ -487,10 +524,8 @@ const COMMANDS: Record<string, (ctx: Context) => Promise<number>> = {
         io.stdout.write(`${submission.sessionId}\n`);
         return EXIT.ok;
       }
-      const results = await follow(ctx, client, submission, { timeoutMs, readOutputs: true });
-      printResults(io, results, fmt);
-      summary(io, results);
-      return outcome(results);
+      const results = await follow(ctx, client, submission, { timeoutMs, readOutputs: false });
+      return await report(ctx, client, results, fmt);
     } finally {
       await client.close();
     }
@@ -504,25 +539,23 @@ const COMMANDS: Record<string, (ctx: Context) => Promise<number>> = {
     const client = clientOf(ctx);
     try {
       const results = await follow(ctx, client, ctx.positionals[0], { total, timeoutMs, readOutputs: false });
-      summary(io, results);
-      return outcome(results);
+      summary(io, results, 0);
+      return outcome(results, 0);
     } finally {
       await client.close();
     }
   },
 
   async results(ctx) {
-    const { values, io } = ctx;
+    const { values } = ctx;
     if (ctx.positionals.length !== 1)
       throw new UsageError("results takes one session id: htc results SESSION");
     const total = integer("tasks", values.tasks, 1, MAX_TASKS_PER_SESSION);
     const fmt = format(values);
     const client = clientOf(ctx);
     try {
-      const results = await client.results(ctx.positionals[0], { total });
-      printResults(io, results, fmt);
-      summary(io, results);
-      return outcome(results);
+      const results = await client.results(ctx.positionals[0], { total, readOutputs: false });
+      return await report(ctx, client, results, fmt);
     } finally {
       await client.close();
     }

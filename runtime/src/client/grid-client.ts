@@ -49,7 +49,7 @@ import {
   type DataPlane,
   type DataPlaneHandle,
 } from "../aws/data-plane";
-import { chunk, mapLimit } from "../aws/retry";
+import { chunk, mapLimit, mapOrdered } from "../aws/retry";
 import {
   ApiKeyAuthenticator,
   CognitoAuthenticator,
@@ -618,29 +618,42 @@ export class GridClient {
 
   /** Reads outputs of finished tasks and errors of failed and cancelled ones, with bounded concurrency. */
   private async readResults(lists: Record<TaskStatus, string[]>): Promise<TaskResult[]> {
-    const data = this.dataPlane();
     const concurrency = this.options.dataPlaneConcurrency ?? DEFAULTS.dataPlaneConcurrency;
-    const tasks = this.bare(lists);
-    return mapLimit(tasks, concurrency, async ({ taskId, status }): Promise<TaskResult> => {
-      if (status === "finished") {
-        const stored = await data.get(outputKey(taskId));
-        return stored === undefined
-          ? { taskId, status, outputMissing: true }
-          : { taskId, status, output: decodeOutput(stored) };
-      }
-      const stored = await data.get(errorKey(taskId));
-      if (stored !== undefined) return { taskId, status, error: fromBase64(stored).toString("utf8") };
-      return status === "failed"
-        ? {
-            taskId,
-            status,
-            error:
-              `no ${errorKey(taskId)} in the data plane (the TTL checker fails a task without one when its agent ` +
-              `stopped heartbeating after its retries, or when its submission was interrupted before its row was ` +
-              `written: resubmit it)`,
-          }
-        : { taskId, status };
-    });
+    return mapLimit(this.bare(lists), concurrency, (task) => this.readResult(task));
+  }
+
+  /**
+   * The outputs (finished tasks) and errors (failed and cancelled ones) of `tasks`, e.g. the `results` of
+   * `wait()` or `results()` called with `readOutputs: false`, one task at a time in their order, reading up to
+   * `dataPlaneConcurrency` ahead. Unlike `readOutputs: true`, which returns a session's outputs together, this
+   * holds only the reads in flight, so a session's outputs can be larger than the process's memory (`htc` prints
+   * results this way).
+   */
+  eachResult(tasks: readonly Pick<TaskResult, "taskId" | "status">[]): AsyncIterable<TaskResult> {
+    const concurrency = this.options.dataPlaneConcurrency ?? DEFAULTS.dataPlaneConcurrency;
+    return mapOrdered(tasks, concurrency, (task) => this.readResult(task));
+  }
+
+  private async readResult({ taskId, status }: Pick<TaskResult, "taskId" | "status">): Promise<TaskResult> {
+    const data = this.dataPlane();
+    if (status === "finished") {
+      const stored = await data.get(outputKey(taskId));
+      return stored === undefined
+        ? { taskId, status, outputMissing: true }
+        : { taskId, status, output: decodeOutput(stored) };
+    }
+    const stored = await data.get(errorKey(taskId));
+    if (stored !== undefined) return { taskId, status, error: fromBase64(stored).toString("utf8") };
+    return status === "failed"
+      ? {
+          taskId,
+          status,
+          error:
+            `no ${errorKey(taskId)} in the data plane (the TTL checker fails a task without one when its agent ` +
+            `stopped heartbeating after its retries, or when its submission was interrupted before its row was ` +
+            `written: resubmit it)`,
+        }
+      : { taskId, status };
   }
 
   /** Cancels every pending and processing task of the sessions (MAX_SESSIONS_PER_REQUEST per call). */

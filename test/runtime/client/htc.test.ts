@@ -3,11 +3,12 @@
 // stand-in agent. Bad input must give one line on stderr, a distinct exit code, and submit nothing.
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EXIT, printResults } from "../../../runtime/src/client/cli";
 import type { SessionResults } from "../../../runtime/src/client";
 import { findRepoRoot } from "../../../modules/runtime-bundle/bundle";
@@ -38,6 +39,10 @@ function htc(
     npx?: boolean;
     /** Run under a pseudo-terminal (util-linux `script`), stdout discarded, stderr captured as stdout. */
     tty?: boolean;
+    /** Options for node itself, e.g. a heap limit. */
+    nodeArgs?: string[];
+    /** Write stdout to this file instead of capturing it. */
+    stdoutFile?: string;
   } = {},
 ): Promise<Run> {
   const env = { ...baseEnv, ...options.env };
@@ -47,21 +52,27 @@ function htc(
     ? ["npx", ["htc", ...args]]
     : options.tty
       ? ["script", ["-qec", `${quoted} 2>&1 >/dev/null`, "/dev/null"]]
-      : [process.execPath, [BIN, ...args]];
+      : [process.execPath, [...(options.nodeArgs ?? []), BIN, ...args]];
   return new Promise((resolve, reject) => {
     // npx resolves the bin from the repository's node_modules, so it runs in the repository.
-    const child = spawn(cmd, argv, { cwd: options.npx ? ROOT : dir, env: env as NodeJS.ProcessEnv });
+    const out = options.stdoutFile === undefined ? "pipe" : openSync(options.stdoutFile, "w");
+    const child = spawn(cmd, argv, {
+      cwd: options.npx ? ROOT : dir,
+      env: env as NodeJS.ProcessEnv,
+      stdio: ["pipe", out, "pipe"],
+    });
+    if (typeof out === "number") closeSync(out);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    child.stdin.end(options.input ?? "");
+    child.stdin!.end(options.input ?? "");
   });
 }
 
@@ -196,6 +207,66 @@ describe("htc submit, watch, results, cancel", () => {
       `htc: session ${session}: 3 finished, 0 failed, 0 cancelled, 1 finished without an output left in the data plane (output_missing: it expired or was deleted)`,
     );
   });
+
+  it("stops printing at an output it cannot read: what came before, then one line and exit 5", async () => {
+    const agent = h.agent(MODE);
+    const session = newSessionId();
+    expect((await htc(["submit", "--count", "40", "--session", session])).code).toBe(EXIT.ok);
+    const watched = await htc(["watch", session, "--timeout", "30"]);
+    await agent.stop();
+    expect(watched.code, watched.stderr).toBe(EXIT.ok);
+    const order = (stdout: string) =>
+      stdout
+        .split("\n")
+        .slice(0, -1) // whole lines only: the last ends with a newline
+        .map((line) => JSON.parse(line).task_id as string);
+    const whole = await htc(["results", session, "--format", "ndjson"]);
+    expect(whole.code).toBe(EXIT.ok);
+    const ids = order(whole.stdout);
+    expect(ids).toHaveLength(40);
+    // A key of the wrong type: every read of it fails (WRONGTYPE), as an unreachable data plane's would.
+    const broken = `${ids[10]}-output`;
+    await h.grid.redis!.del(broken);
+    await h.grid.redis!.rpush(broken, "not a string");
+    const run = await htc(["results", session, "--format", "ndjson"]);
+    expect(run.code, run.stderr).toBe(EXIT.api);
+    expectOneLineError(run, new RegExp(`could not read ${broken}: .*WRONGTYPE`));
+    expect(order(run.stdout)).toEqual(ids.slice(0, 10));
+  });
+
+  it("prints a session whose outputs are larger than its heap, reading each as it is printed", async () => {
+    // 300 outputs of 400 KB: 120 MB, against a 64 MB heap. Reading every output before printing (as htc did)
+    // ends in "JavaScript heap out of memory"; reading them as they are printed holds about 32 at a time.
+    const agent = h.agent(MODE);
+    const session = newSessionId();
+    const file = join(dir, "large.ndjson");
+    const blob = "z".repeat(400_000);
+    writeFileSync(file, Array.from({ length: 300 }, (_, i) => JSON.stringify({ i, blob })).join("\n"));
+    expect((await htc(["submit", "--file", file, "--session", session])).code).toBe(EXIT.ok);
+    const watched = await htc(["watch", session, "--timeout", "60"]);
+    await agent.stop();
+    expect(watched.code, watched.stderr).toBe(EXIT.ok);
+    for (const fmt of ["ndjson", "json"]) {
+      const printed = join(dir, `large.${fmt}`);
+      const run = await htc(["results", session, "--format", fmt], {
+        nodeArgs: ["--max-old-space-size=64"],
+        stdoutFile: printed,
+      });
+      expect(run.code, run.stderr).toBe(EXIT.ok);
+      expect(run.stderr).toBe(`htc: session ${session}: 300 finished, 0 failed, 0 cancelled\n`);
+      // Checked line by line: the document itself is as large as the outputs.
+      const seen = new Set<number>();
+      for await (const line of createInterface({ input: createReadStream(printed) })) {
+        if (fmt === "ndjson") {
+          const task = JSON.parse(line);
+          expect(task.output.echo.blob.length).toBe(400_000);
+          seen.add(task.output.echo.i);
+        } else if (line.startsWith('          "i": ')) seen.add(Number(line.slice(15).replace(",", "")));
+        else if (line.startsWith('          "blob": ')) expect(line.length).toBe(10 + 400_000 + 10);
+      }
+      expect(seen.size).toBe(300);
+    }
+  }, 120_000);
 
   it("cancels sessions (exit 0), after which results exits 11", async () => {
     const session = newSessionId();
@@ -353,13 +424,13 @@ describe("printing a session's results", () => {
       { taskId: `s1_${outputs.length}`, status: "failed" as const, error: '{"errorType":"E"}' },
     ],
   });
-  const printed = (r: SessionResults, fmt: "json" | "ndjson") => {
+  const printed = async (r: SessionResults, fmt: "json" | "ndjson") => {
     const chunks: string[] = [];
-    printResults({ stdout: { write: (text: string) => chunks.push(text) } }, r, fmt);
+    await printResults({ write: (text: string) => chunks.push(text) }, r, r.results, fmt);
     return chunks.join("");
   };
 
-  it("writes the document JSON.stringify would, and one task per line for ndjson", () => {
+  it("writes the document JSON.stringify would, and one task per line for ndjson", async () => {
     const sample = results([{ a: [1, { b: "x\ny" }] }, "text", null, 7]);
     const tasks = sample.results.map((t) => ({
       task_id: t.taskId,
@@ -377,29 +448,67 @@ describe("printing a session's results", () => {
       complete: sample.complete,
       tasks,
     };
-    expect(printed(sample, "json")).toBe(`${JSON.stringify(doc, null, 2)}\n`);
+    expect(await printed(sample, "json")).toBe(`${JSON.stringify(doc, null, 2)}\n`);
     const empty = { ...sample, results: [] };
-    expect(printed(empty, "json")).toBe(`${JSON.stringify({ ...doc, tasks: [] }, null, 2)}\n`);
-    expect(printed(sample, "ndjson")).toBe(tasks.map((t) => `${JSON.stringify(t)}\n`).join(""));
+    expect(await printed(empty, "json")).toBe(`${JSON.stringify({ ...doc, tasks: [] }, null, 2)}\n`);
+    expect(await printed(empty, "ndjson")).toBe("");
+    expect(await printed(sample, "ndjson")).toBe(tasks.map((t) => `${JSON.stringify(t)}\n`).join(""));
   });
 
-  it("prints a session whose outputs together exceed the longest string Node can build", () => {
+  it("waits for a slow reader (drain) before reading the next task", async () => {
+    // Outputs above the write chunk, so each task is one write; the reader refuses more until it drains.
+    const big = "q".repeat(1_200_000);
+    const sample = results(Array.from({ length: 5 }, () => big));
+    let pulled = 0;
+    async function* tasks() {
+      for (const r of sample.results) {
+        pulled++;
+        yield r;
+      }
+    }
+    let drain: (() => void) | undefined;
+    const writes: number[] = [];
+    const printing = printResults(
+      {
+        write: (text: string) => {
+          writes.push(text.length);
+          return false;
+        },
+        once: (_event: "drain", listener: () => void) => (drain = listener),
+      },
+      sample,
+      tasks(),
+      "ndjson",
+    );
+    // Five large outputs, then the failed task's line in the last write.
+    for (let i = 1; i <= 6; i++) {
+      await vi.waitFor(() => expect(drain).toBeDefined());
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect({ writes: writes.length, pulled }).toEqual({ writes: i, pulled: i });
+      const resume = drain!;
+      drain = undefined;
+      resume();
+    }
+    await printing;
+    expect(pulled).toBe(6);
+  });
+
+  it("prints a session whose outputs together exceed the longest string Node can build", async () => {
     // 100 outputs of 6 MB (one string shared, so the test holds 6 MB): over 600 MB of JSON in all.
     const big = "y".repeat(6_000_000);
     const huge = results(Array.from({ length: 100 }, () => ({ blob: big })));
     for (const fmt of ["json", "ndjson"] as const) {
       let bytes = 0;
       let largest = 0;
-      printResults(
+      await printResults(
         {
-          stdout: {
-            write: (text: string) => {
-              bytes += text.length;
-              largest = Math.max(largest, text.length);
-            },
+          write: (text: string) => {
+            bytes += text.length;
+            largest = Math.max(largest, text.length);
           },
         },
         huge,
+        huge.results,
         fmt,
       );
       expect(bytes).toBeGreaterThan(600_000_000);
