@@ -43,6 +43,8 @@ export const EXIT = {
   incomplete: 12,
   outputMissing: 13,
   interrupted: 130,
+  /** stdout's reader went away (`htc results S | head`): as a process killed by SIGPIPE. */
+  stdoutClosed: 141,
 } as const;
 
 const KIND_EXIT: Record<GridErrorKind, number> = {
@@ -83,7 +85,7 @@ options:
   -h, --help           this text
 exit codes: 0 all finished, 2 usage, 3 config, 4 auth, 5 API, 6 timeout, 7 unknown session,
             10 some failed, 11 some cancelled, 12 not finished yet, 13 outputs missing, 130 interrupted,
-            1 internal error
+            141 stdout closed by its reader, 1 internal error
 `;
 
 const OPTIONS = {
@@ -391,6 +393,7 @@ export async function printResults(
   session: Omit<SessionResults, "results">,
   tasks: Iterable<TaskResult> | AsyncIterable<TaskResult>,
   fmt: "json" | "ndjson",
+  signal?: AbortSignal,
 ): Promise<{ outputMissing: number }> {
   let pending = "";
   const flush = async () => {
@@ -430,6 +433,11 @@ export async function printResults(
   }
   try {
     for await (const r of tasks) {
+      if (signal?.aborted) {
+        throw new Interrupted(
+          `printing the results of session ${session.sessionId} was interrupted after ${count} tasks`,
+        );
+      }
       if (r.outputMissing) outputMissing++;
       if (fmt === "ndjson") await emit(`${JSON.stringify(task(r))}\n`);
       else {
@@ -470,6 +478,7 @@ async function report(ctx: Context, client: GridClient, results: SessionResults,
     results,
     client.eachResult(results.results),
     fmt,
+    ctx.io.signal,
   );
   summary(ctx.io, results, outputMissing);
   return outcome(results, outputMissing);
@@ -734,6 +743,15 @@ export function run(): void {
   process.on("SIGINT", () => {
     if (++interrupts > 1) process.exit(EXIT.interrupted);
     abort.abort();
+  });
+  // A reader that goes away (`htc results SESSION | head`) leaves nothing to print for: stop at once and quietly,
+  // as a process that SIGPIPE ends (Node ignores SIGPIPE, so the write fails with EPIPE instead).
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(EXIT.stdoutClosed);
+    process.stderr.write(
+      `htc: cannot write to stdout: ${oneLine(`${error.code ?? error.name}: ${error.message}`)}\n`,
+    );
+    process.exit(EXIT.internal);
   });
   void main(process.argv.slice(2), {
     stdout: process.stdout,

@@ -2,7 +2,7 @@
 // `npx htc`), against the local grid behind the local API front (private API, API key), with the test-only
 // stand-in agent. Bad input must give one line on stderr, a distinct exit code, and submit nothing.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
@@ -43,6 +43,8 @@ function htc(
     nodeArgs?: string[];
     /** Write stdout to this file instead of capturing it. */
     stdoutFile?: string;
+    /** Called with each chunk of stdout as it comes (e.g. to interrupt htc or close the pipe). */
+    onStdout?: (child: ChildProcess) => void;
   } = {},
 ): Promise<Run> {
   const env = { ...baseEnv, ...options.env };
@@ -64,7 +66,10 @@ function htc(
     if (typeof out === "number") closeSync(out);
     let stdout = "";
     let stderr = "";
-    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stdout?.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      options.onStdout?.(child);
+    });
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
     child.on("error", reject);
@@ -266,6 +271,26 @@ describe("htc submit, watch, results, cancel", () => {
       }
       expect(seen.size).toBe(300);
     }
+    // Ctrl-C while printing: it stops reading outputs and says how far it got.
+    let interrupted = false;
+    const stopped = await htc(["results", session, "--format", "ndjson"], {
+      onStdout: (child) => {
+        if (!interrupted) child.kill("SIGINT");
+        interrupted = true;
+      },
+    });
+    expect(stopped.code, stopped.stderr).toBe(EXIT.interrupted);
+    expectOneLineError(
+      stopped,
+      new RegExp(`^htc: printing the results of session ${session} was interrupted after \\d+ tasks$`),
+    );
+    expect(Number(/after (\d+) tasks/.exec(stopped.stderr)![1])).toBeLessThan(300);
+    // A reader that goes away (`| head -1`): htc ends at once, quietly, as SIGPIPE would end it.
+    const closed = await htc(["results", session, "--format", "ndjson"], {
+      onStdout: (child) => child.stdout!.destroy(),
+    });
+    expect(closed.code, closed.stderr).toBe(EXIT.stdoutClosed);
+    expect(closed.stderr).toBe("");
   }, 120_000);
 
   it("cancels sessions (exit 0), after which results exits 11", async () => {
