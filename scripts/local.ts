@@ -88,7 +88,11 @@ function checkWorker(path: string, given: string, handler: string): void {
   }
 }
 
-function options(argv: string[], cwd: string): Options | "help" {
+/**
+ * `callerCwd` resolves the paths given as flags; the default --dir is under `cwd` (the repository, where npm runs the
+ * script and `htc --local` looks).
+ */
+function options(argv: string[], cwd: string, callerCwd: string): Options | "help" {
   let parsed;
   try {
     parsed = parseArgs({
@@ -112,7 +116,7 @@ function options(argv: string[], cwd: string): Options | "help" {
   }
   const v = parsed.values;
   if (v.help) return "help";
-  const worker = v.worker === undefined ? undefined : resolve(cwd, v.worker);
+  const worker = v.worker === undefined ? undefined : resolve(callerCwd, v.worker);
   if (worker !== undefined && !existsSync(worker))
     throw new UsageError(`--worker ${v.worker} does not exist`);
   const handler = v.handler ?? "index.handler";
@@ -125,7 +129,7 @@ function options(argv: string[], cwd: string): Options | "help" {
     port: positiveInt("--port", v.port, 0, 0, 65_535),
     delayMs: positiveInt("--delay-ms", v["delay-ms"], 0, 0, 10_000),
     ttlIntervalSec: positiveInt("--ttl-interval", v["ttl-interval"], 5, 1, 3_600),
-    dir: resolve(cwd, v.dir ?? join("generated", "local")),
+    dir: v.dir === undefined ? resolve(cwd, "generated", "local") : resolve(callerCwd, v.dir),
   };
 }
 
@@ -146,7 +150,11 @@ async function main(): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
   let opts: Options | "help";
   try {
-    opts = options(process.argv.slice(2), cwd);
+    // npm runs scripts in the repository and says where it was started in INIT_CWD (`npm run local` from a
+    // subfolder, `npx htc local` from anywhere): paths given as flags are the caller's.
+    const callerCwd =
+      process.env.npm_lifecycle_event === "local" && process.env.INIT_CWD ? process.env.INIT_CWD : cwd;
+    opts = options(process.argv.slice(2), cwd, callerCwd);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`htc-grid local: ${error.message}\n${USAGE}`);
@@ -227,8 +235,9 @@ async function main(): Promise<number> {
     `  agents     ${opts.agents}, worker ${opts.worker ? rel(opts.worker) : "mock-compute-engine"} (${opts.handler}); logs in ${rel(dir)}/local-agent-N.log`,
   );
   console.log(`  client     ${rel(grid.clientFile)}   status ${rel(join(dir, "status.json"))}`);
+  const which = dir === resolve(cwd, "generated", "local") ? "--local" : `--local-dir ${dir}`;
   console.log(
-    `\ntry it (in another terminal):\n  npx htc submit --local --count 1000 --worker-args "100 1 1" --wait\n`,
+    `\ntry it (in another terminal):\n  npx htc submit ${which} --count 1000 --worker-args "100 1 1" --wait\n`,
   );
 
   let previous = { at: Date.now(), done: 0 };

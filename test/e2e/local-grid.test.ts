@@ -102,7 +102,8 @@ async function startLocal(args: string[], env: Record<string, string> = {}): Pro
       }
     }, 100);
   });
-  const local = join(dir, "generated", "local");
+  // --dir as given (absolute in these tests), else the default under the working directory.
+  const local = args.includes("--dir") ? args[args.indexOf("--dir") + 1] : join(dir, "generated", "local");
   await waitUntil("the first status file", () => existsSync(join(local, "status.json")), 10_000);
   const clientFile = JSON.parse(readFileSync(join(local, "client.json"), "utf8")) as {
     config: string;
@@ -150,6 +151,19 @@ const waitUntilAsync = async (what: string, check: () => Promise<boolean>, timeo
 };
 const waitUntil = (what: string, check: () => boolean, timeoutMs?: number) =>
   waitUntilAsync(what, async () => check(), timeoutMs);
+
+/** Runs `htc` (its bin) in `cwd` with no AWS settings of this process; resolves to its exit code and stdout. */
+async function runHtc(args: string[], cwd: string): Promise<{ code: number | null; stdout: string }> {
+  const htc = spawn(process.execPath, [join(REPO_ROOT, "runtime", "bin", "htc.js"), ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  htc.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+  const code = await new Promise<number | null>((resolve) => htc.once("exit", resolve));
+  return { code, stdout };
+}
 
 describe("npm run local", () => {
   it("computes 1,000 tasks with 4 agents, exactly once and with the right outputs, though one agent is killed halfway", async () => {
@@ -276,27 +290,11 @@ describe("npm run local", () => {
     expect(Math.max(...highDone)).toBeLessThanOrEqual(Math.min(...lowDone));
 
     // The same grid through the command line: `htc submit --local` in the directory `npm run local` runs in.
-    const htc = spawn(
-      process.execPath,
-      [
-        join(REPO_ROOT, "runtime", "bin", "htc.js"),
-        "submit",
-        "--local",
-        "--count",
-        "3",
-        "--worker-args",
-        "0 1 1",
-        "--wait",
-      ],
-      {
-        cwd: grid.dir,
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+    const { code, stdout } = await runHtc(
+      ["submit", "--local", "--count", "3", "--worker-args", "0 1 1", "--wait"],
+      grid.dir,
     );
-    let stdout = "";
-    htc.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
-    expect(await new Promise((resolve) => htc.once("exit", resolve))).toBe(0);
+    expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ total: 3, finished: 3, failed: 0 });
     ddb.destroy();
     await client.close();
@@ -436,8 +434,32 @@ describe("npm run local refuses to start, cleanly", () => {
       expect(output).not.toContain("ready in");
       expect(existsSync(join(dir, "generated"))).toBe(false);
     }
-    // The handler found in the folder: it starts (and is stopped at once).
-    const grid = await startLocal(["--worker", join(dir, "code"), "--handler", "main.run", "--agents", "1"]);
+    // Run through npm (`npm run local` from a subfolder, `npx htc local` from anywhere), a relative --worker is the
+    // caller's, which npm names in INIT_CWD: here the bad zip is read (not "does not exist" from the repository).
+    const child = spawn(process.execPath, [LOCAL_SCRIPT, "--worker", "bad.zip"], {
+      cwd: workDir(),
+      env: { ...process.env, npm_lifecycle_event: "local", INIT_CWD: dir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+    expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(2);
+    expect(output.split("\n")[0]).toContain(
+      "htc-grid local: --worker bad.zip: the file is not a zip archive",
+    );
+    // The handler found in the folder: it starts, in a --dir of its own, and says how to reach it from anywhere.
+    const elsewhere = join(dir, "elsewhere");
+    const grid = await startLocal([
+      ...["--worker", join(dir, "code"), "--handler", "main.run", "--agents", "1", "--dir", elsewhere],
+    ]);
+    expect(grid.output()).toContain(`npx htc submit --local-dir ${elsewhere} --count 1000`);
+    const run = await runHtc(["submit", "--local-dir", elsewhere, "--count", "2", "--wait"], workDir());
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      total: 2,
+      finished: 2,
+      tasks: [{ output: 1 }, { output: 1 }],
+    });
     expect(await grid.stop()).toBe(0);
   });
 

@@ -80,7 +80,8 @@ commands:
 
 options:
   --config FILE        agent configuration (default: $AGENT_CONFIG_FILE, generated/agent_config.json, /etc/agent/...)
-  --local              use the grid \`npm run local\` runs in this directory (its generated/local/client.json)
+  --local              use the grid \`npm run local\` runs here (generated/local/client.json here, else in the clone)
+  --local-dir DIR      use the grid \`npm run local -- --dir DIR\` runs
   --api public|private which API (default: private when INTRA_VPC is set, else public)
   -h, --help           this text
 exit codes: 0 all finished, 2 usage, 3 config, 4 auth, 5 API, 6 timeout, 7 unknown session,
@@ -91,6 +92,7 @@ exit codes: 0 all finished, 2 usage, 3 config, 4 auth, 5 API, 6 timeout, 7 unkno
 const OPTIONS = {
   config: { type: "string" },
   local: { type: "boolean" },
+  "local-dir": { type: "string" },
   api: { type: "string" },
   file: { type: "string", short: "f" },
   count: { type: "string", short: "n" },
@@ -634,12 +636,39 @@ function oneLine(text: string): string {
 /** What `npm run local` writes for clients: the agent configuration's path and the local servers' environment. */
 export const LOCAL_CLIENT_FILE = "generated/local/client.json";
 
+/** The clone of the repository this htc belongs to (where `npm run local` is defined), if it runs from one. */
+function repositoryRoot(): string | undefined {
+  for (let dir = resolve(__dirname); ; dir = dirname(dir)) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest) && readFileSync(manifest, "utf8").includes('"local":')) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
 /**
- * `--local`: the configuration of the grid `npm run local` runs from `io.cwd`, whose endpoints and local
+ * The client file of the local grid `--local` means: `generated/local/client.json` under the working directory,
+ * else under the repository's root (where `npm run local` runs, from whichever folder it was started).
+ */
+export function localClientFile(cwd: string, root: string | undefined): string {
+  const places = [resolve(cwd, LOCAL_CLIENT_FILE)];
+  if (root !== undefined && resolve(root, LOCAL_CLIENT_FILE) !== places[0])
+    places.push(resolve(root, LOCAL_CLIENT_FILE));
+  const found = places.find((file) => existsSync(file));
+  if (found === undefined) {
+    throw new ConfigError(
+      `no local grid here (no ${places.join(" or ")}): start one with \`npm run local\`, or pass --local-dir DIR for one started with --dir DIR`,
+    );
+  }
+  return found;
+}
+
+/**
+ * `--local` / `--local-dir DIR`: the configuration of a grid `npm run local` runs, whose endpoints and local
  * credentials go into process.env (where the AWS SDK reads AWS_ENDPOINT_URL_<SERVICE>).
  */
-function useLocalGrid(io: CliIo): string {
-  const file = resolve(io.cwd, LOCAL_CLIENT_FILE);
+function useLocalGrid(io: CliIo, dir: string | undefined): string {
+  const file =
+    dir === undefined ? localClientFile(io.cwd, repositoryRoot()) : resolve(io.cwd, dir, "client.json");
   let local: { config?: unknown; env?: unknown };
   try {
     local = JSON.parse(readFileSync(file, "utf8")) as { config?: unknown; env?: unknown };
@@ -658,27 +687,23 @@ function useLocalGrid(io: CliIo): string {
   return local.config;
 }
 
-/** `htc local ...`: runs `npm run local -- ...` in the repository this htc belongs to. */
+/**
+ * `htc local ...`: runs `npm run local -- ...` of the repository this htc belongs to, from the working directory,
+ * so that relative paths in its flags (`--worker`, `--dir`) are the caller's (npm passes it on as INIT_CWD).
+ */
 function runLocalGrid(args: readonly string[], io: CliIo): Promise<number> {
-  let root = resolve(__dirname);
-  while (
-    !existsSync(join(root, "package.json")) ||
-    !readFileSync(join(root, "package.json"), "utf8").includes('"local":')
-  ) {
-    const parent = dirname(root);
-    if (parent === root) {
-      io.stderr.write(
-        "htc: `htc local` runs from a clone of the repository (it starts `npm run local` there)\n",
-      );
-      return Promise.resolve(EXIT.usage);
-    }
-    root = parent;
+  const root = repositoryRoot();
+  if (root === undefined) {
+    io.stderr.write(
+      "htc: `htc local` runs from a clone of the repository (it starts `npm run local` there)\n",
+    );
+    return Promise.resolve(EXIT.usage);
   }
   const child = spawn(
     process.platform === "win32" ? "npm.cmd" : "npm",
-    ["run", "--silent", "local", "--", ...args],
+    ["--prefix", root, "run", "--silent", "local", "--", ...args],
     {
-      cwd: root,
+      cwd: io.cwd,
       stdio: "inherit",
     },
   );
@@ -710,9 +735,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       return EXIT.ok;
     }
     if (command === undefined) throw new UsageError("no command given (see htc --help)");
-    if (values.local) {
-      if (values.config !== undefined) throw new UsageError("give either --local or --config, not both");
-      values = { ...values, config: useLocalGrid(io) };
+    const localDir = values["local-dir"];
+    if (values.local || localDir !== undefined) {
+      if (values.config !== undefined)
+        throw new UsageError(`give either ${values.local ? "--local" : "--local-dir"} or --config, not both`);
+      if (values.local && localDir !== undefined)
+        throw new UsageError("give either --local or --local-dir, not both");
+      values = { ...values, config: useLocalGrid(io, localDir) };
     }
     const run = COMMANDS[command];
     if (!run)

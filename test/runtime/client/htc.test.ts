@@ -3,13 +3,21 @@
 // stand-in agent. Bad input must give one line on stderr, a distinct exit code, and submit nothing.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { EXIT, printResults } from "../../../runtime/src/client/cli";
+import { EXIT, LOCAL_CLIENT_FILE, localClientFile, printResults } from "../../../runtime/src/client/cli";
 import type { SessionResults } from "../../../runtime/src/client";
 import { findRepoRoot } from "../../../modules/runtime-bundle/bundle";
 import { newSessionId } from "../control-plane/integration/fixtures";
@@ -538,6 +546,32 @@ describe("printing a session's results", () => {
       );
       expect(bytes).toBeGreaterThan(600_000_000);
       expect(largest).toBeLessThan(8_000_000);
+    }
+  });
+});
+
+describe("which local grid --local means", () => {
+  it("generated/local/client.json here, else in the repository's root, else one line naming both", () => {
+    const base = mkdtempSync(join(tmpdir(), "htc-local-"));
+    try {
+      const [here, root] = [join(base, "here"), join(base, "root")];
+      const place = (dir: string) => {
+        mkdirSync(join(dir, "generated", "local"), { recursive: true });
+        writeFileSync(join(dir, LOCAL_CLIENT_FILE), "{}");
+        return join(dir, LOCAL_CLIENT_FILE);
+      };
+      mkdirSync(here);
+      expect(() => localClientFile(here, root)).toThrow(
+        `no local grid here (no ${join(here, LOCAL_CLIENT_FILE)} or ${join(root, LOCAL_CLIENT_FILE)}): ` +
+          "start one with `npm run local`, or pass --local-dir DIR for one started with --dir DIR",
+      );
+      expect(() => localClientFile(here, undefined)).toThrow(/^no local grid here \(no [^ ]+\): start/);
+      const inRoot = place(root); // `npm run local` started from a subfolder, or through `npx htc local`
+      expect(localClientFile(here, root)).toBe(inRoot);
+      const inHere = place(here);
+      expect(localClientFile(here, root)).toBe(inHere);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
     }
   });
 });
