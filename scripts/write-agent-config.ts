@@ -1,5 +1,5 @@
 // `npm run outputs`: writes generated/agent_config.json from the outputs of a deployment.
-//   npx cdktf deploy grid --outputs-file generated/outputs.json   (add --outputs-file-include-sensitive-outputs
+//   npx cdktf output grid --outputs-file generated/outputs.json   (add --outputs-file-include-sensitive-outputs
 //   only when the grid config sets agent_config_include_secrets)
 //   npm run outputs
 // Every problem (missing, unreadable or malformed outputs file, unwritable generated/) is one line and exit 1.
@@ -16,7 +16,7 @@ const TARGET = "generated/agent_config.json";
 function readOutputs(file: string): unknown {
   if (!existsSync(file)) {
     throw new OutputsError(
-      `${file} does not exist; run \`npx cdktf deploy grid --outputs-file ${file}\` first`,
+      `${file} does not exist; run \`npx cdktf output grid --outputs-file ${file}\` first (after the grid stack is deployed)`,
     );
   }
   let text: string;

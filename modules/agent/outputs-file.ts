@@ -27,19 +27,21 @@ export function agentConfigFromOutputs(
   stack: string,
   includeSecrets: boolean,
 ): Record<string, unknown> {
-  const deploy = `\`cdktf deploy ${stack} --outputs-file generated/outputs.json\``;
+  const rewrite = `\`cdktf output ${stack} --outputs-file generated/outputs.json\``;
   if (!isObject(outputs)) {
     throw new OutputsError(
-      `the outputs file holds ${kind(outputs)}, not the object cdktf writes; re-create it with ${deploy}`,
+      `the outputs file holds ${kind(outputs)}, not the object cdktf writes; re-create it with ${rewrite}`,
     );
   }
   const stackOutputs = outputs[stack];
   if (stackOutputs === undefined) {
-    throw new OutputsError(`the outputs file has no "${stack}" stack; deploy it with ${deploy}`);
+    throw new OutputsError(
+      `the outputs file has no "${stack}" stack; write its outputs with ${rewrite} once it is deployed`,
+    );
   }
   if (!isObject(stackOutputs)) {
     throw new OutputsError(
-      `the outputs of stack "${stack}" are ${kind(stackOutputs)}, not an object; re-create them with ${deploy}`,
+      `the outputs of stack "${stack}" are ${kind(stackOutputs)}, not an object; re-create them with ${rewrite}`,
     );
   }
   const raw = stackOutputs[AGENT_CONFIG_OUTPUT];
@@ -69,7 +71,7 @@ export function agentConfigFromOutputs(
     const missing = AGENT_SECRET_FIELDS.filter((f) => stackOutputs[SECRET_OUTPUTS[f]] === undefined);
     if (missing.length > 0) {
       throw new OutputsError(
-        `agent_config_include_secrets is true but the outputs file lacks ${missing.map((f) => SECRET_OUTPUTS[f]).join(", ")}; deploy with --outputs-file-include-sensitive-outputs`,
+        `agent_config_include_secrets is true but the outputs file lacks ${missing.map((f) => SECRET_OUTPUTS[f]).join(", ")}; write them with --outputs-file-include-sensitive-outputs`,
       );
     }
     for (const field of AGENT_SECRET_FIELDS) document[field] = stackOutputs[SECRET_OUTPUTS[field]];

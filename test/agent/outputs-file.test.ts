@@ -37,7 +37,7 @@ describe("agent configuration from deployment outputs", () => {
   });
 
   it("explains how to produce missing outputs", () => {
-    expect(() => agentConfigFromOutputs({}, "grid", false)).toThrow(/cdktf deploy grid --outputs-file/);
+    expect(() => agentConfigFromOutputs({}, "grid", false)).toThrow(/cdktf output grid --outputs-file/);
     expect(() => agentConfigFromOutputs({ grid: { agent_config: "{}" } }, "grid", true)).toThrow(
       /--outputs-file-include-sensitive-outputs/,
     );

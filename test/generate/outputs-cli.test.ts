@@ -31,7 +31,7 @@ describe("npm run outputs", () => {
   };
 
   it.each([
-    ["a missing file", undefined, /outputs\.json does not exist; run `npx cdktf deploy grid --outputs-file/],
+    ["a missing file", undefined, /outputs\.json does not exist; run `npx cdktf output grid --outputs-file/],
     ["text that is not JSON", "{grid:", /outputs\.json is not valid JSON/],
     ["null", "null", /the outputs file holds null, not the object cdktf writes/],
     ["a list", "[]", /the outputs file holds a list/],

@@ -75,7 +75,8 @@ export class CognitoAuthenticator implements ApiAuthenticator {
     this.refreshToken = credentials.refreshToken;
     if (!credentials.refreshToken && !(credentials.username && credentials.password)) {
       throw new AuthError(
-        "the public API needs a Cognito sign-in: run `htc login`, or set HTC_USERNAME and HTC_PASSWORD",
+        "the public API needs a Cognito sign-in: pass credentials ({username, password} or {refreshToken}) to " +
+          'GridClient, or use the private API from inside the VPC (api: "private", INTRA_VPC=1)',
       );
     }
   }

@@ -11,6 +11,7 @@ import { handler as realResults } from "../../../runtime/src/control-plane/handl
 import {
   ApiError,
   AuthError,
+  GridClient,
   GridTimeoutError,
   UnknownSessionError,
   UsageError,
@@ -351,6 +352,31 @@ describe("GridClient retries", () => {
       /543: Invalid submission.*out of range/,
     );
     expect(client.requestsSent.submit - before).toBe(1);
+  });
+
+  it("says what the library needs for the public API when no credentials are given", () => {
+    const document = {
+      region: "eu-west-1",
+      grid_storage_service: "S3",
+      task_input_passed_via_external_storage: 1,
+      public_api_gateway_url: "https://abc.execute-api.eu-west-1.amazonaws.com/v1",
+      user_pool_id: "eu-west-1_abcdef",
+      cognito_userpool_client_id: "client",
+    };
+    let error: unknown;
+    try {
+      GridClient.fromConfig(document, { env: {} });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(AuthError);
+    expect((error as Error).message).toBe(
+      "the public API needs a Cognito sign-in: pass credentials ({username, password} or {refreshToken}) to " +
+        'GridClient, or use the private API from inside the VPC (api: "private", INTRA_VPC=1)',
+    );
+    expect(
+      GridClient.fromConfig(document, { env: {}, credentials: { username: "u", password: "p" } }),
+    ).toBeInstanceOf(GridClient);
   });
 
   it("reports a wrong API key as an auth error without the key in the message, and submits nothing", async () => {
