@@ -89,7 +89,7 @@ exit codes: 0 all finished, 2 usage, 3 config, 4 auth, 5 API, 6 timeout, 7 unkno
             141 stdout closed by its reader, 1 internal error
 `;
 
-const OPTIONS = {
+export const OPTIONS = {
   config: { type: "string" },
   local: { type: "boolean" },
   "local-dir": { type: "string" },
@@ -716,6 +716,11 @@ function runLocalGrid(args: readonly string[], io: CliIo): Promise<number> {
       resolveExit(code ?? (signal ? EXIT.interrupted : EXIT.internal));
     }),
   );
+}
+
+/** htc's commands (`local` included), for the README's own test. */
+export function commandNames(): string[] {
+  return ["local", ...Object.keys(COMMANDS)];
 }
 
 /** Runs `htc` with `argv` (without the node and script paths); resolves to the exit code. */
