@@ -366,6 +366,60 @@ class ProgressReporter {
   }
 }
 
+/** How long a transfer runs before its progress shows: HTC_PROGRESS_AFTER_MS, else 2 s. */
+function progressAfterMs(env: CliIo["env"]): number {
+  const raw = env.HTC_PROGRESS_AFTER_MS;
+  if (raw === undefined || raw === "") return 2_000;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new UsageError(
+      `HTC_PROGRESS_AFTER_MS ${JSON.stringify(raw)} must be a whole number of milliseconds`,
+    );
+  return ms;
+}
+
+/**
+ * Progress of a transfer (inputs written, results printed) on stderr, once it has run for `quietMs`: a line redrawn in
+ * place on a terminal, else a plain line every 10 s. Short transfers print nothing.
+ */
+export class TransferProgress {
+  private readonly started: number;
+  private lastLine = -Infinity;
+  private drawn = false;
+
+  constructor(
+    private readonly stderr: CliIo["stderr"],
+    private readonly what: string,
+    private readonly now: () => number = Date.now,
+    private readonly quietMs = 2_000,
+  ) {
+    this.started = now();
+  }
+
+  update(done: number, total: number): void {
+    const at = this.now();
+    if (at - this.started < this.quietMs) return;
+    const seconds = (at - this.started) / 1000;
+    const rate = seconds > 0 ? `, ${(done / seconds).toFixed(0)}/s` : "";
+    const text = `htc: ${this.what}: ${done}/${total} (${((done / Math.max(1, total)) * 100).toFixed(0)}%)${rate}`;
+    if (this.stderr.isTTY) {
+      if (at - this.lastLine < 100 && done < total) return; // at most ten redraws a second
+      this.lastLine = at;
+      this.stderr.write(`\r\u001b[K${text}`);
+      this.drawn = true;
+    } else if (at - this.lastLine >= 10_000) {
+      this.lastLine = at;
+      this.stderr.write(`${text}\n`);
+    }
+  }
+
+  /** Clears a line still drawn, so the next message starts on a clean line. */
+  end(): void {
+    if (this.drawn) this.stderr.write("\r\u001b[K");
+    this.drawn = false;
+  }
+}
+
 function outcome(results: SessionResults, outputMissing: number): number {
   if (results.failed > 0) return EXIT.someFailed;
   if (results.cancelled > 0) return EXIT.someCancelled;
@@ -396,6 +450,7 @@ export async function printResults(
   tasks: Iterable<TaskResult> | AsyncIterable<TaskResult>,
   fmt: "json" | "ndjson",
   signal?: AbortSignal,
+  onPrinted?: (printed: number) => void,
 ): Promise<{ outputMissing: number }> {
   let pending = "";
   const flush = async () => {
@@ -448,6 +503,7 @@ export async function printResults(
         await emit(`${count > 0 ? "," : ""}\n    ${text}`);
       }
       count++;
+      onPrinted?.(count);
     }
   } catch (error) {
     // A read that failed: what came before it is printed (the document cut short), then the error.
@@ -475,13 +531,25 @@ function summary(io: CliIo, results: Omit<SessionResults, "results">, outputMiss
 
 /** Prints the session's results, reading each output as it is printed; then the summary line. The exit code. */
 async function report(ctx: Context, client: GridClient, results: SessionResults, fmt: "json" | "ndjson") {
-  const { outputMissing } = await printResults(
-    ctx.io.stdout,
-    results,
-    client.eachResult(results.results),
-    fmt,
-    ctx.io.signal,
+  const progress = new TransferProgress(
+    ctx.io.stderr,
+    `session ${results.sessionId}: results printed`,
+    Date.now,
+    progressAfterMs(ctx.io.env),
   );
+  let outputMissing: number;
+  try {
+    ({ outputMissing } = await printResults(
+      ctx.io.stdout,
+      results,
+      client.eachResult(results.results),
+      fmt,
+      ctx.io.signal,
+      (printed) => progress.update(printed, results.results.length),
+    ));
+  } finally {
+    progress.end();
+  }
   summary(ctx.io, results, outputMissing);
   return outcome(results, outputMissing);
 }
@@ -527,7 +595,22 @@ const COMMANDS: Record<string, (ctx: Context) => Promise<number>> = {
     const tasks = await tasksFrom(values, io);
     const client = clientOf(ctx);
     try {
-      const submission = await client.submit(tasks, { priority, sessionId: values.session });
+      const uploads = new TransferProgress(
+        io.stderr,
+        "inputs written to the data plane",
+        Date.now,
+        progressAfterMs(io.env),
+      );
+      let submission: Submission;
+      try {
+        submission = await client.submit(tasks, {
+          priority,
+          sessionId: values.session,
+          onUpload: (written, total) => uploads.update(written, total),
+        });
+      } finally {
+        uploads.end();
+      }
       io.stderr.write(
         `htc: submitted ${submission.taskIds.length} tasks as session ${submission.sessionId} (priority ${priority}, ${submission.calls} call${submission.calls === 1 ? "" : "s"})\n`,
       );

@@ -110,6 +110,8 @@ export interface SubmitOptions {
   readonly maxTasksPerCall?: number;
   /** Called after each submit call with the tasks submitted so far. */
   readonly onProgress?: (submitted: number, total: number) => void;
+  /** With inputs in the data plane: called after each input is written, with the inputs written so far. */
+  readonly onUpload?: (written: number, total: number) => void;
 }
 
 export interface Submission {
@@ -446,15 +448,17 @@ export class GridClient {
 
     const taskIds: string[] = [];
     let duplicates = 0;
+    let written = 0;
     for (const part of parts) {
       const ids = Array.from({ length: part.count }, (_, i) => `${sessionId}_${part.first + i}`);
       let answer: SubmitResponse;
       if (this.externalStorage) {
         const data = this.dataPlane();
         const concurrency = this.options.dataPlaneConcurrency ?? DEFAULTS.dataPlaneConcurrency;
-        await mapLimit(ids, concurrency, (taskId, i) =>
-          data.put(inputKey(taskId), toBase64(definitions[part.first + i])),
-        );
+        await mapLimit(ids, concurrency, async (taskId, i) => {
+          await data.put(inputKey(taskId), toBase64(definitions[part.first + i]));
+          options.onUpload?.(++written, tasks.length);
+        });
         await data.put(payloadKey(sessionId), encodeSubmissionContent(envelope({ tasks: ids })));
         answer = await this.transport.call<SubmitResponse>("submit", sessionId);
       } else {

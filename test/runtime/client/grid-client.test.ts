@@ -15,6 +15,8 @@ import {
   GridTimeoutError,
   UnknownSessionError,
   UsageError,
+  type SubmitOptions,
+  type TaskResult,
 } from "../../../runtime/src/client";
 import { MAX_WORKER_PAYLOAD_BYTES } from "../../../runtime/src/contract";
 import { newSessionId } from "../control-plane/integration/fixtures";
@@ -47,15 +49,16 @@ async function rowsOf(sessionId: string): Promise<number> {
 
 const tasks = (n: number) => Array.from({ length: n }, (_, i) => ({ x: i }));
 
-async function roundTrip(mode: Mode, count: number, options: { maxTasksPerCall?: number } = {}) {
+async function roundTrip(
+  mode: Mode,
+  count: number,
+  options: Pick<SubmitOptions, "maxTasksPerCall" | "onUpload" | "onProgress"> = {},
+) {
   const client = await h.client(mode);
   const agent = h.agent(mode);
   try {
     const sessionId = newSessionId();
-    const submission = await client.submit(tasks(count), {
-      sessionId,
-      maxTasksPerCall: options.maxTasksPerCall,
-    });
+    const submission = await client.submit(tasks(count), { sessionId, ...options });
     const results = await client.wait(submission, { timeoutMs: 45_000 });
     return { client, submission, results };
   } finally {
@@ -85,8 +88,24 @@ describe.each<[string, Mode]>([
   });
 
   it("runs a session of 100 tasks split over 3 submit calls, outputs matched to their tasks", async () => {
-    const { submission, results, client } = await roundTrip(mode, 100, { maxTasksPerCall: 40 });
+    const uploads: [number, number][] = [];
+    const submitted: number[] = [];
+    const { submission, results, client } = await roundTrip(mode, 100, {
+      maxTasksPerCall: 40,
+      onUpload: (written, total) => uploads.push([written, total]),
+      onProgress: (done) => submitted.push(done),
+    });
     expect(submission).toMatchObject({ calls: 3, duplicates: 0 });
+    // One call per input written, counting up; one per submit call.
+    expect(uploads).toEqual(Array.from({ length: 100 }, (_, i) => [i + 1, 100]));
+    expect(submitted).toEqual([40, 80, 100]);
+    // The same results read one at a time, in order (what htc prints from).
+    const streamed: TaskResult[] = [];
+    for await (const r of client.eachResult(
+      results.results.map(({ taskId, status }) => ({ taskId, status })),
+    ))
+      streamed.push(r);
+    expect(streamed).toEqual(results.results);
     expect(submission.taskIds).toEqual(Array.from({ length: 100 }, (_, i) => `${submission.sessionId}_${i}`));
     expect(results.finished).toBe(100);
     for (const r of results.results)

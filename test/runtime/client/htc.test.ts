@@ -17,7 +17,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { EXIT, LOCAL_CLIENT_FILE, localClientFile, printResults } from "../../../runtime/src/client/cli";
+import {
+  EXIT,
+  LOCAL_CLIENT_FILE,
+  localClientFile,
+  printResults,
+  TransferProgress,
+} from "../../../runtime/src/client/cli";
 import type { SessionResults } from "../../../runtime/src/client";
 import { findRepoRoot } from "../../../modules/runtime-bundle/bundle";
 import { newSessionId } from "../control-plane/integration/fixtures";
@@ -131,6 +137,8 @@ beforeAll(async () => {
     ...h.grid.env,
     AGENT_CONFIG_FILE: configFile,
     INTRA_VPC: "1",
+    // No transfer progress lines unless a test asks (they would appear in slow runs only).
+    HTC_PROGRESS_AFTER_MS: "600000",
   };
 }, 120_000);
 
@@ -255,7 +263,14 @@ describe("htc submit, watch, results, cancel", () => {
     const file = join(dir, "large.ndjson");
     const blob = "z".repeat(400_000);
     writeFileSync(file, Array.from({ length: 300 }, (_, i) => JSON.stringify({ i, blob })).join("\n"));
-    expect((await htc(["submit", "--file", file, "--session", session])).code).toBe(EXIT.ok);
+    const submitted = await htc(["submit", "--file", file, "--session", session], {
+      env: { HTC_PROGRESS_AFTER_MS: "0" },
+    });
+    expect(submitted.code).toBe(EXIT.ok);
+    // Progress from the start (not a terminal: the first line at once, then one every 10 s).
+    expect(submitted.stderr).toMatch(
+      /^htc: inputs written to the data plane: \d+\/300 \(\d+%\)(, \d+\/s)?\n/,
+    );
     const watched = await htc(["watch", session, "--timeout", "60"]);
     await agent.stop();
     expect(watched.code, watched.stderr).toBe(EXIT.ok);
@@ -279,6 +294,14 @@ describe("htc submit, watch, results, cancel", () => {
       }
       expect(seen.size).toBe(300);
     }
+    const shown = await htc(["results", session, "--format", "ndjson"], {
+      env: { HTC_PROGRESS_AFTER_MS: "0" },
+      stdoutFile: join(dir, "large.shown"),
+    });
+    expect(shown.code).toBe(EXIT.ok);
+    expect(shown.stderr).toMatch(
+      new RegExp(`^htc: session ${session}: results printed: \\d+/300 \\(\\d+%\\)(, \\d+/s)?\n`),
+    );
     // Ctrl-C while printing: it stops reading outputs and says how far it got.
     let interrupted = false;
     const stopped = await htc(["results", session, "--format", "ndjson"], {
@@ -547,6 +570,52 @@ describe("printing a session's results", () => {
       expect(bytes).toBeGreaterThan(600_000_000);
       expect(largest).toBeLessThan(8_000_000);
     }
+  });
+});
+
+describe("transfer progress", () => {
+  const recorder = (isTTY: boolean) => {
+    const lines: string[] = [];
+    return { lines, stderr: { isTTY, write: (text: string) => lines.push(text) } };
+  };
+
+  it("says nothing for a short transfer, then a line every 10 s, or a line redrawn in place on a terminal", () => {
+    let clock = 1_000;
+    const plain = recorder(false);
+    const progress = new TransferProgress(plain.stderr, "inputs written", () => clock);
+    progress.update(10, 100);
+    clock += 1_999;
+    progress.update(20, 100);
+    expect(plain.lines).toEqual([]); // under 2 s: nothing
+    clock += 1;
+    progress.update(40, 100);
+    clock += 9_999;
+    progress.update(50, 100);
+    clock += 1;
+    progress.update(80, 100);
+    progress.end();
+    expect(plain.lines).toEqual([
+      "htc: inputs written: 40/100 (40%), 20/s\n",
+      "htc: inputs written: 80/100 (80%), 7/s\n",
+    ]);
+
+    clock = 0;
+    const tty = recorder(true);
+    const bar = new TransferProgress(tty.stderr, "results printed", () => clock, 0);
+    bar.update(1, 4);
+    clock += 50;
+    bar.update(2, 4); // within 100 ms of the last redraw: skipped
+    clock += 50;
+    bar.update(3, 4);
+    bar.update(4, 4); // the last one always shows
+    bar.end();
+    const erase = `\r${String.fromCharCode(27)}[K`;
+    expect(tty.lines).toEqual([
+      `${erase}htc: results printed: 1/4 (25%)`,
+      `${erase}htc: results printed: 3/4 (75%), 30/s`,
+      `${erase}htc: results printed: 4/4 (100%), 40/s`,
+      erase,
+    ]);
   });
 });
 
