@@ -545,7 +545,8 @@ async function report(ctx: Context, client: GridClient, results: SessionResults,
       client.eachResult(results.results),
       fmt,
       ctx.io.signal,
-      (printed) => progress.update(printed, results.results.length),
+      // On a terminal the results themselves show the progress (a redrawn line would break into them).
+      ctx.io.stdout.isTTY ? undefined : (printed) => progress.update(printed, results.results.length),
     ));
   } finally {
     progress.end();

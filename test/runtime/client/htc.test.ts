@@ -51,8 +51,11 @@ function htc(
     env?: Record<string, string | undefined>;
     input?: string;
     npx?: boolean;
-    /** Run under a pseudo-terminal (util-linux `script`), stdout discarded, stderr captured as stdout. */
-    tty?: boolean;
+    /**
+     * Run under a pseudo-terminal (util-linux `script`), stdout discarded, stderr captured as stdout; "both": stdout
+     * on the terminal too.
+     */
+    tty?: boolean | "both";
     /** Options for node itself, e.g. a heap limit. */
     nodeArgs?: string[];
     /** Write stdout to this file instead of capturing it. */
@@ -67,7 +70,7 @@ function htc(
   const [cmd, argv] = options.npx
     ? ["npx", ["htc", ...args]]
     : options.tty
-      ? ["script", ["-qec", `${quoted} 2>&1 >/dev/null`, "/dev/null"]]
+      ? ["script", ["-qec", options.tty === "both" ? quoted : `${quoted} 2>&1 >/dev/null`, "/dev/null"]]
       : [process.execPath, [...(options.nodeArgs ?? []), BIN, ...args]];
   return new Promise((resolve, reject) => {
     // npx resolves the bin from the repository's node_modules, so it runs in the repository.
@@ -377,6 +380,14 @@ describe("htc submit, watch, results, cancel", () => {
       );
     }
     expect(bars.at(-1)).toMatch(/100\.0% {2}20\/20 {2}done 20 .*pending 0 .*ETA 0s\r?\n/);
+    // Results printed to the terminal are their own progress: no line is redrawn into them.
+    const shown = await htc(["results", session, "--format", "ndjson"], {
+      tty: "both",
+      env: { HTC_PROGRESS_AFTER_MS: "0" },
+    });
+    expect(shown.code, shown.stdout).toBe(EXIT.ok);
+    expect(shown.stdout.match(/"status":"finished"/g)).toHaveLength(20);
+    expect(shown.stdout).not.toContain("results printed");
   });
 });
 
