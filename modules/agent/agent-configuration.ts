@@ -196,13 +196,10 @@ export class AgentConfiguration extends Construct {
         Sid: "GridKeys",
         Effect: "Allow",
         Action: ["kms:Decrypt", "kms:GenerateDataKey"],
-        Resource: [
-          keys.stateTable.arn,
-          keys.taskQueues.arn,
-          ...(dp.dataBucket ? [keys.dataBucket.arn] : []),
-          ...zipKeyArns,
-        ],
+        Resource: [keys.stateTable.arn, keys.taskQueues.arn, ...(dp.dataBucket ? [keys.dataBucket.arn] : [])],
       },
+      // The pod code is only read: its keys decrypt, never encrypt.
+      { Sid: "PodCodeKeys", Effect: "Allow", Action: ["kms:Decrypt"], Resource: zipKeyArns },
     ];
     if (dp.dataBucket) {
       statements.push(

@@ -75,7 +75,11 @@ describe("agent wiring (seed config)", () => {
     )![1];
     const doc = JSON.parse(policy.policy);
     const sids = doc.Statement.map((s: { Sid: string }) => s.Sid);
-    expect(sids).toEqual(["StateTable", "TaskQueues", "ErrorLog", "PodCode", "GridKeys"]);
+    expect(sids).toEqual(["StateTable", "TaskQueues", "ErrorLog", "PodCode", "GridKeys", "PodCodeKeys"]);
+    // The pod code's key only decrypts: the agent never writes under it.
+    const byId = Object.fromEntries(doc.Statement.map((s: { Sid: string }) => [s.Sid, s]));
+    expect(byId.PodCodeKeys.Action).toEqual(["kms:Decrypt"]);
+    expect(byId.GridKeys.Resource.some((r: string) => r.includes("workload-key"))).toBe(false);
     for (const s of doc.Statement) {
       expect(s.Action).not.toContain("*");
       for (const r of [s.Resource].flat()) expect(r).not.toBe("*");
@@ -159,7 +163,7 @@ describe("agent wiring (S3 data plane, own worker zip)", () => {
     const doc = JSON.parse(policy.policy);
     const byId = Object.fromEntries(doc.Statement.map((s: { Sid: string }) => [s.Sid, s]));
     expect(byId.PodCode.Resource[0]).toMatch(/:s3:::my-zips\/w\/lambda\.zip$/);
-    expect(byId.GridKeys.Resource).toContain(
+    expect(byId.PodCodeKeys.Resource).toContain(
       "arn:aws:kms:eu-west-1:111122223333:key/2b9d6f4a-1c7e-4b8a-9f3d-6e5c4a3b2d1f",
     );
     expect(byId.DataBucketObjects).toBeDefined();
