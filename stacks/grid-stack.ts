@@ -16,7 +16,7 @@ import { GridKeys } from "../modules/kms/grid-keys";
 import { GridNames } from "../modules/naming/names";
 import { GridNetwork } from "../modules/network/grid-network";
 import { defaultWorkerZipLocation, workloadBucketName } from "../modules/state-bootstrap/workload";
-import { STACK_NAMES, applyBackend, gridAwsProvider } from "./common";
+import { STACK_NAMES, applyBackend, gridAwsProvider, gridTags } from "./common";
 
 export interface GridStackProps {
   readonly config: GridConfig;
@@ -88,6 +88,7 @@ export class GridStack extends TerraformStack {
       keys: this.keys,
       account,
       names,
+      tags: gridTags(config),
     });
     // Nodes pull add-on images through the images stack's pull-through cache (deployed before this stack).
     const pullThroughCache = new DataAwsIamPolicy(this, "pull-through-cache-policy", {

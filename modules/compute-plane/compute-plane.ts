@@ -66,6 +66,8 @@ export interface ComputePlaneProps {
    * be attached later with `agentRole.addPolicy(...)`. @default none
    */
   readonly agentPolicy?: PolicyDocument | string;
+  /** The grid's tags, for the nodes' instances and volumes (see NodeGroupsProps.tags). @default {} */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export class ComputePlane extends Construct {
@@ -193,6 +195,7 @@ export class ComputePlane extends Construct {
       account,
       names,
       dependsOn: beforeNodes,
+      tags: props.tags,
     });
     const nodes = this.nodeGroups.all.map((g) => g.nodeGroup);
 

@@ -76,6 +76,11 @@ export interface NodeGroupsProps {
   readonly names: GridNames;
   /** Resources the groups wait for (the networking add-ons, so nodes become Ready). @default [] */
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * The grid's tags (the provider's default tags), repeated on the nodes' instances and volumes: a launch template's
+   * tag specifications do not get the provider's default tags, and the nodes are most of the grid's cost. @default {}
+   */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** Node IAM role, the core group and the worker groups. */
@@ -142,7 +147,11 @@ export class NodeGroups extends Construct {
   ): GridNodeGroup {
     const scope = new Construct(this, spec.id);
     const physical = props.names.name("eksNodeGroup", spec.kind === "core" ? "core" : spec.name);
-    const instanceTags = { Name: `${props.clusterNameLiteral}-${spec.kind}`, [NODE_TYPE_LABEL]: spec.kind };
+    const instanceTags = {
+      ...props.tags,
+      Name: `${props.clusterNameLiteral}-${spec.kind}`,
+      [NODE_TYPE_LABEL]: spec.kind,
+    };
     const launchTemplate = new LaunchTemplate(scope, "launch-template", {
       name: props.names.name("generic", `eks-${spec.kind === "core" ? "core" : spec.name}`),
       description: `Nodes of ${physical}`,

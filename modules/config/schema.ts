@@ -478,7 +478,7 @@ export const gridConfigSchema = z
       .record(z.string(), z.string())
       .default({})
       .describe(
-        "Extra tags on every resource (at most 47; keys <= 128, values <= 256 characters; letters, digits, spaces, `_ . : / = + - @`).",
+        "Extra tags on every resource (at most 45; keys <= 128, values <= 256 characters; letters, digits, spaces, `_ . : / = + - @`).",
       ),
   })
   .describe("HTC-Grid configuration");

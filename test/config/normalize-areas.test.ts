@@ -36,10 +36,10 @@ describe("identity", () => {
     expect(collect((i) => checkArnPartition("x", "arn:aws-cn:iam::1:role/r", "cn-north-1", i))).toEqual([]);
   });
 
-  it("counts the grid's own tags against AWS's 50", () => {
+  it("counts the grid's own tags, and its nodes' two more, against AWS's 50", () => {
     const tags = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, "v"]));
-    expect(collect((i) => checkTags(tags(47), i))).toEqual([]);
-    expect(collect((i) => checkTags(tags(48), i))[0]).toMatch(/^tags: 48 tags is too many/);
+    expect(collect((i) => checkTags(tags(45), i))).toEqual([]);
+    expect(collect((i) => checkTags(tags(46), i))[0]).toMatch(/^tags: 46 tags is too many/);
   });
 
   it("refuses template syntax in tags through the character rule", () => {

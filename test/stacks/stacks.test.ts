@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { gridConfig, synthApp, type TfJson } from "../support/grid-synth";
+import { GRID_NODE_TAG_KEYS } from "../../modules/config/normalize/identity";
 
 describe("the app's stacks", () => {
   let stacks: Record<string, TfJson>;
@@ -24,6 +25,29 @@ describe("the app's stacks", () => {
       const tags = stack.provider.aws[0].default_tags[0].tags;
       expect(tags).toMatchObject({ "htc:project": "main", "htc:grid": "htc-main", "managed-by": "cdktf" });
       expect(stack.provider.aws[0].region).toBe("eu-west-1");
+    }
+  });
+
+  it("repeats the grid's tags on the nodes' instances and volumes, which default tags do not reach", () => {
+    const stack = stacks.grid;
+    const templates = Object.values(stack.resource.aws_launch_template) as {
+      tag_specifications: { resource_type: string; tags: Record<string, string> }[];
+    }[];
+    expect(templates.length).toBeGreaterThanOrEqual(2);
+    for (const template of templates) {
+      expect(template.tag_specifications.map((t) => t.resource_type)).toEqual(["instance", "volume"]);
+      for (const spec of template.tag_specifications) {
+        expect(spec.tags).toMatchObject({
+          "htc:project": "main",
+          "htc:grid": "htc-main",
+          "managed-by": "cdktf",
+        });
+        expect(spec.tags.Name).toMatch(/^htc-main-(core|worker)$/);
+        // What the config's tag limit counts on top of the grid's own tags (checkTags).
+        expect(
+          Object.keys(spec.tags).filter((k) => !(k in stack.provider.aws[0].default_tags[0].tags)),
+        ).toEqual([...GRID_NODE_TAG_KEYS]);
+      }
     }
   });
 

@@ -66,14 +66,18 @@ export function checkIdentity(raw: RawGridConfig, issue: IssueSink): number | un
   return azAvailable;
 }
 
+/** Tags the grid adds on its nodes' instances and volumes besides its own (modules/compute-plane/node-groups.ts). */
+export const GRID_NODE_TAG_KEYS = ["Name", "htc/node-type"] as const;
+
 /** The config's extra tags against AWS's tag rules and the grid's own tags. */
 export function checkTags(tags: Record<string, string>, issue: IssueSink): void {
   const entries = Object.entries(tags);
-  const room = TAG_LIMITS.maxTags - GRID_OWN_TAG_KEYS.length;
+  const gridSets = [...GRID_OWN_TAG_KEYS, ...GRID_NODE_TAG_KEYS];
+  const room = TAG_LIMITS.maxTags - gridSets.length;
   if (entries.length > room) {
     issue(
       "tags",
-      `${entries.length} tags is too many; AWS allows ${TAG_LIMITS.maxTags} per resource and the grid sets ${GRID_OWN_TAG_KEYS.length} itself (${GRID_OWN_TAG_KEYS.join(", ")}); allowed: at most ${room}`,
+      `${entries.length} tags is too many; AWS allows ${TAG_LIMITS.maxTags} per resource and the grid sets up to ${gridSets.length} itself (${gridSets.join(", ")}, the last two on its nodes); allowed: at most ${room}`,
     );
   }
   for (const [key, value] of entries) {

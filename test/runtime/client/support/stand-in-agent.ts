@@ -1,6 +1,6 @@
-// TEST-ONLY STAND-IN FOR THE HTC AGENT. The real TypeScript agent (runtime/src/agent/) is being written in
-// parallel; until it lands, the client's end-to-end tests need something that makes tasks finish, so this plays
-// the agent's part of the contract and nothing more:
+// TEST-ONLY STAND-IN FOR THE HTC AGENT. The client's tests need tasks to finish fast, with an echo worker whose
+// outputs they can predict; the real agent (runtime/src/agent/) and its faults are tested in test/runtime/agent,
+// test/local-grid and test/e2e. This plays the agent's part of the contract and nothing more:
 //   receive a task message (highest priority queue first) -> claim the row with the agent's conditional update
 //   (status pending<p> AND owner "None" -> processing, owner, heartbeat, receipt handle) -> read the input
 //   (`<task_id>-input`, base64 JSON, or the row's inline task_definition) -> run a tiny built-in worker ->
@@ -8,7 +8,6 @@
 //   still owning it -> delete the message. A message whose claim fails (cancelled task) is deleted.
 // The worker: `{"fail": "<message>"}` fails with that message; `{"sleep_ms": n}` waits first; anything else
 // answers `{"echo": <input>}`. No heartbeats, no retries, no TTL: the tests that need those use the real pieces.
-// When the real agent lands, the end-to-end tests switch to it and this file goes.
 
 import { UpdateItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
