@@ -159,9 +159,11 @@ async function runHtc(args: string[], cwd: string): Promise<{ code: number | nul
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let stdout = "";
+  let [stdout, stderr] = ["", ""];
   htc.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
-  const code = await new Promise<number | null>((resolve) => htc.once("exit", resolve));
+  htc.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => htc.once("close", resolve));
+  expect(stderr, "htc printed a warning of Node's").not.toMatch(/\(node:\d+\) \[?\w*Warning/);
   return { code, stdout };
 }
 

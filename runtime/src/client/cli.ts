@@ -327,15 +327,18 @@ function clientOf(ctx: Context): GridClient {
 }
 
 /** Progress on stderr: a live bar on a terminal, a plain line every 10 s otherwise. */
-class ProgressReporter {
+export class ProgressReporter {
   private first: { at: number; done: number } | undefined;
-  private lastLine = 0;
+  private lastLine = -Infinity;
   private drawn = false;
 
-  constructor(private readonly io: CliIo) {}
+  constructor(
+    private readonly stderr: CliIo["stderr"],
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   update(p: SessionProgress, final = false): void {
-    const now = Date.now();
+    const now = this.clock();
     const done = p.finished + p.failed + p.cancelled;
     this.first ??= { at: now, done };
     const elapsed = (now - this.first.at) / 1000;
@@ -344,16 +347,17 @@ class ProgressReporter {
     const pending = p.pending ?? Math.max(0, total - done);
     const eta = rate > 0 && pending > 0 ? `${Math.ceil(pending / rate)}s` : pending === 0 ? "0s" : "?";
     const counts = `done ${p.finished}  failed ${p.failed}  cancelled ${p.cancelled}  pending ${pending}`;
-    if (this.io.stderr.isTTY) {
+    if (this.stderr.isTTY) {
       const width = 24;
       const fill = total > 0 ? Math.round((done / total) * width) : 0;
       const pct = total > 0 ? ((done / total) * 100).toFixed(1).padStart(5) : "  ?  ";
       const bar = `[${"#".repeat(fill)}${"-".repeat(width - fill)}] ${pct}%  ${done}/${total}  ${counts}  ${rate.toFixed(1)}/s  ETA ${eta}`;
-      this.io.stderr.write(`\r\u001b[K${bar}${final ? "\n" : ""}`);
+      this.stderr.write(`\r\u001b[K${bar}${final ? "\n" : ""}`);
       this.drawn = !final;
-    } else if (final || now - this.lastLine >= 10_000) {
+    } else if (final || (!(total > 0 && done >= total) && now - this.lastLine >= 10_000)) {
+      // A complete session's line is the final one, written once (the last poll's would repeat it).
       this.lastLine = now;
-      this.io.stderr.write(
+      this.stderr.write(
         `htc: session ${p.sessionId}: ${done}/${total} tasks done (${counts.replace(/ {2}/g, ", ")}), ${rate.toFixed(1)} tasks/s, ETA ${eta}\n`,
       );
     }
@@ -361,7 +365,7 @@ class ProgressReporter {
 
   /** Ends a bar that is still being drawn (before an error message). */
   end(): void {
-    if (this.drawn) this.io.stderr.write("\n");
+    if (this.drawn) this.stderr.write("\n");
     this.drawn = false;
   }
 }
@@ -561,7 +565,7 @@ async function follow(
   session: string | Submission,
   options: { total?: number; timeoutMs?: number; readOutputs: boolean },
 ): Promise<SessionResults> {
-  const reporter = new ProgressReporter(ctx.io);
+  const reporter = new ProgressReporter(ctx.io.stderr);
   try {
     const results = await client.wait(session, {
       total: options.total,

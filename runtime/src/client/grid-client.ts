@@ -226,10 +226,14 @@ export function nextPollDelayMs(p: {
   return Math.min(p.interval, Math.max(p.floor, p.left / p.rate));
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts; takes its abort listener away either way (one per poll
+ * would pile up on a long wait's signal). */
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+    if (signal?.aborted) return resolve();
+    const onAbort = (): void => (clearTimeout(timer), resolve());
+    const timer = setTimeout(() => (signal?.removeEventListener("abort", onAbort), resolve()), ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 
 export class GridClient {

@@ -2,6 +2,7 @@
 // session's rate says it will be done, so a session's end is seen within one first interval, not up to a whole
 // backed-off one. Driven with fake timers and a get_results that answers from the fake clock (no server).
 
+import { getEventListeners } from "node:events";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { GridClient, nextPollDelayMs, type SessionResults } from "../../../runtime/src/client/grid-client";
 
@@ -41,13 +42,17 @@ describe("GridClient.wait", () => {
   }
 
   /** wait() from a 500 ms first interval up to 5 s, run to its end on the fake clock: its results or its error. */
-  async function waitToEnd(timeoutMs?: number): Promise<{ results?: SessionResults; error?: unknown }> {
+  async function waitToEnd(
+    timeoutMs?: number,
+    signal?: AbortSignal,
+  ): Promise<{ results?: SessionResults; error?: unknown }> {
     const waiting = client
       .wait("s", {
         total: TOTAL,
         pollIntervalMs: 500,
         maxPollIntervalMs: 5_000,
         timeoutMs,
+        signal,
         readOutputs: false,
       })
       .then(
@@ -108,5 +113,31 @@ describe("GridClient.wait", () => {
     expect(tail.length).toBeLessThanOrEqual(14);
     for (let i = 1; i < tail.length; i++) expect(tail[i] - tail[i - 1]).toBeGreaterThanOrEqual(3_700);
     expect(polls[polls.length - 1]).toBeLessThanOrEqual(65_000);
+  });
+
+  it("leaves no listener on the caller's abort signal between polls, however many it makes", async () => {
+    // One listener left behind per poll made Node warn of a leak (MaxListenersExceededWarning) in htc's output
+    // after ten polls.
+    const signal = new AbortController().signal;
+    const listeners: number[] = [];
+    grid((ms) => {
+      listeners.push(getEventListeners(signal, "abort").length);
+      return ms < 60_000 ? Math.min(995, ms * 0.3) : TOTAL;
+    });
+    expect((await waitToEnd(undefined, signal)).results?.finished).toBe(TOTAL);
+    expect(listeners.length).toBeGreaterThan(10);
+    expect(Math.max(...listeners)).toBe(0);
+    expect(getEventListeners(signal, "abort")).toHaveLength(0);
+  });
+
+  it("stops waiting as soon as the signal aborts", async () => {
+    const controller = new AbortController();
+    grid((ms) => {
+      if (ms >= 2_000) controller.abort();
+      return 0;
+    });
+    const { error } = await waitToEnd(undefined, controller.signal);
+    expect(String(error)).toMatch(/was interrupted: 0 of 1000 tasks done/);
+    expect(polls[polls.length - 1]).toBeLessThan(5_000);
   });
 });
