@@ -84,12 +84,28 @@ export class RedisDataPlane implements DataPlane {
    * command goes over a new one, to wherever the endpoint's name now points.
    */
   private failed(error: unknown): unknown {
-    if (error instanceof Error && error.message === "Command timed out" && this.redis.status === "ready") {
-      this.redis.disconnect(true);
-    }
+    if (!(error instanceof Error)) return error;
+    if (error.message === "Command timed out" && this.redis.status === "ready") this.redis.disconnect(true);
+    // Refused while the connection is down: the reason is the connection's error, not ioredis's retry count.
+    const cause = connectionErrors.get(this.redis);
+    if (cause && error.name === "MaxRetriesPerRequestError")
+      return new RedisUnreachableError(this.redis, cause);
     return error;
   }
 }
+
+/** A Redis command failed because the connection to Redis is down (refused, reset, unknown host, TLS). */
+export class RedisUnreachableError extends Error {
+  constructor(redis: Redis, cause: Error) {
+    super(`Redis at ${redis.options.host}:${redis.options.port} cannot be reached (${cause.message})`, {
+      cause,
+    });
+    this.name = "RedisUnreachableError";
+  }
+}
+
+/** The last error of each connectRedis connection while it is down (cleared once it is ready again). */
+const connectionErrors = new WeakMap<Redis, Error>();
 
 /** Redis refused a write because it is full (maxmemory reached under `noeviction`). */
 export class RedisFullError extends Error {
@@ -200,7 +216,7 @@ export function parseRedisUrl(url: string, defaultTls = true): { host: string; p
 
 /** A Redis connection that fails a call instead of hanging when the cache is unreachable or stops answering. */
 export function connectRedis(settings: RedisSettings, password = settings.password): Redis {
-  return new Redis({
+  const redis = new Redis({
     host: settings.host,
     port: settings.port,
     password: password || undefined,
@@ -210,6 +226,12 @@ export function connectRedis(settings: RedisSettings, password = settings.passwo
     maxRetriesPerRequest: 2,
     lazyConnect: false,
   });
+  // ioredis prints every connection error nobody listens for, with its stack trace, to stderr (in the middle of
+  // htc's output, in an agent's log at each reconnect); the commands that fail report it instead
+  // (RedisUnreachableError).
+  redis.on("error", (error: Error) => connectionErrors.set(redis, error));
+  redis.on("ready", () => connectionErrors.delete(redis));
+  return redis;
 }
 
 export interface DataPlaneHandle {

@@ -46,6 +46,7 @@ import {
   openDataPlane,
   parseRedisUrl,
   RedisFullError,
+  RedisUnreachableError,
   type DataPlane,
   type DataPlaneHandle,
 } from "../aws/data-plane";
@@ -195,6 +196,8 @@ function guarded(plane: DataPlane, storage: GridStorageService): DataPlane {
     } catch (error) {
       if (error instanceof RedisFullError)
         throw new ApiError(`the data plane (${storage}): ${error.message}`);
+      if (error instanceof RedisUnreachableError)
+        throw new ApiError(`the data plane (${storage}) could not ${what} ${key}: ${error.message}`);
       const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       throw new ApiError(
         `the data plane (${storage}) could not ${what} ${key}: ${detail.split("\n")[0]}; check AWS credentials and that ${storage === "S3" ? "the bucket" : "Redis"} is reachable from here`,

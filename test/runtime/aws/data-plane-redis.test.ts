@@ -7,10 +7,11 @@
 // replaced, and S3+REDIS goes on with S3 alone.
 
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   RedisDataPlane,
   RedisFullError,
+  RedisUnreachableError,
   REDIS_COMMAND_TIMEOUT_MS,
   WriteThroughDataPlane,
   connectRedis,
@@ -18,6 +19,7 @@ import {
   type DataPlane,
 } from "../../../runtime/src/aws/data-plane";
 import { redisMaxmemoryPolicy } from "../../../runtime/src/contract";
+import { freePort } from "../../../runtime/src/local/ports";
 import { startRedis, type LocalServer } from "../../../runtime/src/local/servers";
 import { requireTool } from "../../support/tools";
 
@@ -222,6 +224,43 @@ describe("a Redis that stops answering", () => {
     } finally {
       process.kill(own.server.pid!, "SIGCONT");
       redis.disconnect();
+    }
+  });
+});
+
+describe("a Redis that cannot be reached", () => {
+  it("fails the command naming the address and the connection's error, prints nothing, and recovers when Redis comes", async () => {
+    const printed = vi.spyOn(console, "error");
+    const port = await freePort(); // nothing listens there yet
+    const redis = connectRedis({ host: "127.0.0.1", port, tls: false });
+    let server: LocalServer | undefined;
+    try {
+      const plane = new RedisDataPlane(redis, 60);
+      const error = await plane.put("u_0-input", "eA==").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedisUnreachableError);
+      expect((error as Error).message).toBe(
+        `Redis at 127.0.0.1:${port} cannot be reached (connect ECONNREFUSED 127.0.0.1:${port})`,
+      );
+      // ioredis prints "[ioredis] Unhandled error event" and a stack trace for each connection error nobody
+      // listens for: into htc's output, and into an agent's log at every reconnect.
+      expect(printed).not.toHaveBeenCalled();
+
+      server = await startRedis({ binary: requireTool("redis-server"), port });
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const written = await plane.put("u_0-input", "eA==").then(
+          () => true,
+          () => false,
+        );
+        if (written) break;
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await plane.get("u_0-input")).toBe("eA==");
+    } finally {
+      printed.mockRestore();
+      redis.disconnect();
+      await server?.stop();
     }
   });
 });

@@ -9,6 +9,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -27,6 +28,7 @@ import {
 } from "../../../runtime/src/client/cli";
 import type { SessionResults } from "../../../runtime/src/client";
 import { findRepoRoot } from "../../../modules/runtime-bundle/bundle";
+import { freePort } from "../../../runtime/src/local/ports";
 import { newSessionId } from "../control-plane/integration/fixtures";
 import { TABLE } from "../control-plane/integration/local-grid";
 import { PRIORITIES, startHarness, type Harness, type Mode } from "./support/harness";
@@ -418,6 +420,28 @@ describe("htc refuses bad input with one line, a distinct exit code, and submits
       expect(run.code).toBe(EXIT.auth);
       expectOneLineError(run, /refused the API key \(x-api-key\) \(403 Forbidden\); check api_gateway_key/);
       expect(run.stderr).not.toContain("not-the-key-31337");
+    });
+  });
+
+  it("a Redis it cannot reach: one line naming its address and why, exit 5, nothing submitted", async () => {
+    const port = await freePort(); // nothing listens there
+    const config = {
+      ...JSON.parse(readFileSync(configFile, "utf8")),
+      redis_url: `redis://127.0.0.1:${port}`,
+    };
+    const file = join(dir, "unreachable-redis.json");
+    writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
+    await expectNothingSubmitted(async () => {
+      const run = await htc(["submit", "--count", "3", "--config", file]);
+      expect(run.code).toBe(EXIT.api);
+      // Not ioredis's "Unhandled error event" stack traces, nor its retry count.
+      const address = `127\\.0\\.0\\.1:${port}`;
+      expectOneLineError(
+        run,
+        new RegExp(
+          `could not write .*-input: Redis at ${address} cannot be reached \\(connect ECONNREFUSED ${address}\\)$`,
+        ),
+      );
     });
   });
 
