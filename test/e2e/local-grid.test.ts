@@ -65,6 +65,8 @@ function configFile(dir: string, overrides: Record<string, unknown>): string {
 interface Started {
   readonly child: ChildProcess;
   readonly dir: string;
+  /** The grid's own folder (--dir). */
+  readonly local: string;
   output(): string;
   status(): Status;
   /** The environment `htc --local` runs with (endpoints, local credentials). */
@@ -113,6 +115,7 @@ async function startLocal(args: string[], env: Record<string, string> = {}): Pro
     child,
     dir,
     output: () => text,
+    local,
     env: clientFile.env,
     configPath: clientFile.config,
     status: () => JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status,
@@ -153,7 +156,10 @@ const waitUntil = (what: string, check: () => boolean, timeoutMs?: number) =>
   waitUntilAsync(what, async () => check(), timeoutMs);
 
 /** Runs `htc` (its bin) in `cwd` with no AWS settings of this process; resolves to its exit code and stdout. */
-async function runHtc(args: string[], cwd: string): Promise<{ code: number | null; stdout: string }> {
+async function runHtc(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const htc = spawn(process.execPath, [join(REPO_ROOT, "runtime", "bin", "htc.js"), ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
@@ -164,7 +170,7 @@ async function runHtc(args: string[], cwd: string): Promise<{ code: number | nul
   htc.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
   const code = await new Promise<number | null>((resolve) => htc.once("close", resolve));
   expect(stderr, "htc printed a warning of Node's").not.toMatch(/\(node:\d+\) \[?\w*Warning/);
-  return { code, stdout };
+  return { code, stdout, stderr };
 }
 
 describe("npm run local", () => {
@@ -252,6 +258,13 @@ describe("npm run local", () => {
     expect(await grid.stop()).toBe(0);
     expect(grid.output()).toContain("htc-grid local: stopped");
     expect(processesMentioning(grid.dir)).toEqual([]);
+    // A stopped grid takes its client file with it: htc says there is no grid rather than trying dead ports.
+    expect(existsSync(join(grid.local, "client.json"))).toBe(false);
+    const after = await runHtc(["submit", "--local-dir", grid.local, "--count", "1"], grid.dir);
+    expect(after.code).toBe(3);
+    expect(after.stderr).toBe(
+      `htc: no local grid here (${join(grid.local, "client.json")} is missing or unreadable): start one with \`npm run local -- --dir ${grid.local}\`\n`,
+    );
   }, 240_000);
 
   it("runs higher-priority tasks submitted later before lower-priority ones while its one agent is busy", async () => {

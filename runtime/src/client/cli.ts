@@ -761,8 +761,9 @@ function useLocalGrid(io: CliIo, dir: string | undefined): string {
   try {
     local = JSON.parse(readFileSync(file, "utf8")) as { config?: unknown; env?: unknown };
   } catch {
+    const start = dir === undefined ? "npm run local" : `npm run local -- --dir ${dir}`;
     throw new ConfigError(
-      `no local grid here (${file} is missing or unreadable): start one with \`npm run local\``,
+      `no local grid here (${file} is missing or unreadable): start one with \`${start}\``,
     );
   }
   if (typeof local.config !== "string" || typeof local.env !== "object" || local.env === null) {

@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -489,6 +489,8 @@ async function start(
   writeFileSync(clientFile, `${JSON.stringify({ config: configPath, env: clientEnv }, null, 2)}\n`, {
     mode: 0o600,
   });
+  // Gone with the grid: `htc --local` then says no grid runs, instead of trying ports nothing listens on.
+  track({ stop: async () => rmSync(clientFile, { force: true }) });
 
   // --- Agents ----------------------------------------------------------------------------------------------
   const agents: LocalAgent[] = [];
