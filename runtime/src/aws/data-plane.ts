@@ -2,7 +2,7 @@
 // are the base64 text clients and agents exchange. Shared by submit_tasks, the agent and the client.
 
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { Redis } from "ioredis";
+import { Redis, ReplyError } from "ioredis";
 import type { GridStorageService } from "../contract";
 import { errorName } from "./retry";
 import type { ObjectTexts } from "./signed-s3";
@@ -86,10 +86,10 @@ export class RedisDataPlane implements DataPlane {
   private failed(error: unknown): unknown {
     if (!(error instanceof Error)) return error;
     if (error.message === "Command timed out" && this.redis.status === "ready") this.redis.disconnect(true);
-    // Refused while the connection is down: the reason is the connection's error, not ioredis's retry count.
+    // Failed while the connection is down, and not Redis's reply: the reason is the connection's error, not
+    // ioredis's retry count (told apart by class, not name: the bundles minify ioredis's class names).
     const cause = connectionErrors.get(this.redis);
-    if (cause && error.name === "MaxRetriesPerRequestError")
-      return new RedisUnreachableError(this.redis, cause);
+    if (cause && !(error instanceof ReplyError)) return new RedisUnreachableError(this.redis, cause);
     return error;
   }
 }
@@ -229,7 +229,11 @@ export function connectRedis(settings: RedisSettings, password = settings.passwo
   // ioredis prints every connection error nobody listens for, with its stack trace, to stderr (in the middle of
   // htc's output, in an agent's log at each reconnect); the commands that fail report it instead
   // (RedisUnreachableError).
-  redis.on("error", (error: Error) => connectionErrors.set(redis, error));
+  redis.on("error", (error: NodeJS.ErrnoException) => {
+    // The socket's errors (refused, reset, unknown host, TLS) carry a code; a timed-out command is reported by the
+    // command itself.
+    if (typeof error.code === "string") connectionErrors.set(redis, error);
+  });
   redis.on("ready", () => connectionErrors.delete(redis));
   return redis;
 }

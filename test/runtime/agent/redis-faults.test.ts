@@ -4,8 +4,11 @@
 // stops answering, the agent's read fails after the command timeout instead of holding the task until TCP gives up.
 // With S3+REDIS a Redis that stops answering costs the agent one timed-out call: it goes on with S3 alone.
 
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outputKey, redisMaxmemoryPolicy, stateKeyForSession, stateOf } from "../../../runtime/src/contract";
+import { freePort } from "../../../runtime/src/local/ports";
 import { recordFinals, startHarness, stopAgent, type Harness } from "./harness";
 
 const EXPIRATION_SEC = 7200;
@@ -146,6 +149,41 @@ describe("an agent with REDIS storage", () => {
     }
     expect(finals.get(taskIds[0])).toEqual(["finished"]);
     expect((await h.rows(taskIds))[0].retries).toBeGreaterThanOrEqual(1);
+    expect(await stopAgent(agent)).toBe(0);
+  }, 120_000);
+});
+
+describe("an agent whose Redis cannot be reached", () => {
+  it("says so in one line naming the address and the connection's error, and loses no task", async () => {
+    const port = await freePort(); // nothing listens there
+    const config = JSON.parse(readFileSync(h.configPath, "utf8")) as { redis_url: string };
+    const file = join(h.dir, "agent-config-unreachable-redis.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ ...config, redis_url: config.redis_url.replace(/:\d+$/, `:${port}`) }),
+    );
+    const { sessionId, taskIds } = await h.submit([sleepTask(0)]);
+    const cut = h.spawnAgent("agent-unreachable-redis", { env: { AGENT_CONFIG_FILE: file } });
+    // The bundled agent: ioredis's class names are minified there, so the error is told apart by class.
+    const line = `failed -- RedisUnreachableError: Redis at 127.0.0.1:${port} cannot be reached (connect ECONNREFUSED 127.0.0.1:${port})`;
+    await h.waitFor(
+      "the agent naming the unreachable Redis",
+      async () => cut.output().includes(line),
+      30_000,
+    );
+    expect(await stopAgent(cut)).toBe(0);
+    // No "[ioredis] Unhandled error event" stack trace per reconnect.
+    expect(cut.output()).not.toContain("Unhandled error event");
+    expect(finals.get(taskIds[0])).toBeUndefined();
+
+    const agent = h.spawnAgent("agent-reachable-redis");
+    const ttlLoop = setInterval(() => void h.ttl().catch(() => undefined), 1_000);
+    try {
+      await h.waitFor("the task finished", finished(sessionId, taskIds), 60_000);
+    } finally {
+      clearInterval(ttlLoop);
+    }
+    expect(finals.get(taskIds[0])).toEqual(["finished"]);
     expect(await stopAgent(agent)).toBe(0);
   }, 120_000);
 });
