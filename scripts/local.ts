@@ -3,7 +3,7 @@
 // a command to try, shows live status, and stops everything on Ctrl-C or SIGTERM.
 //   npm run local -- [--agents N] [--worker ZIP|DIR] [--handler FILE.FUNCTION] [--port PORT] [--delay-ms MS]
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -182,6 +182,18 @@ async function main(): Promise<number> {
   );
   const startedAt = Date.now();
   const dir = opts.dir;
+  const rel = (path: string) => (path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path);
+  // A second grid in the same folder would delete the running one's code and take over its client file.
+  const pidFile = join(dir, "grid.pid");
+  const running = runningGrid(pidFile);
+  if (running !== undefined) {
+    console.error(
+      `htc-grid local: could not start: a local grid already runs from ${rel(dir)} (process ${running}): stop it (Ctrl-C in its terminal), or start this one with its own --dir`,
+    );
+    return 1;
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(pidFile, `${process.pid}\n`);
   const bundles = join(dir, "bundles");
   rmSync(bundles, { recursive: true, force: true });
   mkdirSync(bundles, { recursive: true });
@@ -213,13 +225,13 @@ async function main(): Promise<number> {
       restartAgents: true,
     });
   } catch (error) {
+    rmSync(pidFile, { force: true });
     console.error(
       `htc-grid local: could not start: ${error instanceof Error ? error.message : String(error)}`,
     );
     return 1;
   }
 
-  const rel = (path: string) => (path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path);
   console.log(`ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   console.log(`  API        ${grid.apiUrl}  (private flavour: x-api-key from ${rel(grid.configPath)})`);
   console.log(
@@ -283,8 +295,26 @@ async function main(): Promise<number> {
   });
   clearInterval(timer);
   await grid.stop();
+  rmSync(pidFile, { force: true });
   console.log("htc-grid local: stopped");
   return 0;
+}
+
+/** The process id in `pidFile` if that process still runs (a grid stopped with SIGKILL leaves a stale file). */
+function runningGrid(pidFile: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, "utf8").trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
+  }
 }
 
 main().then(

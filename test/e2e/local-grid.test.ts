@@ -410,6 +410,32 @@ describe("npm run local refuses to start, cleanly", () => {
     }
   });
 
+  it("when a grid already runs from its folder: one line naming it, exit 1, and the running grid untouched", async () => {
+    const grid = await startLocal(["--agents", "1"]);
+    const second = spawn(process.execPath, [LOCAL_SCRIPT], {
+      cwd: grid.dir,
+      env: process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    second.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+    second.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+    const code = await new Promise<number | null>((resolve) => second.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(output).toContain(
+      `htc-grid local: could not start: a local grid already runs from generated/local (process ${grid.child.pid}): stop it (Ctrl-C in its terminal), or start this one with its own --dir\n`,
+    );
+    // Before, the second grid deleted the first one's code (bundles/) and replaced its client file.
+    const client = grid.client();
+    const results = await client.wait(await client.submit([{ worker_arguments: ["0", "1", "1"] }]), {
+      timeoutMs: 30_000,
+    });
+    expect(results.finished).toBe(1);
+    await client.close();
+    expect(await grid.stop()).toBe(0);
+    expect(existsSync(join(grid.local, "grid.pid"))).toBe(false);
+  }, 60_000);
+
   it("for a Redis grid without redis-server: one line saying how to install it", async () => {
     const { code, output, dir } = await failedStart([], { PATH: "/nonexistent" });
     expect(code).toBe(1);
