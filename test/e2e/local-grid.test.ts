@@ -417,6 +417,7 @@ describe("npm run local refuses to start, cleanly", () => {
       env: process.env,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    grids.push(second);
     let output = "";
     second.stdout?.on("data", (c: Buffer) => (output += c.toString()));
     second.stderr?.on("data", (c: Buffer) => (output += c.toString()));
@@ -434,7 +435,24 @@ describe("npm run local refuses to start, cleanly", () => {
     await client.close();
     expect(await grid.stop()).toBe(0);
     expect(existsSync(join(grid.local, "grid.pid"))).toBe(false);
-  }, 60_000);
+
+    // A grid killed with SIGKILL leaves its grid.pid behind: a process that no longer runs does not block a start.
+    writeFileSync(join(grid.local, "grid.pid"), `${second.pid}\n`);
+    const third = spawn(process.execPath, [LOCAL_SCRIPT], {
+      cwd: grid.dir,
+      env: process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    grids.push(third);
+    let thirdOutput = "";
+    third.stdout?.on("data", (c: Buffer) => (thirdOutput += c.toString()));
+    third.stderr?.on("data", (c: Buffer) => (thirdOutput += c.toString()));
+    const exited = new Promise<number | null>((resolve) => third.once("exit", resolve));
+    await waitUntil("the grid started over a stale grid.pid", () => thirdOutput.includes("try it"), 30_000);
+    expect(readFileSync(join(grid.local, "grid.pid"), "utf8")).toBe(`${third.pid}\n`);
+    third.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  }, 90_000);
 
   it("for a Redis grid without redis-server: one line saying how to install it", async () => {
     const { code, output, dir } = await failedStart([], { PATH: "/nonexistent" });
