@@ -438,7 +438,9 @@ describe("npm run local refuses to start, cleanly", () => {
 
     // A grid killed with SIGKILL leaves its grid.pid behind: a process that no longer runs does not block a start.
     writeFileSync(join(grid.local, "grid.pid"), `${second.pid}\n`);
-    const third = spawn(process.execPath, [LOCAL_SCRIPT], {
+    // An earlier grid's agent logs go, so the folder holds this grid's only.
+    writeFileSync(join(grid.local, "local-agent-7.log"), "an earlier grid's agent\n");
+    const third = spawn(process.execPath, [LOCAL_SCRIPT, "--agents", "1"], {
       cwd: grid.dir,
       env: process.env,
       stdio: ["ignore", "pipe", "pipe"],
@@ -450,6 +452,7 @@ describe("npm run local refuses to start, cleanly", () => {
     const exited = new Promise<number | null>((resolve) => third.once("exit", resolve));
     await waitUntil("the grid started over a stale grid.pid", () => thirdOutput.includes("try it"), 30_000);
     expect(readFileSync(join(grid.local, "grid.pid"), "utf8")).toBe(`${third.pid}\n`);
+    expect(readdirSync(grid.local).filter((f) => f.endsWith(".log"))).toEqual(["local-agent-1.log"]);
     third.kill("SIGTERM");
     expect(await exited).toBe(0);
   }, 90_000);

@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -500,6 +500,12 @@ async function start(
   // Node options for the agents, e.g. HTC_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them
   // (passed on the command line: Node refuses --cpu-prof in NODE_OPTIONS).
   const nodeArgs = (process.env.HTC_AGENT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  // An earlier grid's agent logs (one with more agents) would read as this grid's.
+  if (output === "files") {
+    for (const file of readdirSync(options.dir)) {
+      if (/^local-agent-\d+\.log$/.test(file)) rmSync(join(options.dir, file), { force: true });
+    }
+  }
   for (let i = 0; i < options.agents; i++) {
     const name = `local-agent-${i + 1}`;
     const env: NodeJS.ProcessEnv = {
