@@ -373,22 +373,34 @@ describe("npm run local", () => {
   }, 180_000);
 });
 
+/** `npm run local`'s entry point with `args` in `cwd`: its process, its stdout and stderr so far, its exit code. */
+function spawnLocal(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [LOCAL_SCRIPT, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  grids.push(child);
+  let output = "";
+  child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { child, output: () => output, exited };
+}
+
 describe("npm run local refuses to start, cleanly", () => {
   async function failedStart(
     args: string[],
     env: Record<string, string>,
   ): Promise<{ code: number | null; output: string; dir: string }> {
     const dir = workDir();
-    const child = spawn(process.execPath, [LOCAL_SCRIPT, "--dir", join(dir, "local"), ...args], {
-      cwd: dir,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
-    child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    return { code, output, dir };
+    const started = spawnLocal(["--dir", join(dir, "local"), ...args], dir, env);
+    const code = await started.exited;
+    return { code, output: started.output(), dir };
   }
 
   it("when its API port is taken: one line naming the port, exit 1, nothing left running", async () => {
@@ -412,18 +424,9 @@ describe("npm run local refuses to start, cleanly", () => {
 
   it("when a grid already runs from its folder: one line naming it, exit 1, and the running grid untouched", async () => {
     const grid = await startLocal(["--agents", "1"]);
-    const second = spawn(process.execPath, [LOCAL_SCRIPT], {
-      cwd: grid.dir,
-      env: process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    grids.push(second);
-    let output = "";
-    second.stdout?.on("data", (c: Buffer) => (output += c.toString()));
-    second.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-    const code = await new Promise<number | null>((resolve) => second.once("exit", resolve));
-    expect(code).toBe(1);
-    expect(output).toContain(
+    const second = spawnLocal([], grid.dir);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain(
       `htc-grid local: could not start: a local grid already runs from generated/local (process ${grid.child.pid}): stop it (Ctrl-C in its terminal), or start this one with its own --dir\n`,
     );
     // Before, the second grid deleted the first one's code (bundles/) and replaced its client file.
@@ -437,24 +440,19 @@ describe("npm run local refuses to start, cleanly", () => {
     expect(existsSync(join(grid.local, "grid.pid"))).toBe(false);
 
     // A grid killed with SIGKILL leaves its grid.pid behind: a process that no longer runs does not block a start.
-    writeFileSync(join(grid.local, "grid.pid"), `${second.pid}\n`);
+    writeFileSync(join(grid.local, "grid.pid"), `${second.child.pid}\n`);
     // An earlier grid's agent logs go, so the folder holds this grid's only.
     writeFileSync(join(grid.local, "local-agent-7.log"), "an earlier grid's agent\n");
-    const third = spawn(process.execPath, [LOCAL_SCRIPT, "--agents", "1"], {
-      cwd: grid.dir,
-      env: process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    grids.push(third);
-    let thirdOutput = "";
-    third.stdout?.on("data", (c: Buffer) => (thirdOutput += c.toString()));
-    third.stderr?.on("data", (c: Buffer) => (thirdOutput += c.toString()));
-    const exited = new Promise<number | null>((resolve) => third.once("exit", resolve));
-    await waitUntil("the grid started over a stale grid.pid", () => thirdOutput.includes("try it"), 30_000);
-    expect(readFileSync(join(grid.local, "grid.pid"), "utf8")).toBe(`${third.pid}\n`);
+    const third = spawnLocal(["--agents", "1"], grid.dir);
+    await waitUntil(
+      "the grid started over a stale grid.pid",
+      () => third.output().includes("try it"),
+      30_000,
+    );
+    expect(readFileSync(join(grid.local, "grid.pid"), "utf8")).toBe(`${third.child.pid}\n`);
     expect(readdirSync(grid.local).filter((f) => f.endsWith(".log"))).toEqual(["local-agent-1.log"]);
-    third.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    third.child.kill("SIGTERM");
+    expect(await third.exited).toBe(0);
   }, 90_000);
 
   it("for a Redis grid without redis-server: one line saying how to install it", async () => {

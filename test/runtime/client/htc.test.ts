@@ -104,6 +104,17 @@ function htc(
   });
 }
 
+/** A session of `count` tasks run to its end by a stand-in agent, through `htc submit` and `htc watch`. */
+async function ranSession(count: number): Promise<string> {
+  const agent = h.agent(MODE);
+  const session = newSessionId();
+  expect((await htc(["submit", "--count", String(count), "--session", session])).code).toBe(EXIT.ok);
+  const watched = await htc(["watch", session, "--timeout", "30"]);
+  await agent.stop();
+  expect(watched.code, watched.stderr).toBe(EXIT.ok);
+  return session;
+}
+
 /** One line on stderr, no stack trace. */
 function expectOneLineError(run: Run, pattern: RegExp): void {
   const lines = run.stderr.trimEnd().split("\n");
@@ -218,12 +229,7 @@ describe("htc submit, watch, results, cancel", () => {
   });
 
   it("exits 13 when a finished task's output is no longer in the data plane, and says so", async () => {
-    const agent = h.agent(MODE);
-    const session = newSessionId();
-    expect((await htc(["submit", "--count", "3", "--session", session])).code).toBe(EXIT.ok);
-    const watched = await htc(["watch", session, "--timeout", "30"]);
-    await agent.stop();
-    expect(watched.code, watched.stderr).toBe(EXIT.ok);
+    const session = await ranSession(3);
     // As an output that expired (redis_data_expiration_sec) or was deleted.
     expect(await h.grid.redis!.del(`${session}_1-output`)).toBe(1);
     const results = await htc(["results", session]);
@@ -239,12 +245,7 @@ describe("htc submit, watch, results, cancel", () => {
   });
 
   it("stops printing at an output it cannot read: what came before, then one line and exit 5", async () => {
-    const agent = h.agent(MODE);
-    const session = newSessionId();
-    expect((await htc(["submit", "--count", "40", "--session", session])).code).toBe(EXIT.ok);
-    const watched = await htc(["watch", session, "--timeout", "30"]);
-    await agent.stop();
-    expect(watched.code, watched.stderr).toBe(EXIT.ok);
+    const session = await ranSession(40);
     const order = (stdout: string) =>
       stdout
         .split("\n")
