@@ -186,13 +186,16 @@ async function run(scenario: Scenario): Promise<Result> {
     let lastShown = -1;
     // An agent that exits mid-run (a bad HTC_AGENT_NODE_ARGS, a crash) ends the run at once instead of leaving
     // the session to wait out its timeout.
-    const agentExit = Promise.race(
-      grid.agents.map((a) =>
+    const agentExit = Promise.race([
+      ...grid.agents.map((a) =>
         a.exited.then((code) => {
           throw new Error(`${label}: agent ${a.name} exited (${code}) during the run`);
         }),
       ),
-    );
+      grid.serverLost.then((lost) => {
+        throw new Error(`${label}: ${lost} during the run`);
+      }),
+    ]);
     const results = await Promise.race([
       client.wait(submission, {
         timeoutMs: 1_800_000,

@@ -271,7 +271,10 @@ async function main(): Promise<number> {
           alive: a.child.exitCode === null && a.child.signalCode === null,
           restarts: a.restarts,
         }));
-        writeFileAtomic(statusFile, `${JSON.stringify({ ...s, rate, agentProcesses: agents })}\n`);
+        writeFileAtomic(
+          statusFile,
+          `${JSON.stringify({ ...s, rate, agentProcesses: agents, serverProcesses: grid.serverPids })}\n`,
+        );
         if (tty) process.stdout.write(`\r\x1b[2K${statusLine(s, rate)}`);
         else if (now - lastPrinted >= 10_000) {
           lastPrinted = now;
@@ -281,23 +284,32 @@ async function main(): Promise<number> {
       .catch(() => undefined);
   }, 1_000);
 
-  await new Promise<void>((resolveStop) => {
+  // Until Ctrl-C or SIGTERM, or until a server process exits on its own (a redis-server killed by hand, out of
+  // memory): the tasks and data it held are gone, and a grid that ran on would fail every request to it.
+  const lost = await new Promise<string | undefined>((resolveStop) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals > 1) process.exit(130);
       if (tty) process.stdout.write("\n");
       console.log(`htc-grid local: ${signal}: stopping the agents (they finish their tasks) and the servers`);
-      resolveStop();
+      resolveStop(undefined);
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    void grid.serverLost.then(resolveStop);
   });
   clearInterval(timer);
+  if (lost !== undefined) {
+    if (tty) process.stdout.write("\n");
+    console.error(
+      `htc-grid local: ${lost}: the grid's state in it is gone, so the grid stops; start a new one with npm run local`,
+    );
+  }
   await grid.stop();
   rmSync(pidFile, { force: true });
   console.log("htc-grid local: stopped");
-  return 0;
+  return lost === undefined ? 0 : 1;
 }
 
 /** The process id in `pidFile` if that process still runs (a grid stopped with SIGKILL leaves a stale file). */

@@ -35,6 +35,8 @@ interface Status {
   badSignatures: number;
   agentRestarts: number;
   agentProcesses: { name: string; pid: number; alive: boolean; restarts: number }[];
+  /** DynamoDB's and redis-server's processes. */
+  serverProcesses: number[];
 }
 
 afterEach(async () => {
@@ -74,6 +76,8 @@ interface Started {
   /** The agent configuration document it wrote. */
   readonly configPath: string;
   client(): GridClient;
+  /** How the grid's process ended: its exit code, or the signal. */
+  readonly exited: Promise<number | string>;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
@@ -116,6 +120,7 @@ async function startLocal(args: string[], env: Record<string, string> = {}): Pro
     dir,
     output: () => text,
     local,
+    exited,
     env: clientFile.env,
     configPath: clientFile.config,
     status: () => JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status,
@@ -371,6 +376,36 @@ describe("npm run local", () => {
     await failClient.close();
     expect(await failing.stop()).toBe(0);
   }, 180_000);
+
+  it.each(["Redis (redis-server)", "DynamoDB (dynalite)"])(
+    "stops in one line with exit 1 when its %s process dies, leaving nothing running",
+    async (what) => {
+      const grid = await startLocal(["--agents", "1"]);
+      const servers = grid.status().serverProcesses;
+      expect(servers).toHaveLength(2);
+      const isRedis = (pid: number) =>
+        readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("redis-server");
+      const victim = servers.find((pid) => isRedis(pid) === what.startsWith("Redis"));
+      const others = [...servers.filter((pid) => pid !== victim), grid.status().agentProcesses[0].pid];
+      process.kill(victim ?? 0, "SIGKILL");
+      // Before, the grid ran on (its status line too) and every request to the dead server failed.
+      const ended = await Promise.race([
+        grid.exited,
+        new Promise((resolve) => setTimeout(() => resolve("still running 20 s later"), 20_000)),
+      ]);
+      expect(ended, grid.output()).toBe(1);
+      expect(grid.output()).toContain(
+        `htc-grid local: ${what}, process ${victim}, exited on its own (signal SIGKILL): the grid's state in it is gone, so the grid stops; start a new one with npm run local\n`,
+      );
+      expect(grid.output()).toContain("htc-grid local: stopped\n");
+      expect(grid.output()).not.toMatch(/\n\s+at /);
+      expect(processesMentioning(grid.dir)).toEqual([]);
+      expect(others.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
+      expect(existsSync(join(grid.local, "client.json"))).toBe(false);
+      expect(existsSync(join(grid.local, "grid.pid"))).toBe(false);
+    },
+    60_000,
+  );
 });
 
 /** `npm run local`'s entry point with `args` in `cwd`: its process, its stdout and stderr so far, its exit code. */

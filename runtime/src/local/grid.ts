@@ -178,6 +178,11 @@ export interface LocalGrid {
   readonly agents: LocalAgent[];
   /** Processes of the local servers that run in their own (DynamoDB with `dynamoScript`, redis-server). */
   readonly serverPids: number[];
+  /**
+   * Resolves with one line naming the server, if a local server in a process of its own (DynamoDB with
+   * `dynamoScript`, redis-server) exits while the grid runs: the state it held is gone, so the grid cannot go on.
+   */
+  readonly serverLost: Promise<string>;
   readonly proxies: Record<AwsService, AwsProxy | undefined>;
   readonly endpoints: Record<string, string>;
   /** Applied final transitions per task (for tests and the exactly-once check). */
@@ -204,9 +209,15 @@ export interface LocalGrid {
 
 /**
  * Runs `run` every `seconds` (never two at once), as EventBridge schedules the Lambdas. `stop()` waits for a run in
- * flight, so the grid stops its servers only after the run is done (it would otherwise fail against them).
+ * flight, so the grid stops its servers only after the run is done (it would otherwise fail against them), but not
+ * longer than `graceMs`: a run against a server that died (each request retried, then the next partition's) would
+ * hold the grid's stop for minutes.
  */
-export function scheduleEvery(seconds: number, run: () => Promise<unknown>): { stop(): Promise<void> } {
+export function scheduleEvery(
+  seconds: number,
+  run: () => Promise<unknown>,
+  graceMs = 5_000,
+): { stop(): Promise<void> } {
   let inFlight: Promise<void> | undefined;
   const timer = setInterval(() => {
     if (inFlight) return;
@@ -220,7 +231,9 @@ export function scheduleEvery(seconds: number, run: () => Promise<unknown>): { s
   return {
     async stop() {
       clearInterval(timer);
-      await inFlight;
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([inFlight, new Promise((resolve) => (grace = setTimeout(resolve, graceMs)))]);
+      clearTimeout(grace);
     },
   };
 }
@@ -614,6 +627,16 @@ async function start(
     clientFile,
     agents,
     serverPids: [dynamo.pid, redisServer?.pid].filter((pid): pid is number => pid !== undefined),
+    serverLost: Promise.race(
+      [
+        { what: "DynamoDB (dynalite)", server: dynamo },
+        { what: "Redis (redis-server)", server: redisServer },
+      ].flatMap(({ what, server }) =>
+        server?.lost
+          ? [server.lost.then((how) => `${what}, process ${server.pid}, exited on its own (${how})`)]
+          : [],
+      ),
+    ),
     proxies,
     endpoints,
     finals,

@@ -40,7 +40,21 @@ export interface LocalServer {
   readonly port: number;
   /** The server's process, when it runs in one of its own. */
   readonly pid?: number;
+  /**
+   * For a server in a process of its own: resolves, with how the process ended (`signal SIGKILL`, `exit code 1`),
+   * if it exits before stop() is called. Its data, all in memory, is then gone.
+   */
+  readonly lost?: Promise<string>;
   stop(): Promise<void>;
+}
+
+/** Resolves with how `child` ended if it exits while `stopping()` is false; never resolves otherwise. */
+function lostUnless(child: ChildProcess, stopping: () => boolean): Promise<string> {
+  return new Promise((resolve) =>
+    child.once("exit", (code, signal) => {
+      if (!stopping()) resolve(signal ? `signal ${signal}` : `exit code ${code}`);
+    }),
+  );
 }
 
 export const endpointOf = (port: number): string => `http://127.0.0.1:${port}`;
@@ -128,11 +142,14 @@ export async function startDynamoProcess(script: string, port = 0): Promise<Loca
   });
   child.stdout?.resume();
   child.stderr?.resume();
+  let stopping = false;
   return {
     endpoint: endpointOf(bound),
     port: bound,
     pid: child.pid,
+    lost: lostUnless(child, () => stopping),
     stop: async () => {
+      stopping = true;
       // Closing its stdin ends it; SIGTERM (then SIGKILL) only if it has not exited within 2 s.
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.stdin?.end();
@@ -284,7 +301,17 @@ export async function startRedis(
       );
     });
   });
-  return { endpoint: `redis://127.0.0.1:${port}`, port, pid: child.pid, stop: () => stopProcess(child) };
+  let stopping = false;
+  return {
+    endpoint: `redis://127.0.0.1:${port}`,
+    port,
+    pid: child.pid,
+    lost: lostUnless(child, () => stopping),
+    stop: () => {
+      stopping = true;
+      return stopProcess(child);
+    },
+  };
 }
 
 /** Stops a child process and waits for it to exit (SIGKILL after 5 s). */

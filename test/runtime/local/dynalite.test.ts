@@ -119,6 +119,18 @@ describe("in a process of its own (the local-dynamodb bundle the local grid runs
     }
     expect(dynamo.pid).toBeGreaterThan(0);
     expect(alive(dynamo.pid!)).toBe(false);
+    // Stopped, not lost: `lost` (which stops a local grid) stays pending.
+    const pending = Symbol("pending");
+    expect(await Promise.race([dynamo.lost, new Promise((r) => setTimeout(() => r(pending), 200))])).toBe(
+      pending,
+    );
+  });
+
+  it("reports a process that exits on its own in `lost`, with how it ended", async () => {
+    const dynamo = await startDynamoProcess(script);
+    process.kill(dynamo.pid!, "SIGKILL");
+    expect(await dynamo.lost).toBe("signal SIGKILL");
+    await dynamo.stop();
   });
 
   it("exits by itself when its parent goes away (stdin closed)", async () => {

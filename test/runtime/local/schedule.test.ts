@@ -1,5 +1,6 @@
 // The local grid's schedules (TTL checker, scaling metrics): never two runs at once, and stop() waits for the run in
-// flight, so the grid stops its servers only after it (a run cut off by a stopped server logged 27 failed queries).
+// flight, so the grid stops its servers only after it (a run cut off by a stopped server logged 27 failed queries),
+// up to a grace period (a run against a dead server held the grid's stop for minutes).
 
 import { describe, expect, it } from "vitest";
 import { scheduleEvery } from "../../../runtime/src/local/grid";
@@ -26,6 +27,23 @@ describe("scheduleEvery", () => {
     expect(events).toEqual(["start", "end", "stopped"]);
     await sleep(60);
     expect(events).toEqual(["start", "end", "stopped"]);
+  });
+
+  it("stop() waits no longer than its grace period for a run that hangs (a run against a server that died)", async () => {
+    let ended = false;
+    const schedule = scheduleEvery(
+      0.01,
+      async () => {
+        await sleep(2_000);
+        ended = true;
+      },
+      100,
+    );
+    await sleep(30);
+    const started = Date.now();
+    await schedule.stop();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(ended).toBe(false);
   });
 
   it("keeps going after a failed run", async () => {
