@@ -1,6 +1,7 @@
 // `npm run local` (also `npx htc local`): the whole grid on this machine, from the same grid configuration the
 // stacks use (HTCGRID_CONFIG, else generated/grid_config.json, else the built-in default). Prints the endpoints and
-// a command to try, shows live status, and stops everything on Ctrl-C or SIGTERM.
+// a command to try, shows live status, and stops everything on Ctrl-C, SIGTERM or SIGHUP (a closed terminal). The npm
+// script execs node, so a SIGTERM npm forwards reaches this process rather than the shell between them.
 //   npm run local -- [--agents N] [--worker ZIP|DIR] [--handler FILE.FUNCTION] [--port PORT] [--delay-ms MS]
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -284,7 +285,7 @@ async function main(): Promise<number> {
       .catch(() => undefined);
   }, 1_000);
 
-  // Until Ctrl-C or SIGTERM, or until a server process exits on its own (a redis-server killed by hand, out of
+  // Until Ctrl-C, SIGTERM or SIGHUP, or until a server process exits on its own (a redis-server killed by hand, out of
   // memory): the tasks and data it held are gone, and a grid that ran on would fail every request to it.
   const lost = await new Promise<string | undefined>((resolveStop) => {
     let signals = 0;
@@ -297,6 +298,7 @@ async function main(): Promise<number> {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    process.on("SIGHUP", onSignal);
     void grid.serverLost.then(resolveStop);
   });
   clearInterval(timer);

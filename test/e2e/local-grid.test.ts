@@ -408,6 +408,70 @@ describe("npm run local", () => {
   );
 });
 
+/** Whether `pid` runs (a zombie, exited but not yet reaped by an init that may never reap it, does not). */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+describe("npm run local leaves nothing running", () => {
+  it("when it is killed with SIGKILL: its servers and agents go with it", async () => {
+    const grid = await startLocal(["--agents", "2"]);
+    const status = grid.status();
+    const pids = [...status.serverProcesses, ...status.agentProcesses.map((a) => a.pid)];
+    expect(pids).toHaveLength(4);
+    expect(pids.filter(running)).toEqual(pids);
+    expect(await grid.stop("SIGKILL")).toBe("SIGKILL");
+    // Before, redis-server ran on, orphaned, holding its port and memory.
+    await waitUntil("the grid's processes gone", () => pids.filter(running).length === 0, 10_000);
+  });
+
+  it("when its terminal closes (SIGHUP): it stops as on Ctrl-C", async () => {
+    const grid = await startLocal(["--agents", "1"]);
+    const servers = grid.status().serverProcesses;
+    expect(await grid.stop("SIGHUP")).toBe(0);
+    expect(grid.output()).toContain("htc-grid local: SIGHUP: stopping the agents");
+    expect(grid.output()).toContain("htc-grid local: stopped\n");
+    expect(servers.filter(running)).toEqual([]);
+    expect(processesMentioning(grid.dir)).toEqual([]);
+  });
+
+  it("when `htc local`, run from another folder through npm, gets SIGTERM", async () => {
+    const dir = workDir();
+    const local = join(dir, "grid");
+    const htc = spawn(
+      process.execPath,
+      [join(REPO_ROOT, "runtime", "bin", "htc.js"), "local", "--agents", "1", "--dir", "grid"],
+      { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }, stdio: "pipe" },
+    );
+    grids.push(htc);
+    let output = "";
+    htc.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+    htc.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+    const exited = new Promise((resolve) => htc.once("exit", (code, signal) => resolve(code ?? signal)));
+    // npm builds the project first (tsc), then the grid starts: in the folder given relative to this one.
+    await waitUntil(
+      "the grid started",
+      () => output.includes("try it") && existsSync(join(local, "status.json")),
+      120_000,
+    );
+    expect(output).toContain(`npx htc submit --local-dir ${local} --count 1000`);
+    const status = JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status;
+    const pids = [...status.serverProcesses, ...status.agentProcesses.map((a) => a.pid)];
+    const grid = Number(readFileSync(join(local, "grid.pid"), "utf8"));
+    htc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    // Before, npm passed the SIGTERM to the shell that ran the script, and the grid ran on without it.
+    expect(output).toContain("htc-grid local: SIGTERM: stopping the agents");
+    expect(output).toContain("htc-grid local: stopped\n");
+    expect([grid, ...pids].filter(running)).toEqual([]);
+    expect(processesMentioning(local)).toEqual([]);
+  }, 180_000);
+});
+
 /** `npm run local`'s entry point with `args` in `cwd`: its process, its stdout and stderr so far, its exit code. */
 function spawnLocal(
   args: string[],

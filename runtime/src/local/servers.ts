@@ -255,6 +255,13 @@ export function redisServerAvailable(binary = "redis-server"): boolean {
   return spawnSync(binary, ["--version"], { stdio: "ignore" }).status === 0;
 }
 
+let setpriv: boolean | undefined;
+/** Whether util-linux's `setpriv` (Linux) can give a child a parent-death signal. */
+function setprivAvailable(): boolean {
+  setpriv ??= spawnSync("setpriv", ["--help"], { stdio: "ignore" }).status === 0;
+  return setpriv;
+}
+
 /** The one line to show when a Redis grid is asked for on a machine without redis-server. */
 export const REDIS_MISSING =
   "redis-server is not installed: install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis)";
@@ -279,7 +286,11 @@ export async function startRedis(
   if (options.password) args.push("--requirepass", options.password);
   if (options.maxmemoryPolicy) args.push("--maxmemory-policy", options.maxmemoryPolicy);
   if (options.maxmemory) args.push("--maxmemory", options.maxmemory);
-  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Through util-linux's setpriv where there is one: redis-server then gets SIGTERM when this process dies, even by
+  // SIGKILL, instead of running on, orphaned (the agents and DynamoDB's process notice on their own).
+  const child = setprivAvailable()
+    ? spawn("setpriv", ["--pdeathsig", "TERM", binary, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    : spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("redis-server did not start within 10 s")), 10_000);
