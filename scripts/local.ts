@@ -146,6 +146,7 @@ function statusLine(s: Awaited<ReturnType<LocalGrid["status"]>>, rate: number): 
 }
 
 async function main(): Promise<number> {
+  const outputGone = outputClosed();
   const cwd = process.cwd();
   // The SDK warns on Node 20 about SDK releases after January 2027; this project pins its SDK versions.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
@@ -285,33 +286,49 @@ async function main(): Promise<number> {
       .catch(() => undefined);
   }, 1_000);
 
-  // Until Ctrl-C, SIGTERM or SIGHUP, or until a server process exits on its own (a redis-server killed by hand, out of
-  // memory): the tasks and data it held are gone, and a grid that ran on would fail every request to it.
-  const lost = await new Promise<string | undefined>((resolveStop) => {
+  // Until Ctrl-C, SIGTERM or SIGHUP; or until a server process exits on its own (a redis-server killed by hand, out
+  // of memory): the tasks and data it held are gone, and a grid that ran on would fail every request to it; or until
+  // the reader of its output goes away (`| head`): nobody sees it any more.
+  const why = await new Promise<{ signal: true } | { lost: string } | { outputGone: true }>((resolveStop) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals > 1) process.exit(130);
       if (tty) process.stdout.write("\n");
       console.log(`htc-grid local: ${signal}: stopping the agents (they finish their tasks) and the servers`);
-      resolveStop(undefined);
+      resolveStop({ signal: true });
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
-    void grid.serverLost.then(resolveStop);
+    void grid.serverLost.then((lost) => resolveStop({ lost }));
+    void outputGone.then(() => resolveStop({ outputGone: true }));
   });
   clearInterval(timer);
-  if (lost !== undefined) {
+  if ("lost" in why) {
     if (tty) process.stdout.write("\n");
     console.error(
-      `htc-grid local: ${lost}: the grid's state in it is gone, so the grid stops; start a new one with npm run local`,
+      `htc-grid local: ${why.lost}: the grid's state in it is gone, so the grid stops; start a new one with npm run local`,
     );
+  } else if ("outputGone" in why) {
+    console.error("htc-grid local: the reader of its output went away: stopping the agents and the servers");
   }
   await grid.stop();
   rmSync(pidFile, { force: true });
   console.log("htc-grid local: stopped");
-  return lost === undefined ? 0 : 1;
+  // 141 as a process stopped by SIGPIPE, as htc does.
+  return "signal" in why ? 0 : "lost" in why ? 1 : 141;
+}
+
+/**
+ * Resolves once stdout's or stderr's reader has gone (EPIPE: `npm run local | head` after its lines): from then on
+ * writes to it are dropped. Without a listener, the next status line crashed the grid with a stack trace, leaving its
+ * client file and grid.pid behind.
+ */
+function outputClosed(): Promise<void> {
+  return new Promise((resolve) => {
+    for (const stream of [process.stdout, process.stderr]) stream.on("error", () => resolve());
+  });
 }
 
 /** The process id in `pidFile` if that process still runs (a grid stopped with SIGKILL leaves a stale file). */

@@ -439,6 +439,24 @@ describe("npm run local leaves nothing running", () => {
     expect(processesMentioning(grid.dir)).toEqual([]);
   });
 
+  it("when the reader of its output goes away (`| head`): it stops, exit 141, no crash, and its files go", async () => {
+    const dir = workDir();
+    const local = join(dir, "grid");
+    const grid = spawnLocal(["--agents", "1", "--dir", local], dir);
+    await waitUntil("the grid started", () => existsSync(join(local, "status.json")), 60_000);
+    const servers = (JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status).serverProcesses;
+    grid.child.stdout?.destroy();
+    // The next status line (every 10 s without a terminal) finds the reader gone.
+    expect(await grid.exited).toBe(141);
+    // Before, that write crashed it with an EPIPE stack trace, leaving client.json and grid.pid behind.
+    expect(grid.output()).not.toMatch(/EPIPE|\n\s+at /);
+    expect(grid.output()).toContain("htc-grid local: the reader of its output went away: stopping");
+    expect(existsSync(join(local, "client.json"))).toBe(false);
+    expect(existsSync(join(local, "grid.pid"))).toBe(false);
+    expect(servers.filter(running)).toEqual([]);
+    expect(processesMentioning(local)).toEqual([]);
+  });
+
   it("when `htc local`, run from another folder through npm, gets SIGTERM", async () => {
     const dir = workDir();
     const local = join(dir, "grid");
