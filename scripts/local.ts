@@ -293,7 +293,13 @@ async function main(): Promise<number> {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
-      if (signals > 1) process.exit(130);
+      if (signals > 1) {
+        // Out at once: the servers and agents go with this process (Ctrl-C reaches them too); its files go as well,
+        // so that htc does not try the dead ports.
+        rmSync(grid.clientFile, { force: true });
+        rmSync(pidFile, { force: true });
+        process.exit(130);
+      }
       if (tty) process.stdout.write("\n");
       console.log(`htc-grid local: ${signal}: stopping the agents (they finish their tasks) and the servers`);
       resolveStop({ signal: true });

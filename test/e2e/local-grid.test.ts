@@ -427,6 +427,42 @@ describe("npm run local leaves nothing running", () => {
     expect(await grid.stop("SIGKILL")).toBe("SIGKILL");
     // Before, redis-server ran on, orphaned, holding its port and memory.
     await waitUntil("the grid's processes gone", () => pids.filter(running).length === 0, 10_000);
+    // Its client file stays behind; htc says the grid is gone rather than trying its dead ports.
+    expect(existsSync(join(grid.local, "client.json"))).toBe(true);
+    const htc = await runHtc(["submit", "--local", "--count", "1"], grid.dir);
+    expect(htc.code).toBe(3);
+    expect(htc.stderr).toBe(
+      `htc: no local grid here (${join(grid.local, "client.json")} was left by a grid that did not stop cleanly: its process ${grid.child.pid} no longer runs): start one with \`npm run local\`\n`,
+    );
+  });
+
+  it("when Ctrl-C comes twice: out at once, exit 130, and its files and processes go", async () => {
+    const grid = await startLocal(["--agents", "1"]);
+    const status = grid.status();
+    const pids = [...status.serverProcesses, ...status.agentProcesses.map((a) => a.pid)];
+    // A task in hand, which the agent finishes on the first Ctrl-C: the grid is still stopping at the second.
+    const client = grid.client();
+    const busy = await client.submit([{ worker_arguments: ["5000", "1", "1"] }]);
+    const ddb = new DynamoDBClient({ region: "eu-west-1" });
+    await waitUntilAsync("the task running", async () => {
+      const row = await ddb.send(
+        new GetItemCommand({
+          TableName: client.config.ddb_state_table,
+          Key: { task_id: { S: busy.taskIds[0] } },
+        }),
+      );
+      return (row.Item?.task_status?.S ?? "").startsWith("processing");
+    });
+    ddb.destroy();
+    await client.close();
+    grid.child.kill("SIGINT");
+    await waitUntil("the first Ctrl-C seen", () => grid.output().includes("SIGINT: stopping"), 5_000);
+    grid.child.kill("SIGINT");
+    expect(await grid.exited).toBe(130);
+    // Before, client.json stayed, naming ports nothing listened on.
+    expect(existsSync(join(grid.local, "client.json"))).toBe(false);
+    expect(existsSync(join(grid.local, "grid.pid"))).toBe(false);
+    await waitUntil("the grid's processes gone", () => pids.filter(running).length === 0, 10_000);
   });
 
   it("when its terminal closes (SIGHUP): it stops as on Ctrl-C", async () => {
