@@ -290,16 +290,18 @@ async function main(): Promise<number> {
   // of memory): the tasks and data it held are gone, and a grid that ran on would fail every request to it; or until
   // the reader of its output goes away (`| head`): nobody sees it any more.
   const why = await new Promise<{ signal: true } | { lost: string } | { outputGone: true }>((resolveStop) => {
-    let signals = 0;
+    let firstSignalAt: number | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
-        // Out at once: the servers and agents go with this process (Ctrl-C reaches them too); its files go as well,
-        // so that htc does not try the dead ports.
+      if (firstSignalAt !== undefined) {
+        // Under npm one Ctrl-C arrives twice: from the terminal, and forwarded by npm a moment later.
+        if (Date.now() - firstSignalAt < SAME_SIGNAL_MS) return;
+        // A second one: out at once. The servers and agents go with this process (Ctrl-C reaches them too); its
+        // files go as well, so that htc does not try the dead ports.
         rmSync(grid.clientFile, { force: true });
         rmSync(pidFile, { force: true });
         process.exit(130);
       }
+      firstSignalAt = Date.now();
       if (tty) process.stdout.write("\n");
       console.log(`htc-grid local: ${signal}: stopping the agents (they finish their tasks) and the servers`);
       resolveStop({ signal: true });
@@ -325,6 +327,9 @@ async function main(): Promise<number> {
   // 141 as a process stopped by SIGPIPE, as htc does.
   return "signal" in why ? 0 : "lost" in why ? 1 : 141;
 }
+
+/** A signal this soon after the first is the same Ctrl-C delivered twice (see onSignal), not a second one. */
+const SAME_SIGNAL_MS = 500;
 
 /**
  * Resolves once stdout's or stderr's reader has gone (EPIPE: `npm run local | head` after its lines): from then on

@@ -457,6 +457,8 @@ describe("npm run local leaves nothing running", () => {
     await client.close();
     grid.child.kill("SIGINT");
     await waitUntil("the first Ctrl-C seen", () => grid.output().includes("SIGINT: stopping"), 5_000);
+    // Later than the same Ctrl-C forwarded by npm would come (within 500 ms).
+    await new Promise((resolve) => setTimeout(resolve, 700));
     grid.child.kill("SIGINT");
     expect(await grid.exited).toBe(130);
     // Before, client.json stayed, naming ports nothing listened on.
@@ -492,6 +494,36 @@ describe("npm run local leaves nothing running", () => {
     expect(servers.filter(running)).toEqual([]);
     expect(processesMentioning(local)).toEqual([]);
   });
+
+  it("on Ctrl-C in a terminal running `npm run local`: one clean stop, though npm forwards the signal again", async () => {
+    const dir = workDir();
+    const local = join(dir, "grid");
+    // A process group of its own, as a terminal's foreground job: Ctrl-C sends SIGINT to each process in it.
+    const npm = spawn(
+      "npm",
+      ["--prefix", REPO_ROOT, "run", "--silent", "local", "--", "--agents", "1", "--dir", local],
+      {
+        cwd: dir,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    grids.push(npm);
+    let output = "";
+    npm.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+    npm.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+    const exited = new Promise((resolve) => npm.once("exit", (code, signal) => resolve(code ?? signal)));
+    await waitUntil("the grid started", () => existsSync(join(local, "status.json")), 120_000);
+    const status = JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status;
+    const pids = [...status.serverProcesses, ...status.agentProcesses.map((a) => a.pid)];
+    process.kill(-npm.pid!, "SIGINT");
+    expect(await exited).toBe(0);
+    // Before, the grid took npm's copy of the signal for a second Ctrl-C and left at once, with exit 130.
+    expect(output).toContain("htc-grid local: SIGINT: stopping the agents");
+    expect(output).toContain("htc-grid local: stopped\n");
+    expect(pids.filter(running)).toEqual([]);
+    expect(existsSync(join(local, "client.json"))).toBe(false);
+  }, 180_000);
 
   it("when `htc local`, run from another folder through npm, gets SIGTERM", async () => {
     const dir = workDir();
