@@ -408,6 +408,23 @@ describe("npm run local", () => {
   );
 });
 
+/** Submits one task of `ms` and resolves once an agent has it in hand (its state processing); closes `client`. */
+async function taskInHand(client: GridClient, ms: number): Promise<void> {
+  const busy = await client.submit([{ worker_arguments: [String(ms), "1", "1"] }]);
+  const ddb = new DynamoDBClient({ region: "eu-west-1" });
+  await waitUntilAsync("the task in hand", async () => {
+    const row = await ddb.send(
+      new GetItemCommand({
+        TableName: client.config.ddb_state_table,
+        Key: { task_id: { S: busy.taskIds[0] } },
+      }),
+    );
+    return (row.Item?.task_status?.S ?? "").startsWith("processing");
+  });
+  ddb.destroy();
+  await client.close();
+}
+
 /** Whether `pid` runs (a zombie, exited but not yet reaped by an init that may never reap it, does not). */
 function running(pid: number): boolean {
   try {
@@ -441,20 +458,7 @@ describe("npm run local leaves nothing running", () => {
     const status = grid.status();
     const pids = [...status.serverProcesses, ...status.agentProcesses.map((a) => a.pid)];
     // A task in hand, which the agent finishes on the first Ctrl-C: the grid is still stopping at the second.
-    const client = grid.client();
-    const busy = await client.submit([{ worker_arguments: ["5000", "1", "1"] }]);
-    const ddb = new DynamoDBClient({ region: "eu-west-1" });
-    await waitUntilAsync("the task running", async () => {
-      const row = await ddb.send(
-        new GetItemCommand({
-          TableName: client.config.ddb_state_table,
-          Key: { task_id: { S: busy.taskIds[0] } },
-        }),
-      );
-      return (row.Item?.task_status?.S ?? "").startsWith("processing");
-    });
-    ddb.destroy();
-    await client.close();
+    await taskInHand(grid.client(), 5_000);
     grid.child.kill("SIGINT");
     await waitUntil("the first Ctrl-C seen", () => grid.output().includes("SIGINT: stopping"), 5_000);
     // Later than the same Ctrl-C forwarded by npm would come (within 500 ms).
@@ -495,7 +499,7 @@ describe("npm run local leaves nothing running", () => {
     expect(processesMentioning(local)).toEqual([]);
   });
 
-  it("on Ctrl-C in a terminal running `npm run local`: one clean stop, though npm forwards the signal again", async () => {
+  it("on Ctrl-C in a terminal running `npm run local`: one clean stop, its task in hand finished, though npm forwards the signal again", async () => {
     const dir = workDir();
     const local = join(dir, "grid");
     // A process group of its own, as a terminal's foreground job: Ctrl-C sends SIGINT to each process in it.
@@ -516,6 +520,13 @@ describe("npm run local leaves nothing running", () => {
     await waitUntil("the grid started", () => existsSync(join(local, "status.json")), 120_000);
     const status = JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status;
     const pids = [...status.serverProcesses, ...status.agentProcesses.map((a) => a.pid)];
+    // A task in hand at the Ctrl-C, which the agent finishes before the servers stop.
+    const clientFile = JSON.parse(readFileSync(join(local, "client.json"), "utf8")) as {
+      config: string;
+      env: Record<string, string>;
+    };
+    Object.assign(process.env, clientFile.env);
+    await taskInHand(GridClient.fromFile(clientFile.config, { env: process.env }), 2_000);
     process.kill(-npm.pid!, "SIGINT");
     expect(await exited).toBe(0);
     // Before, the grid took npm's copy of the signal for a second Ctrl-C and left at once, with exit 130.
@@ -523,6 +534,11 @@ describe("npm run local leaves nothing running", () => {
     expect(output).toContain("htc-grid local: stopped\n");
     expect(pids.filter(running)).toEqual([]);
     expect(existsSync(join(local, "client.json"))).toBe(false);
+    // The Ctrl-C reached the grid only: before, the agent got it too, took the grid's SIGTERM for a second signal and
+    // left its task, and redis-server and DynamoDB exited at once.
+    const agentLog = readFileSync(join(local, "local-agent-1.log"), "utf8");
+    expect(agentLog).toContain("htc-agent: SIGTERM: taking no new task, finishing the one in hand");
+    expect(agentLog).toMatch(/stopped; \{"finished":1,/);
   }, 180_000);
 
   it("when `htc local`, run from another folder through npm, gets SIGTERM", async () => {

@@ -1,8 +1,6 @@
-// vitest global setup: compile the app as `npm run build` does (tsc -b: only what changed, and nothing is rewritten
-// when nothing did, so an `npm run local` a test starts does not rewrite dist/ under other tests) so tests that run
-// `node dist/...` exercise the current sources, and the client (runtime/dist, which `npm ci` builds) when runtime/src
-// changed since: otherwise the first `htc` a test runs compiles it and says so on stderr, which tests of htc's stderr
-// read as its output.
+// vitest global setup: compile the app once so tests that run `node dist/...` exercise the current sources, and the
+// client (runtime/dist, which `npm ci` builds) when runtime/src changed since: otherwise the first `htc` a test runs
+// compiles it and says so on stderr, which tests of htc's stderr read as its output.
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 
@@ -10,7 +8,7 @@ export default function setup(): void {
   const root = path.resolve(__dirname, "..", "..");
   execFileSync(
     process.execPath,
-    [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-b", "tsconfig.json"],
+    [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"],
     {
       cwd: root,
       stdio: "inherit",

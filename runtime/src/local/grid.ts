@@ -29,6 +29,7 @@ import { startAwsProxy, type AwsProxy, type AwsProxyOptions, type AwsService } f
 import { startMemoryS3 } from "./s3";
 import {
   LOCAL_CREDENTIALS,
+  LOCAL_PROCESS_GROUP,
   createStateTable,
   localQueueArn,
   startDynamo,
@@ -538,6 +539,7 @@ async function start(
     if (output === "files") writeFileSync(log, "");
     const spawnAgent = (): ChildProcess => {
       const child = spawn(process.execPath, [...nodeArgs, options.agentScript], {
+        detached: LOCAL_PROCESS_GROUP,
         env,
         stdio: output === "inherit" ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
       });

@@ -6,7 +6,7 @@
 
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="./emulators.d.ts" />
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -56,6 +56,16 @@ function lostUnless(child: ChildProcess, stopping: () => boolean): Promise<strin
     }),
   );
 }
+
+/**
+ * The local grid's server and agent processes run in process groups of their own: a terminal's Ctrl-C then reaches
+ * only the grid, which stops them in order (the agents finish their tasks while the servers still run, then the
+ * servers). In the terminal's group, each got the Ctrl-C itself: redis-server and DynamoDB exited at once, and an
+ * agent took the grid's SIGTERM that followed for a second signal and left its task unfinished. They still go with
+ * the grid when it is killed: DynamoDB's process when its stdin closes, redis-server by its parent-death signal, and
+ * the agents once the grid's proxies and their log pipes are gone (test/e2e checks each).
+ */
+export const LOCAL_PROCESS_GROUP = true;
 
 export const endpointOf = (port: number): string => `http://127.0.0.1:${port}`;
 
@@ -107,6 +117,7 @@ export async function startDynamo(port = 0): Promise<LocalServer> {
  */
 export async function startDynamoProcess(script: string, port = 0): Promise<LocalServer> {
   const child = spawn(process.execPath, [script], {
+    detached: LOCAL_PROCESS_GROUP,
     env: {
       PATH: process.env.PATH,
       HTC_DYNALITE_FROM: createRequire(__filename).resolve("dynalite"),
@@ -288,9 +299,11 @@ export async function startRedis(
   if (options.maxmemory) args.push("--maxmemory", options.maxmemory);
   // Through util-linux's setpriv where there is one: redis-server then gets SIGTERM when this process dies, even by
   // SIGKILL, instead of running on, orphaned (the agents and DynamoDB's process notice on their own).
+  // A process group of its own (LOCAL_PROCESS_GROUP).
+  const spawnOptions: SpawnOptions = { stdio: ["ignore", "pipe", "pipe"], detached: LOCAL_PROCESS_GROUP };
   const child = setprivAvailable()
-    ? spawn("setpriv", ["--pdeathsig", "TERM", binary, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    : spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    ? spawn("setpriv", ["--pdeathsig", "TERM", binary, ...args], spawnOptions)
+    : spawn(binary, args, spawnOptions);
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("redis-server did not start within 10 s")), 10_000);
