@@ -425,6 +425,21 @@ async function taskInHand(client: GridClient, ms: number): Promise<void> {
   await client.close();
 }
 
+/** The processes whose parent is `pid` (/proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(join("/proc", entry, "stat"), "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
 /** Whether `pid` runs (a zombie, exited but not yet reaped by an init that may never reap it, does not). */
 function running(pid: number): boolean {
   try {
@@ -435,11 +450,15 @@ function running(pid: number): boolean {
 }
 
 describe("npm run local leaves nothing running", () => {
-  it("when it is killed with SIGKILL: its servers and agents go with it", async () => {
+  it("when it is killed with SIGKILL: its servers, agents and worker hosts go with it", async () => {
     const grid = await startLocal(["--agents", "2"]);
     const status = grid.status();
-    const pids = [...status.serverProcesses, ...status.agentProcesses.map((a) => a.pid)];
-    expect(pids).toHaveLength(4);
+    const agents = status.agentProcesses.map((a) => a.pid);
+    // Each agent's worker host too (a process group of the agent's own, away from the terminal's).
+    const hosts = agents.flatMap(childrenOf);
+    expect(hosts).toHaveLength(2);
+    const pids = [...status.serverProcesses, ...agents, ...hosts];
+    expect(pids).toHaveLength(6);
     expect(pids.filter(running)).toEqual(pids);
     expect(await grid.stop("SIGKILL")).toBe("SIGKILL");
     // Before, redis-server ran on, orphaned, holding its port and memory.
