@@ -295,8 +295,8 @@ async function main(): Promise<number> {
       if (firstSignalAt !== undefined) {
         // Under npm one Ctrl-C arrives twice: from the terminal, and forwarded by npm a moment later.
         if (Date.now() - firstSignalAt < SAME_SIGNAL_MS) return;
-        // A second one: out at once. The servers and agents go with this process (Ctrl-C reaches them too); its
-        // files go as well, so that htc does not try the dead ports.
+        // A second one: out at once. The servers and agents go with this process, as when it is killed (see
+        // LOCAL_PROCESS_GROUP); its files go as well, so that htc does not try the dead ports.
         rmSync(grid.clientFile, { force: true });
         rmSync(pidFile, { force: true });
         process.exit(130);
