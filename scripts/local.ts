@@ -4,13 +4,14 @@
 // script execs node, so a SIGTERM npm forwards reaches this process rather than the shell between them.
 //   npm run local -- [--agents N] [--worker ZIP|DIR] [--handler FILE.FUNCTION] [--port PORT] [--delay-ms MS]
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadGridConfig } from "../modules/config/load";
 import { localGridLayout } from "../modules/local-grid/layout";
 import { bundleRuntime } from "../modules/runtime-bundle/bundle";
+import { GRID_PID_FILE, gridProcess } from "../runtime/src/local/grid-pid";
 import { startGrid, type LocalGrid } from "../runtime/src/local/grid";
 import { writeFileAtomic } from "../runtime/src/util/write-atomic";
 import { handlerModule } from "../runtime/src/worker-host/runner";
@@ -186,8 +187,10 @@ async function main(): Promise<number> {
   const dir = opts.dir;
   const rel = (path: string) => (path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path);
   // A second grid in the same folder would delete the running one's code and take over its client file.
-  const pidFile = join(dir, "grid.pid");
-  const running = runningGrid(pidFile);
+  const pidFile = join(dir, GRID_PID_FILE);
+  // A stale file (a grid stopped with SIGKILL) does not block a start.
+  const other = gridProcess(dir);
+  const running = other?.running && other.pid !== process.pid ? other.pid : undefined;
   if (running !== undefined) {
     console.error(
       `htc-grid local: could not start: a local grid already runs from ${rel(dir)} (process ${running}): stop it (Ctrl-C in its terminal), or start this one with its own --dir`,
@@ -340,23 +343,6 @@ function outputClosed(): Promise<void> {
   return new Promise((resolve) => {
     for (const stream of [process.stdout, process.stderr]) stream.on("error", () => resolve());
   });
-}
-
-/** The process id in `pidFile` if that process still runs (a grid stopped with SIGKILL leaves a stale file). */
-function runningGrid(pidFile: string): number | undefined {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(pidFile, "utf8").trim());
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
-  }
 }
 
 main().then(

@@ -3,7 +3,7 @@
 // by `htc`. Faults included: an agent killed with SIGKILL halfway, a cancelled session, a worker that always fails,
 // and startups that must fail cleanly.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -85,55 +85,75 @@ interface Started {
 async function startLocal(args: string[], env: Record<string, string> = {}): Promise<Started> {
   const dir = workDir();
   // The default --dir, generated/local under the working directory, is where `htc --local` looks.
-  const child = spawn(process.execPath, [LOCAL_SCRIPT, "--ttl-interval", "1", ...args], {
-    cwd: dir,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  grids.push(child);
-  let text = "";
-  child.stdout?.on("data", (c: Buffer) => (text += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (text += c.toString()));
-  const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")),
-  );
+  const { child, output, exited } = spawnLocal(["--ttl-interval", "1", ...args], dir, env);
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => {
-      if (text.includes("try it")) {
+      if (output().includes("try it")) {
         clearInterval(timer);
         resolve();
       } else if (child.exitCode !== null) {
         clearInterval(timer);
-        reject(new Error(`local grid exited ${child.exitCode}:\n${text}`));
+        reject(new Error(`local grid exited ${child.exitCode}:\n${output()}`));
       }
     }, 100);
   });
   // --dir as given (absolute in these tests), else the default under the working directory.
   const local = args.includes("--dir") ? args[args.indexOf("--dir") + 1] : join(dir, "generated", "local");
   await waitUntil("the first status file", () => existsSync(join(local, "status.json")), 10_000);
-  const clientFile = JSON.parse(readFileSync(join(local, "client.json"), "utf8")) as {
-    config: string;
-    env: Record<string, string>;
-  };
+  const clientFile = readClientFile(local);
   return {
     child,
     dir,
-    output: () => text,
+    output,
     local,
     exited,
     env: clientFile.env,
     configPath: clientFile.config,
-    status: () => JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status,
-    client: () => {
-      // The SDK reads endpoints from process.env; this test process talks only to local grids.
-      Object.assign(process.env, clientFile.env);
-      return GridClient.fromFile(clientFile.config, { env: process.env });
-    },
+    status: () => statusIn(local),
+    client: () => localClient(local),
     async stop(signal = "SIGTERM") {
       child.kill(signal);
       return exited;
     },
   };
+}
+
+/** The client file a grid wrote in its folder `local`. */
+function readClientFile(local: string): { config: string; env: Record<string, string> } {
+  return JSON.parse(readFileSync(join(local, "client.json"), "utf8")) as {
+    config: string;
+    env: Record<string, string>;
+  };
+}
+
+/** A client of the grid whose folder is `local`. */
+function localClient(local: string): GridClient {
+  const clientFile = readClientFile(local);
+  // The SDK reads endpoints from process.env; this test process talks only to local grids.
+  Object.assign(process.env, clientFile.env);
+  return GridClient.fromFile(clientFile.config, { env: process.env });
+}
+
+/** The status file of the grid whose folder is `local`. */
+function statusIn(local: string): Status {
+  return JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status;
+}
+
+/** `command` started with its stdout and stderr collected; the test's cleanup kills it if it still runs. */
+function spawnCollected(
+  command: string,
+  args: string[],
+  options: SpawnOptions,
+): { child: ChildProcess; output: () => string; exited: Promise<number | string> } {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+  grids.push(child);
+  let output = "";
+  child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")),
+  );
+  return { child, output: () => output, exited };
 }
 
 /** Processes whose command line mentions `needle` (a grid's own directory): none may outlive the grid. */
@@ -505,7 +525,7 @@ describe("npm run local leaves nothing running", () => {
     const local = join(dir, "grid");
     const grid = spawnLocal(["--agents", "1", "--dir", local], dir);
     await waitUntil("the grid started", () => existsSync(join(local, "status.json")), 60_000);
-    const servers = (JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status).serverProcesses;
+    const servers = statusIn(local).serverProcesses;
     grid.child.stdout?.destroy();
     // The next status line (every 10 s without a terminal) finds the reader gone.
     expect(await grid.exited).toBe(141);
@@ -522,35 +542,21 @@ describe("npm run local leaves nothing running", () => {
     const dir = workDir();
     const local = join(dir, "grid");
     // A process group of its own, as a terminal's foreground job: Ctrl-C sends SIGINT to each process in it.
-    const npm = spawn(
+    const npm = spawnCollected(
       "npm",
       ["--prefix", REPO_ROOT, "run", "--silent", "local", "--", "--agents", "1", "--dir", local],
-      {
-        cwd: dir,
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+      { cwd: dir, detached: true },
     );
-    grids.push(npm);
-    let output = "";
-    npm.stdout?.on("data", (c: Buffer) => (output += c.toString()));
-    npm.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-    const exited = new Promise((resolve) => npm.once("exit", (code, signal) => resolve(code ?? signal)));
     await waitUntil("the grid started", () => existsSync(join(local, "status.json")), 120_000);
-    const status = JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status;
+    const status = statusIn(local);
     const pids = [...status.serverProcesses, ...status.agentProcesses.map((a) => a.pid)];
     // A task in hand at the Ctrl-C, which the agent finishes before the servers stop.
-    const clientFile = JSON.parse(readFileSync(join(local, "client.json"), "utf8")) as {
-      config: string;
-      env: Record<string, string>;
-    };
-    Object.assign(process.env, clientFile.env);
-    await taskInHand(GridClient.fromFile(clientFile.config, { env: process.env }), 2_000);
-    process.kill(-npm.pid!, "SIGINT");
-    expect(await exited).toBe(0);
+    await taskInHand(localClient(local), 2_000);
+    process.kill(-npm.child.pid!, "SIGINT");
+    expect(await npm.exited).toBe(0);
     // Before, the grid took npm's copy of the signal for a second Ctrl-C and left at once, with exit 130.
-    expect(output).toContain("htc-grid local: SIGINT: stopping the agents");
-    expect(output).toContain("htc-grid local: stopped\n");
+    expect(npm.output()).toContain("htc-grid local: SIGINT: stopping the agents");
+    expect(npm.output()).toContain("htc-grid local: stopped\n");
     expect(pids.filter(running)).toEqual([]);
     expect(existsSync(join(local, "client.json"))).toBe(false);
     // The Ctrl-C reached the grid only: before, the agent got it too, took the grid's SIGTERM for a second signal and
@@ -563,60 +569,41 @@ describe("npm run local leaves nothing running", () => {
   it("when `htc local`, run from another folder through npm, gets SIGTERM", async () => {
     const dir = workDir();
     const local = join(dir, "grid");
-    const htc = spawn(
+    const htc = spawnCollected(
       process.execPath,
       [join(REPO_ROOT, "runtime", "bin", "htc.js"), "local", "--agents", "1", "--dir", "grid"],
-      { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }, stdio: "pipe" },
+      { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" } },
     );
-    grids.push(htc);
-    let output = "";
-    htc.stdout?.on("data", (c: Buffer) => (output += c.toString()));
-    htc.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-    const exited = new Promise((resolve) => htc.once("exit", (code, signal) => resolve(code ?? signal)));
     // npm builds the project first (tsc), then the grid starts: in the folder given relative to this one.
     await waitUntil(
       "the grid started",
-      () => output.includes("try it") && existsSync(join(local, "status.json")),
+      () => htc.output().includes("try it") && existsSync(join(local, "status.json")),
       120_000,
     );
-    expect(output).toContain(`npx htc submit --local-dir ${local} --count 1000`);
-    const status = JSON.parse(readFileSync(join(local, "status.json"), "utf8")) as Status;
+    expect(htc.output()).toContain(`npx htc submit --local-dir ${local} --count 1000`);
+    const status = statusIn(local);
     const pids = [...status.serverProcesses, ...status.agentProcesses.map((a) => a.pid)];
     const grid = Number(readFileSync(join(local, "grid.pid"), "utf8"));
-    htc.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    htc.child.kill("SIGTERM");
+    expect(await htc.exited).toBe(0);
     // Before, npm passed the SIGTERM to the shell that ran the script, and the grid ran on without it.
-    expect(output).toContain("htc-grid local: SIGTERM: stopping the agents");
-    expect(output).toContain("htc-grid local: stopped\n");
+    expect(htc.output()).toContain("htc-grid local: SIGTERM: stopping the agents");
+    expect(htc.output()).toContain("htc-grid local: stopped\n");
     expect([grid, ...pids].filter(running)).toEqual([]);
     expect(processesMentioning(local)).toEqual([]);
   }, 180_000);
 });
 
 /** `npm run local`'s entry point with `args` in `cwd`: its process, its stdout and stderr so far, its exit code. */
-function spawnLocal(
-  args: string[],
-  cwd: string,
-  env: Record<string, string> = {},
-): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [LOCAL_SCRIPT, ...args], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  grids.push(child);
-  let output = "";
-  child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  return { child, output: () => output, exited };
+function spawnLocal(args: string[], cwd: string, env: Record<string, string> = {}) {
+  return spawnCollected(process.execPath, [LOCAL_SCRIPT, ...args], { cwd, env: { ...process.env, ...env } });
 }
 
 describe("npm run local refuses to start, cleanly", () => {
   async function failedStart(
     args: string[],
     env: Record<string, string>,
-  ): Promise<{ code: number | null; output: string; dir: string }> {
+  ): Promise<{ code: number | string; output: string; dir: string }> {
     const dir = workDir();
     const started = spawnLocal(["--dir", join(dir, "local"), ...args], dir, env);
     const code = await started.exited;
@@ -701,14 +688,9 @@ describe("npm run local refuses to start, cleanly", () => {
       ],
     ];
     for (const [args, line] of cases) {
-      const child = spawn(process.execPath, [LOCAL_SCRIPT, ...args], {
-        cwd: dir,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let output = "";
-      child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
-      child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      const started = spawnLocal(args, dir);
+      const code = await started.exited;
+      const output = started.output();
       expect(code, output).toBe(2);
       expect(output.split("\n")[0]).toContain(line);
       expect(output).not.toContain("ready in");
@@ -716,15 +698,12 @@ describe("npm run local refuses to start, cleanly", () => {
     }
     // Run through npm (`npm run local` from a subfolder, `npx htc local` from anywhere), a relative --worker is the
     // caller's, which npm names in INIT_CWD: here the bad zip is read (not "does not exist" from the repository).
-    const child = spawn(process.execPath, [LOCAL_SCRIPT, "--worker", "bad.zip"], {
-      cwd: workDir(),
-      env: { ...process.env, npm_lifecycle_event: "local", INIT_CWD: dir },
-      stdio: ["ignore", "pipe", "pipe"],
+    const viaNpm = spawnLocal(["--worker", "bad.zip"], workDir(), {
+      npm_lifecycle_event: "local",
+      INIT_CWD: dir,
     });
-    let output = "";
-    child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-    expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(2);
-    expect(output.split("\n")[0]).toContain(
+    expect(await viaNpm.exited).toBe(2);
+    expect(viaNpm.output().split("\n")[0]).toContain(
       "htc-grid local: --worker bad.zip: the file is not a zip archive",
     );
     // The handler found in the folder: it starts, in a --dir of its own, and says how to reach it from anywhere.

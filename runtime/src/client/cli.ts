@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { MAX_TASKS_PER_SESSION } from "../contract";
+import { gridProcess } from "../local/grid-pid";
 import { CognitoAuthenticator, type ApiAuthenticator } from "./auth";
 import { CognitoClient, type CognitoTokens } from "./cognito";
 import { loadAgentConfig, resolveAgentConfigPath } from "./config";
@@ -770,11 +771,11 @@ function useLocalGrid(io: CliIo, dir: string | undefined): string {
     throw new ConfigError(`${file} is not a local grid's client file: restart \`npm run local\``);
   }
   // A grid removes its client file when it stops; one killed (SIGKILL, a reboot) leaves it, naming dead ports.
-  const gone = stoppedGrid(dirname(file));
-  if (gone !== undefined) {
+  const grid = gridProcess(dirname(file));
+  if (grid !== undefined && !grid.running) {
     const start = dir === undefined ? "npm run local" : `npm run local -- --dir ${dir}`;
     throw new ConfigError(
-      `no local grid here (${file} was left by a grid that did not stop cleanly: its process ${gone} no longer runs): start one with \`${start}\``,
+      `no local grid here (${file} was left by a grid that did not stop cleanly: its process ${grid.pid} no longer runs): start one with \`${start}\``,
     );
   }
   for (const [key, value] of Object.entries(local.env as Record<string, unknown>)) {
@@ -782,23 +783,6 @@ function useLocalGrid(io: CliIo, dir: string | undefined): string {
   }
   Object.assign(io.env as Record<string, string | undefined>, local.env);
   return local.config;
-}
-
-/** The process id in a local grid's `grid.pid` if that process no longer runs; undefined if it runs or no file. */
-function stoppedGrid(gridDir: string): number | undefined {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(gridDir, "grid.pid"), "utf8").trim());
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return undefined;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ESRCH" ? pid : undefined;
-  }
 }
 
 /**
