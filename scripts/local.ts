@@ -6,7 +6,7 @@
 
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadGridConfig } from "../modules/config/load";
 import { localGridLayout } from "../modules/local-grid/layout";
@@ -14,7 +14,7 @@ import { bundleRuntime } from "../modules/runtime-bundle/bundle";
 import { GRID_PID_FILE, gridProcess } from "../runtime/src/local/grid-pid";
 import { startGrid, type LocalGrid } from "../runtime/src/local/grid";
 import { writeFileAtomic } from "../runtime/src/util/write-atomic";
-import { handlerModule } from "../runtime/src/worker-host/runner";
+import { locateHandler } from "../runtime/src/worker-host/handler";
 import { extractZip } from "../runtime/src/worker-host/unzip";
 
 const USAGE = `usage: npm run local -- [options]
@@ -75,14 +75,18 @@ function checkWorker(path: string, given: string, handler: string): void {
       root = scratch;
     }
     try {
-      handlerModule(root, handler);
+      locateHandler(root, handler);
     } catch (error) {
-      const name = (error as Error).name;
-      const module = handler.slice(0, handler.lastIndexOf("."));
+      if ((error as Error).name === "Runtime.MalformedHandlerName") {
+        throw new UsageError(
+          `--handler ${JSON.stringify(handler)} must be [folder/]<module>.<function> without "..", e.g. index.handler`,
+        );
+      }
+      // As the Node.js runtime reads the name: the module is the part before the first dot.
+      const name = basename(handler);
+      const module = join(dirname(handler), name.slice(0, name.indexOf(".")));
       throw new UsageError(
-        name === "Runtime.MalformedHandlerName"
-          ? `--handler ${JSON.stringify(handler)} must be <module>.<function>, e.g. index.handler`
-          : `--handler ${handler}: ${given} has no ${module}.js, ${module}.cjs or ${module}.mjs`,
+        `--handler ${handler}: ${given} has no ${module}.js, ${module}.mjs or ${module}.cjs`,
       );
     }
   } finally {

@@ -676,15 +676,21 @@ describe("npm run local refuses to start, cleanly", () => {
     writeFileSync(join(dir, "bad.zip"), "not a zip\n");
     mkdirSync(join(dir, "code"));
     writeFileSync(join(dir, "code", "main.js"), "exports.run = async () => 1;\n");
+    writeFileSync(join(dir, "code", "my.worker.js"), "exports.run = async () => 1;\n");
     const cases: [string[], string][] = [
       [["--worker", "bad.zip"], "htc-grid local: --worker bad.zip: the file is not a zip archive"],
       [
         ["--worker", "code"],
-        "htc-grid local: --handler index.handler: code has no index.js, index.cjs or index.mjs",
+        "htc-grid local: --handler index.handler: code has no index.js, index.mjs or index.cjs",
       ],
       [
         ["--worker", "code", "--handler", "main"],
-        'htc-grid local: --handler "main" must be <module>.<function>',
+        'htc-grid local: --handler "main" must be [folder/]<module>.<function> without "..", e.g. index.handler',
+      ],
+      [
+        // As the Node.js runtime reads the name: the module is the part before the first dot (then a property path).
+        ["--worker", "code", "--handler", "my.worker.run"],
+        "htc-grid local: --handler my.worker.run: code has no my.js, my.mjs or my.cjs",
       ],
     ];
     for (const [args, line] of cases) {

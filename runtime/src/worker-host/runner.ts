@@ -1,11 +1,11 @@
 // The runtime process of the worker host: loads a Node.js Lambda handler from the task root and runs one
 // invocation at a time for the host, which talks to it over the IPC channel. Handler semantics follow the Node.js
-// Lambda runtime: `file.export` (or `dir/file.export`), async handlers or (event, context, callback), errors as
-// {errorType, errorMessage, trace}.
+// Lambda runtime: the handler is found and loaded as it does (handler.ts), async handlers or (event, context,
+// callback), errors as {errorType, errorMessage, trace}.
 
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { types } from "node:util";
 import { MAX_WORKER_PAYLOAD_BYTES } from "../contract/api";
+import { loadHandler, type Handler } from "./handler";
 
 export type HostToRunner = { type: "invoke"; id: string; payload: string; deadlineMs: number };
 export type RunnerToHost =
@@ -20,76 +20,26 @@ export interface LambdaError {
   trace: string[];
 }
 
-type Handler = (
-  event: unknown,
-  context: Record<string, unknown>,
-  callback?: (e?: unknown, r?: unknown) => void,
-) => unknown;
-
-export function toLambdaError(error: unknown, fallbackType = "Error"): LambdaError {
-  if (error instanceof Error) {
-    return {
-      errorType: error.name || fallbackType,
-      errorMessage: error.message,
-      trace: (error.stack ?? "").split("\n"),
-    };
-  }
-  return {
-    errorType: fallbackType,
-    errorMessage: typeof error === "string" ? error : (JSON.stringify(error) ?? String(error)),
-    trace: [],
-  };
-}
-
 /**
- * The file of handler `<module>.<export>` in the task root, as the Node.js runtime looks for it (.js, .cjs, .mjs),
- * and the export's name; throws Runtime.MalformedHandlerName or Runtime.ImportModuleError as the runtime does.
+ * An error as the Node.js runtime reports it: an Error's name, message and stack; any other value thrown or rejected
+ * with as its type and its string form (a thrown string is `{"errorType": "string", ...}`).
  */
-export function handlerModule(taskRoot: string, handler: string): { file: string; exportName: string } {
-  const dot = handler.lastIndexOf(".");
-  if (dot <= 0 || dot === handler.length - 1) {
-    throw Object.assign(new Error(`Bad handler ${handler}: expected <module>.<function>`), {
-      name: "Runtime.MalformedHandlerName",
-    });
+export function toLambdaError(error: unknown): LambdaError {
+  const like = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
+  if (
+    types.isNativeError(error) ||
+    (typeof like?.name === "string" && typeof like.message === "string" && typeof like.stack === "string")
+  ) {
+    const { name, message, stack } = error as Error;
+    return { errorType: name, errorMessage: message, trace: (stack ?? "").split("\n") };
   }
-  const modulePath = handler.slice(0, dot);
-  const candidates = [".js", ".cjs", ".mjs"].map((ext) => join(taskRoot, modulePath + ext));
-  const file = candidates.find((candidate) => existsSync(candidate));
-  if (!file) {
-    throw Object.assign(new Error(`Cannot find module '${modulePath}' in ${taskRoot}`), {
-      name: "Runtime.ImportModuleError",
-    });
-  }
-  return { file, exportName: handler.slice(dot + 1) };
-}
-
-/** Loads `<module>.<export>` from the task root, as the Node.js runtime does. */
-async function loadHandler(taskRoot: string, handler: string): Promise<Handler> {
-  const { file, exportName } = handlerModule(taskRoot, handler);
-  const modulePath = handler.slice(0, handler.lastIndexOf("."));
-  let loaded: Record<string, unknown>;
+  let message: string;
   try {
-    // An ES module needs import(); the Function keeps the bundler from turning it into require().
-    loaded = file.endsWith(".mjs")
-      ? ((await (new Function("p", "return import(p)") as (p: string) => Promise<unknown>)(file)) as Record<
-          string,
-          unknown
-        >)
-      : // eslint-disable-next-line @typescript-eslint/no-require-imports
-        (require(file) as Record<string, unknown>);
-  } catch (error) {
-    throw Object.assign(new Error((error as Error).message), {
-      name: "Runtime.ImportModuleError",
-      stack: (error as Error).stack,
-    });
+    message = String(error);
+  } catch {
+    message = "the thrown value cannot be converted to a string";
   }
-  const fn = loaded[exportName] ?? (loaded.default as Record<string, unknown> | undefined)?.[exportName];
-  if (typeof fn !== "function") {
-    throw Object.assign(new Error(`${modulePath}.${exportName} is undefined or not exported`), {
-      name: "Runtime.HandlerNotFound",
-    });
-  }
-  return fn as Handler;
+  return { errorType: typeof error, errorMessage: message, trace: [] };
 }
 
 function context(id: string, deadlineMs: number): Record<string, unknown> {
@@ -169,7 +119,7 @@ export async function runRunner(taskRoot: string, handlerName: string): Promise<
   try {
     handler = await loadHandler(taskRoot, handlerName);
   } catch (error) {
-    send({ type: "init-error", error: toLambdaError(error, "Runtime.ImportModuleError") });
+    send({ type: "init-error", error: toLambdaError(error) });
     return;
   }
   process.on("message", (message: HostToRunner) => {

@@ -24,6 +24,7 @@ let calls = 0;
 exports.handler = async (event, context) => {
   calls++;
   if (event.mode === "throw") throw new RangeError("bad input " + event.value);
+  if (event.mode === "throw-string") throw "out of paths";
   if (event.mode === "sleep") await new Promise((r) => setTimeout(r, event.ms));
   if (event.mode === "exit") process.exit(3);
   if (event.mode === "big") return "x".repeat(event.length);
@@ -34,6 +35,14 @@ exports.handler = async (event, context) => {
 exports.callback = (event, context, callback) => setTimeout(() => callback(null, { via: "callback", event }), 5);
 `,
   "broken.js": "throw new Error('cannot load');\n",
+  "syntax.js": "exports.handler = async () => {;\n",
+  // ES modules, which the Node.js runtime imports: a package of "type": "module" (here with top-level await, which
+  // require() cannot wait for) and an .mjs.
+  "esm/package.json": '{ "type": "module" }\n',
+  "esm/index.js":
+    "const factor = await new Promise((r) => setTimeout(() => r(3), 10));\n" +
+    "export const handler = async (event) => ({ scaled: event.x * factor });\n",
+  "pricing.mjs": "export const handlers = { price: async (event) => ({ price: event.spot * 2 }) };\n",
 };
 
 beforeAll(() => {
@@ -41,6 +50,7 @@ beforeAll(() => {
   bundleRuntime("worker-host", join(dir, "host"));
   hostScript = join(dir, "host", "index.js");
   mkdirSync(join(dir, "code"));
+  mkdirSync(join(dir, "code", "esm"));
   for (const [name, text] of Object.entries(HANDLERS)) writeFileSync(join(dir, "code", name), text);
 }, 60_000);
 
@@ -97,6 +107,12 @@ describe("worker host", () => {
     const error = JSON.parse(body) as Record<string, unknown>;
     expect(error).toMatchObject({ errorType: "RangeError", errorMessage: "bad input 7" });
     expect(Array.isArray(error.trace)).toBe(true);
+  });
+
+  it("answers a thrown value that is not an Error by its type and string form, as the Node.js runtime does", async () => {
+    const { status, body } = await invoke(endpoint, { mode: "throw-string" });
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toEqual({ errorType: "string", errorMessage: "out of paths", trace: [] });
   });
 
   it("times out like the emulator (200, 'Task timed out after 1.00 seconds') and starts a fresh runtime", async () => {
@@ -178,10 +194,21 @@ describe("worker host handlers and code", () => {
     const broken = await startHost(["--code", join(dir, "code"), "--handler", "broken.handler"]);
     const { status, body } = await invoke(broken, {});
     expect(status).toBe(502);
-    expect(JSON.parse(body)).toMatchObject({
-      errorType: "Runtime.ImportModuleError",
-      errorMessage: "cannot load",
-    });
+    // What the module throws as it loads comes back under its own name, as from the Node.js runtime.
+    expect(JSON.parse(body)).toMatchObject({ errorType: "Error", errorMessage: "cannot load" });
+    const syntax = await invoke(
+      await startHost(["--code", join(dir, "code"), "--handler", "syntax.handler"]),
+      {},
+    );
+    expect(syntax.status).toBe(502);
+    expect(JSON.parse(syntax.body)).toMatchObject({ errorType: "Runtime.UserCodeSyntaxError" });
+  });
+
+  it("imports ES modules as the Node.js runtime does: a type-module index.js with top-level await, an .mjs", async () => {
+    const esm = await startHost(["--code", join(dir, "code"), "--handler", "esm/index.handler"]);
+    expect(await invoke(esm, { x: 7 })).toEqual({ status: 200, body: JSON.stringify({ scaled: 21 }) });
+    const mjs = await startHost(["--code", join(dir, "code"), "--handler", "pricing.handlers.price"]);
+    expect(await invoke(mjs, { spot: 4 })).toEqual({ status: 200, body: JSON.stringify({ price: 8 }) });
   });
 
   it("runs a handler from a zip", async () => {
