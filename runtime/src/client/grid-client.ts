@@ -621,10 +621,21 @@ export class GridClient {
     return { ...progress, complete: total !== undefined && done >= total, results };
   }
 
+  /** The session's final tasks in the order they were submitted (`<session_id>_<n>`: by n; other ids last). */
   private bare(lists: Record<TaskStatus, string[]>): TaskResult[] {
+    const index = (taskId: string) => {
+      const n = /_(\d+)$/.exec(taskId);
+      return n ? Number(n[1]) : Number.POSITIVE_INFINITY;
+    };
     return FINAL_STATES.flatMap((status) =>
-      lists[status as TaskStatus].map((taskId) => ({ taskId, status: status as TaskStatus })),
-    );
+      lists[status as TaskStatus].map((taskId) => ({
+        taskId,
+        status: status as TaskStatus,
+        n: index(taskId),
+      })),
+    )
+      .sort((a, b) => (a.n === b.n ? 0 : a.n < b.n ? -1 : 1))
+      .map(({ taskId, status }) => ({ taskId, status }));
   }
 
   /** Reads outputs of finished tasks and errors of failed and cancelled ones, with bounded concurrency. */
