@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadGridConfig } from "../modules/config/load";
+import type { GridConfig } from "../modules/config/model";
+import { WORKER_RUNTIMES } from "../modules/images/stock-images";
 import { localGridLayout } from "../modules/local-grid/layout";
 import { bundleRuntime } from "../modules/runtime-bundle/bundle";
 import { GRID_PID_FILE, gridProcess } from "../runtime/src/local/grid-pid";
@@ -20,8 +22,9 @@ import { extractZip } from "../runtime/src/worker-host/unzip";
 const USAGE = `usage: npm run local -- [options]
 
   --agents N          agent processes to run (default 2)
-  --worker ZIP|DIR    worker code: a Lambda zip or a folder (default: the mock compute engine)
-  --handler F.FN      the worker's handler (default index.handler)
+  --worker ZIP|DIR    worker code: a Node.js Lambda zip or folder (default: the configuration's worker when it is
+                      a local zip of a Node.js handler, else the built-in mock compute engine)
+  --handler F.FN      the worker's handler (default: the configuration's for its worker, else index.handler)
   --worker-timeout S  seconds a task may run before the worker host stops it (default 300)
   --port PORT         port of the local API on 127.0.0.1 (default: a free one)
   --delay-ms MS       milliseconds added to every AWS request (default 0)
@@ -48,8 +51,11 @@ function positiveInt(
 
 interface Options {
   agents: number;
+  /** --worker, resolved, and as given. */
   worker?: string;
-  handler: string;
+  workerGiven?: string;
+  /** --handler, when given. */
+  handler?: string;
   workerTimeoutSec: number;
   port: number;
   delayMs: number;
@@ -59,9 +65,15 @@ interface Options {
 
 /**
  * Checks worker code before anything starts, as the worker host will read it: a zip it can unpack (or a folder)
- * holding the handler's module. Throws a UsageError naming the flag and what is wrong.
+ * holding the handler's module. Throws a message naming where the code (`code.label`, e.g. `--worker x.zip`; its name
+ * alone: `code.name`) and the handler (`handlerLabel`, e.g. `--handler`) came from, and what is wrong.
  */
-function checkWorker(path: string, given: string, handler: string): void {
+function checkWorker(
+  path: string,
+  code: { label: string; name: string },
+  handler: string,
+  handlerLabel: string,
+): void {
   let root = path;
   let scratch: string | undefined;
   try {
@@ -70,7 +82,7 @@ function checkWorker(path: string, given: string, handler: string): void {
       try {
         extractZip(path, scratch);
       } catch (error) {
-        throw new UsageError(`--worker ${given}: ${(error as Error).message.replace(path, "the file")}`);
+        throw new Error(`${code.label}: ${(error as Error).message.replace(path, "the file")}`);
       }
       root = scratch;
     }
@@ -78,20 +90,83 @@ function checkWorker(path: string, given: string, handler: string): void {
       locateHandler(root, handler);
     } catch (error) {
       if ((error as Error).name === "Runtime.MalformedHandlerName") {
-        throw new UsageError(
-          `--handler ${JSON.stringify(handler)} must be [folder/]<module>.<function> without "..", e.g. index.handler`,
+        throw new Error(
+          `${handlerLabel} ${JSON.stringify(handler)} must be [folder/]<module>.<function> without "..", e.g. index.handler`,
         );
       }
       // As the Node.js runtime reads the name: the module is the part before the first dot.
       const name = basename(handler);
       const module = join(dirname(handler), name.slice(0, name.indexOf(".")));
-      throw new UsageError(
-        `--handler ${handler}: ${given} has no ${module}.js, ${module}.mjs or ${module}.cjs`,
+      throw new Error(
+        `${handlerLabel} ${handler}: ${code.name} has no ${module}.js, ${module}.mjs or ${module}.cjs`,
       );
     }
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** The worker the agents run: code (undefined: the built-in mock compute engine), handler, and how to name it. */
+interface WorkerChoice {
+  code?: string;
+  handler: string;
+  label: string;
+  /** Why the configuration's worker is not the one that runs, when it is not. */
+  notice?: string;
+}
+
+/**
+ * --worker, else the configuration's worker (`agent_configuration.lambda.location`) when it is a local zip of a
+ * Node.js handler on a stock image, as the deployment would run it; else the mock compute engine, with a notice when
+ * the configuration names a worker the local worker host cannot run.
+ */
+function chooseWorker(
+  opts: Options,
+  lambda: GridConfig["agent"]["lambda"],
+  rel: (path: string) => string,
+): WorkerChoice {
+  if (opts.worker !== undefined) {
+    const handler = opts.handler ?? "index.handler";
+    try {
+      const name = opts.workerGiven ?? opts.worker;
+      checkWorker(opts.worker, { label: `--worker ${name}`, name }, handler, "--handler");
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    return { code: opts.worker, handler, label: rel(opts.worker) };
+  }
+  const nodejs = lambda.image === undefined && WORKER_RUNTIMES[lambda.runtime]?.image === "lambdaNodejs";
+  if (lambda.localZip !== undefined && nodejs) {
+    const handler = opts.handler ?? lambda.handler;
+    const name = `the configuration's worker (agent_configuration.lambda.location ${lambda.localZip})`;
+    checkWorker(
+      lambda.localZip,
+      { label: name, name },
+      handler,
+      opts.handler === undefined ? "the configuration's handler" : "--handler",
+    );
+    return { code: lambda.localZip, handler, label: `${rel(lambda.localZip)} (the configuration's)` };
+  }
+  if (opts.handler !== undefined) {
+    throw new UsageError(
+      `--handler ${opts.handler} needs --worker ZIP|DIR (the built-in mock compute engine's handler is index.handler)`,
+    );
+  }
+  const where = lambda.localZip ?? lambda.s3Source;
+  const why =
+    where === undefined
+      ? undefined
+      : !nodejs
+        ? `runs on ${lambda.image === undefined ? `runtime ${JSON.stringify(lambda.runtime)}` : `image ${lambda.image}`}, and the local worker host runs Node.js handlers only`
+        : "is in S3, which the local grid does not read";
+  return {
+    handler: "index.handler",
+    label: "mock-compute-engine",
+    notice:
+      why === undefined
+        ? undefined
+        : `the configuration's worker (${where}) ${why}: the agents run the built-in mock compute engine instead; give --worker ZIP|DIR (a Node.js handler) to run your own`,
+  };
 }
 
 /**
@@ -125,12 +200,11 @@ function options(argv: string[], cwd: string, callerCwd: string): Options | "hel
   const worker = v.worker === undefined ? undefined : resolve(callerCwd, v.worker);
   if (worker !== undefined && !existsSync(worker))
     throw new UsageError(`--worker ${v.worker} does not exist`);
-  const handler = v.handler ?? "index.handler";
-  if (worker !== undefined && v.worker !== undefined) checkWorker(worker, v.worker, handler);
   return {
     agents: positiveInt("--agents", v.agents, 2, 1, 64),
     worker,
-    handler,
+    workerGiven: v.worker,
+    handler: v.handler,
     workerTimeoutSec: positiveInt("--worker-timeout", v["worker-timeout"], 300, 1, 86_400),
     port: positiveInt("--port", v.port, 0, 0, 65_535),
     delayMs: positiveInt("--delay-ms", v["delay-ms"], 0, 0, 10_000),
@@ -184,12 +258,24 @@ async function main(): Promise<number> {
     throw error;
   }
   const { config } = loaded;
+  const rel = (path: string) => (path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path);
+  let worker: WorkerChoice;
+  try {
+    worker = chooseWorker(opts, config.agent.lambda, rel);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`htc-grid local: ${error.message}\n${USAGE}`);
+      return 2;
+    }
+    console.error(`htc-grid local: configuration rejected: ${loaded.source}: ${(error as Error).message}`);
+    return 1;
+  }
   console.log(
     `htc-grid local: using grid configuration from ${loaded.source} (project ${config.projectName}, ${config.dataPlane.storage} storage, ${config.controlPlane.taskQueue.priorities} priorit${config.controlPlane.taskQueue.priorities === 1 ? "y" : "ies"})`,
   );
   const startedAt = Date.now();
+  if (worker.notice) console.error(`htc-grid local: ${worker.notice}`);
   const dir = opts.dir;
-  const rel = (path: string) => (path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path);
   // A second grid in the same folder would delete the running one's code and take over its client file.
   const pidFile = join(dir, GRID_PID_FILE);
   // A stale file (a grid stopped with SIGKILL) does not block a start.
@@ -214,7 +300,7 @@ async function main(): Promise<number> {
   const agentScript = join(bundle("agent"), "index.js");
   const workerHostScript = join(bundle("worker-host"), "index.js");
   const dynamoScript = join(bundle("local-dynamodb"), "index.js");
-  const workerCode = opts.worker ?? bundle("mock-compute-engine");
+  const workerCode = worker.code ?? bundle("mock-compute-engine");
 
   let grid: LocalGrid;
   try {
@@ -225,7 +311,7 @@ async function main(): Promise<number> {
       workerHostScript,
       dynamoScript,
       workerCode,
-      workerHandler: opts.handler,
+      workerHandler: worker.handler,
       workerTimeoutSec: opts.workerTimeoutSec,
       dir,
       apiPort: opts.port,
@@ -253,13 +339,16 @@ async function main(): Promise<number> {
     console.log(`  S3         ${grid.endpoints.AWS_ENDPOINT_URL_S3}   bucket ${grid.config.s3_bucket}`);
   if (grid.config.redis_url) console.log(`  Redis      ${grid.config.redis_url}`);
   console.log(
-    `  agents     ${opts.agents}, worker ${opts.worker ? rel(opts.worker) : "mock-compute-engine"} (${opts.handler}); logs in ${rel(dir)}/local-agent-N.log`,
+    `  agents     ${opts.agents}, worker ${worker.label} (${worker.handler}); logs in ${rel(dir)}/local-agent-N.log`,
   );
   console.log(`  client     ${rel(grid.clientFile)}   status ${rel(join(dir, "status.json"))}`);
   const which = dir === resolve(cwd, "generated", "local") ? "--local" : `--local-dir ${dir}`;
-  console.log(
-    `\ntry it (in another terminal):\n  npx htc submit ${which} --count 1000 --worker-args "100 1 1" --wait\n`,
-  );
+  // The mock compute engine's arguments mean nothing to another worker: that one gets its events from a file.
+  const tryIt =
+    worker.code === undefined
+      ? `npx htc submit ${which} --count 1000 --worker-args "100 1 1" --wait`
+      : `npx htc submit ${which} --file tasks.ndjson --wait    # tasks.ndjson: one event for ${worker.handler} per line`;
+  console.log(`\ntry it (in another terminal):\n  ${tryIt}\n`);
 
   let previous = { at: Date.now(), done: 0 };
   const tty = process.stdout.isTTY === true;

@@ -20,6 +20,7 @@ import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { GridClient } from "../../runtime/src/client";
+import { zipEntries } from "../../modules/runtime-bundle/zip";
 import { REPO_ROOT } from "../support/tools";
 
 const LOCAL_SCRIPT = join(REPO_ROOT, "dist", "scripts", "local.js");
@@ -599,6 +600,56 @@ function spawnLocal(args: string[], cwd: string, env: Record<string, string> = {
   return spawnCollected(process.execPath, [LOCAL_SCRIPT, ...args], { cwd, env: { ...process.env, ...env } });
 }
 
+describe("npm run local runs the configuration's worker", () => {
+  it("a local zip of a Node.js handler (agent_configuration.lambda), found by the runtime's rules, as a pod would", async () => {
+    const dir = workDir();
+    const code = "exports.handlers = { compute: async (event) => ({ doubled: event.x * 2 }) };\n";
+    writeFileSync(join(dir, "worker.zip"), zipEntries([{ name: "app.js", data: Buffer.from(code) }]));
+    // The handler as upstream's config gives it: the file, then the function (here a property path).
+    const lambda = { location: "worker.zip", runtime: "nodejs", lambda_handler_file_name: "app" };
+    const grid = await startLocal(["--agents", "1"], {
+      HTCGRID_CONFIG: configFile(dir, {
+        agent_configuration: { lambda: { ...lambda, lambda_handler_function_name: "handlers.compute" } },
+      }),
+    });
+    expect(grid.output()).toContain(
+      `worker ${join(dir, "worker.zip")} (the configuration's) (app.handlers.compute)`,
+    );
+    expect(grid.output()).toContain("npx htc submit --local --file tasks.ndjson --wait");
+    writeFileSync(join(grid.dir, "tasks.ndjson"), '{"x": 1}\n{"x": 21}\n');
+    const run = await runHtc(["submit", "--local", "--file", "tasks.ndjson", "--wait"], grid.dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout), run.stdout).toMatchObject({
+      finished: 2,
+      tasks: [{ output: { doubled: 2 } }, { output: { doubled: 42 } }],
+    });
+    expect(await grid.stop()).toBe(0);
+  });
+
+  it("the mock compute engine, saying why, when the configured worker is not a Node.js handler", async () => {
+    const dir = workDir();
+    writeFileSync(
+      join(dir, "worker.zip"),
+      zipEntries([{ name: "bootstrap", data: Buffer.from("#!/bin/sh\n") }]),
+    );
+    // A location without a runtime is upstream's default, `provided` (a custom runtime's bootstrap).
+    const grid = await startLocal(["--agents", "1"], {
+      HTCGRID_CONFIG: configFile(dir, { agent_configuration: { lambda: { location: "worker.zip" } } }),
+    });
+    expect(grid.output()).toContain(
+      `htc-grid local: the configuration's worker (${join(dir, "worker.zip")}) runs on runtime "provided", and the ` +
+        "local worker host runs Node.js handlers only: the agents run the built-in mock compute engine instead",
+    );
+    expect(grid.output()).toContain("worker mock-compute-engine (index.handler)");
+    const run = await runHtc(
+      ["submit", "--local", "--count", "1", "--worker-args", "1 1 1", "--wait"],
+      grid.dir,
+    );
+    expect(JSON.parse(run.stdout)).toMatchObject({ finished: 1, tasks: [{ output: { mode: "sleep" } }] });
+    expect(await grid.stop()).toBe(0);
+  });
+});
+
 describe("npm run local refuses to start, cleanly", () => {
   async function failedStart(
     args: string[],
@@ -717,7 +768,7 @@ describe("npm run local refuses to start, cleanly", () => {
     const grid = await startLocal([
       ...["--worker", join(dir, "code"), "--handler", "main.run", "--agents", "1", "--dir", elsewhere],
     ]);
-    expect(grid.output()).toContain(`npx htc submit --local-dir ${elsewhere} --count 1000`);
+    expect(grid.output()).toContain(`npx htc submit --local-dir ${elsewhere} --file tasks.ndjson --wait`);
     const run = await runHtc(["submit", "--local-dir", elsewhere, "--count", "2", "--wait"], workDir());
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({
@@ -726,6 +777,31 @@ describe("npm run local refuses to start, cleanly", () => {
       tasks: [{ output: 1 }, { output: 1 }],
     });
     expect(await grid.stop()).toBe(0);
+  });
+
+  it("for the configuration's worker when it cannot run its handler, and for --handler without a worker", async () => {
+    const dir = workDir();
+    writeFileSync(
+      join(dir, "worker.zip"),
+      zipEntries([{ name: "app.js", data: Buffer.from("exports.a = 1;\n") }]),
+    );
+    const lambda = { location: "worker.zip", runtime: "nodejs", lambda_handler_file_name: "main" };
+    const { code, output } = await failedStart([], {
+      HTCGRID_CONFIG: configFile(dir, {
+        agent_configuration: { lambda: { ...lambda, lambda_handler_function_name: "run" } },
+      }),
+    });
+    expect(code).toBe(1);
+    expect(output.split("\n")[0]).toBe(
+      `htc-grid local: configuration rejected: ${join(dir, "grid_config.json")}: the configuration's handler main.run: ` +
+        `the configuration's worker (agent_configuration.lambda.location ${join(dir, "worker.zip")}) has no main.js, main.mjs or main.cjs`,
+    );
+    expect(existsSync(join(dir, "local"))).toBe(false);
+    const handlerAlone = await failedStart(["--handler", "app.run"], {});
+    expect(handlerAlone.code).toBe(2);
+    expect(handlerAlone.output.split("\n")[0]).toBe(
+      "htc-grid local: --handler app.run needs --worker ZIP|DIR (the built-in mock compute engine's handler is index.handler)",
+    );
   });
 
   it("for a bad configuration: the configuration's own messages, before anything starts", async () => {
