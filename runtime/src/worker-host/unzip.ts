@@ -1,5 +1,7 @@
 // Extracts a Lambda deployment zip (stored or deflated entries) into a directory, with Node built-ins only.
-// Entries that would land outside the directory (`../`, absolute paths) are refused.
+// Entries that would land outside the directory (`../`, absolute paths) are refused. Zip64 archives are read too:
+// zip tools write one for more than 65,535 entries (a worker with its node_modules), whose plain end record then
+// says 65,535 and the true count sits in the zip64 record.
 
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
@@ -8,6 +10,47 @@ import { inflateRawSync } from "node:zlib";
 const END_OF_CENTRAL_DIRECTORY = 0x06054b50;
 const CENTRAL_DIRECTORY_ENTRY = 0x02014b50;
 const LOCAL_FILE_HEADER = 0x04034b50;
+const ZIP64_END_LOCATOR = 0x07064b50;
+const ZIP64_END_OF_CENTRAL_DIRECTORY = 0x06064b50;
+const ZIP64_EXTRA = 0x0001;
+const NOT_HERE_32 = 0xffffffff;
+
+/** A zip64 field as a number (Lambda code is far below 2^53 bytes). */
+function uint64(zip: Buffer, at: number): number {
+  return Number(zip.readBigUInt64LE(at));
+}
+
+/**
+ * The compressed size and local header offset of a central directory entry: the 32-bit fields, or, where one holds
+ * 0xFFFFFFFF, the value from the entry's zip64 extra field (which lists only those, in the order uncompressed size,
+ * compressed size, offset).
+ */
+function entrySizes(
+  zip: Buffer,
+  fields: { uncompressed: number; compressed: number; localOffset: number },
+  extraStart: number,
+  extraEnd: number,
+): { compressedSize: number; localOffset: number } {
+  let { compressed, localOffset } = fields;
+  for (let at = extraStart; at + 4 <= extraEnd;) {
+    const id = zip.readUInt16LE(at);
+    const size = zip.readUInt16LE(at + 2);
+    if (id === ZIP64_EXTRA) {
+      let field = at + 4;
+      const next = () => {
+        const value = field + 8 <= at + 4 + size ? uint64(zip, field) : undefined;
+        field += 8;
+        return value;
+      };
+      if (fields.uncompressed === NOT_HERE_32) next();
+      if (compressed === NOT_HERE_32) compressed = next() ?? compressed;
+      if (localOffset === NOT_HERE_32) localOffset = next() ?? localOffset;
+      break;
+    }
+    at += 4 + size;
+  }
+  return { compressedSize: compressed, localOffset };
+}
 
 export class ZipError extends Error {}
 
@@ -22,21 +65,39 @@ export function extractZip(zipPath: string, dest: string): string[] {
     }
   }
   if (eocd < 0) throw new ZipError(`${zipPath} is not a zip archive (no end-of-central-directory record)`);
-  const entries = zip.readUInt16LE(eocd + 10);
+  let entries = zip.readUInt16LE(eocd + 10);
   let offset = zip.readUInt32LE(eocd + 16);
+  // A zip64 archive: its locator sits just before the end record and points at the zip64 end record.
+  if (eocd >= 20 && zip.readUInt32LE(eocd - 20) === ZIP64_END_LOCATOR) {
+    const record = uint64(zip, eocd - 20 + 8);
+    if (record + 56 > zip.length || zip.readUInt32LE(record) !== ZIP64_END_OF_CENTRAL_DIRECTORY) {
+      throw new ZipError(`${zipPath}: corrupt zip64 end-of-central-directory record`);
+    }
+    entries = uint64(zip, record + 32);
+    offset = uint64(zip, record + 48);
+  }
   const root = resolve(dest);
   const written: string[] = [];
   for (let n = 0; n < entries; n++) {
     if (zip.readUInt32LE(offset) !== CENTRAL_DIRECTORY_ENTRY)
       throw new ZipError(`${zipPath}: corrupt central directory`);
     const method = zip.readUInt16LE(offset + 10);
-    const compressedSize = zip.readUInt32LE(offset + 20);
     const nameLength = zip.readUInt16LE(offset + 28);
     const extraLength = zip.readUInt16LE(offset + 30);
     const commentLength = zip.readUInt16LE(offset + 32);
     const externalAttributes = zip.readUInt32LE(offset + 38);
-    const localOffset = zip.readUInt32LE(offset + 42);
     const name = zip.toString("utf8", offset + 46, offset + 46 + nameLength);
+    const extraStart = offset + 46 + nameLength;
+    const { compressedSize, localOffset } = entrySizes(
+      zip,
+      {
+        uncompressed: zip.readUInt32LE(offset + 24),
+        compressed: zip.readUInt32LE(offset + 20),
+        localOffset: zip.readUInt32LE(offset + 42),
+      },
+      extraStart,
+      extraStart + extraLength,
+    );
     offset += 46 + nameLength + extraLength + commentLength;
 
     const target = resolve(root, name);
@@ -65,6 +126,13 @@ export function extractZip(zipPath: string, dest: string): string[] {
     const mode = (externalAttributes >>> 16) & 0o777;
     writeFileSync(target, data, { mode: mode || 0o644 });
     written.push(relative(root, target).split("\\").join("/"));
+  }
+  // More entries than the end record counts (a writer that capped the count without a zip64 record): refuse rather
+  // than leave files out of the task root.
+  if (offset + 4 <= zip.length && zip.readUInt32LE(offset) === CENTRAL_DIRECTORY_ENTRY) {
+    throw new ZipError(
+      `${zipPath}: the central directory holds more entries than its end record counts (${entries})`,
+    );
   }
   return written;
 }
