@@ -1,7 +1,7 @@
 // The runtime process of the worker host: loads a Node.js Lambda handler from the task root and runs one
 // invocation at a time for the host, which talks to it over the IPC channel. Handler semantics follow the Node.js
-// Lambda runtime: the handler is found and loaded as it does (handler.ts), async handlers or (event, context,
-// callback), errors as {errorType, errorMessage, trace}.
+// Lambda runtime: the handler is found and loaded as it does (handler.ts), answers come as it takes them (see
+// invoke), errors as {errorType, errorMessage, trace}.
 
 import { types } from "node:util";
 import { MAX_WORKER_PAYLOAD_BYTES } from "../contract/api";
@@ -42,40 +42,76 @@ export function toLambdaError(error: unknown): LambdaError {
   return { errorType: typeof error, errorMessage: message, trace: [] };
 }
 
-function context(id: string, deadlineMs: number): Record<string, unknown> {
-  const name = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "function";
-  return {
-    awsRequestId: id,
-    functionName: name,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:${process.env.AWS_REGION ?? "us-east-1"}:000000000000:function:${name}`,
-    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "3008",
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: "$LATEST",
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
-  };
-}
+/** Calls `listener` once the runner has nothing left to run (the Node.js runtime's `beforeExit` hook). */
+let onEmptyEventLoop: (() => void) | undefined;
 
-/** Runs one invocation: a promise-returning handler, or one that answers through its callback. */
-function invoke(handler: Handler, event: unknown, ctx: Record<string, unknown>): Promise<unknown> {
+/** An async handler whose promise never settled, with nothing left to run: the runtime ends the invocation. */
+const NEVER_SETTLED: LambdaError = {
+  errorType: "Runtime.NodeJsExit",
+  errorMessage:
+    "the handler's promise never settled and nothing was left to run (the Node.js runtime ends the invocation here)",
+  trace: [],
+};
+
+/**
+ * Runs one invocation as the Node.js Lambda runtime does. A promise's value (or rejection) answers at once. A callback
+ * answers once the event loop is empty (`context.callbackWaitsForEmptyEventLoop`, true by default; false: at once),
+ * `context.succeed`, `fail` and `done` at once; the first of them counts. A handler that returns anything else answers
+ * nothing by returning: when the event loop empties without an answer, a plain function's invocation answers null and
+ * an async one's fails with Runtime.NodeJsExit. So a handler that works here works in a pod, and the other way round.
+ */
+function invoke(handler: Handler, event: unknown, id: string, deadlineMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    let settled = false;
-    const callback = (error?: unknown, result?: unknown) => {
-      if (settled) return;
-      settled = true;
-      if (error !== undefined && error !== null) reject(error);
+    let answered = false;
+    const answer = (error: unknown, result: unknown) => {
+      if (answered) return;
+      answered = true;
+      onEmptyEventLoop = undefined;
+      if (error === NEVER_SETTLED || (error !== undefined && error !== null)) reject(error);
       else resolve(result);
     };
+    let waitForEmptyEventLoop = true;
+    let called = false;
+    const once =
+      <A extends unknown[]>(fn: (...args: A) => void) =>
+      (...args: A) => {
+        if (called) return;
+        called = true;
+        fn(...args);
+      };
+    const done = once((error?: unknown, result?: unknown) => answer(error, result));
+    const callback = once((error?: unknown, result?: unknown) => {
+      if (error !== undefined && error !== null) answer(error, undefined);
+      else if (!waitForEmptyEventLoop) answer(null, result);
+      else onEmptyEventLoop = () => setImmediate(() => answer(null, result));
+    });
+    const name = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "function";
+    const ctx = {
+      awsRequestId: id,
+      functionName: name,
+      functionVersion: "$LATEST",
+      invokedFunctionArn: `arn:aws:lambda:${process.env.AWS_REGION ?? "us-east-1"}:000000000000:function:${name}`,
+      memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "3008",
+      logGroupName: `/aws/lambda/${name}`,
+      logStreamName: "$LATEST",
+      get callbackWaitsForEmptyEventLoop() {
+        return waitForEmptyEventLoop;
+      },
+      set callbackWaitsForEmptyEventLoop(value: boolean) {
+        waitForEmptyEventLoop = value;
+      },
+      getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
+      succeed: (result?: unknown) => done(null, result),
+      // As the runtime: fail() without an error fails with the string "handled".
+      fail: (error?: unknown) => done(error === undefined || error === null ? "handled" : error),
+      done,
+    };
+    const isAsync = handler.constructor?.name === "AsyncFunction";
+    onEmptyEventLoop = () => answer(isAsync ? NEVER_SETTLED : null, null);
     try {
       const returned = handler(event, ctx, callback);
       if (returned && typeof (returned as Promise<unknown>).then === "function") {
-        (returned as Promise<unknown>).then(
-          (r) => callback(null, r),
-          (e: unknown) => callback(e ?? new Error("handler rejected")),
-        );
-      } else if (handler.length < 3) {
-        callback(null, returned);
+        (returned as Promise<unknown>).then(ctx.succeed, ctx.fail);
       }
     } catch (error) {
       callback(error);
@@ -135,17 +171,28 @@ export async function runRunner(taskRoot: string, handlerName: string): Promise<
       });
       return;
     }
-    invoke(handler, event, context(message.id, message.deadlineMs)).then(
-      (result) => {
-        const answer = responseOf(result);
-        send(
-          typeof answer === "string"
-            ? { type: "result", id: message.id, body: answer }
-            : { type: "error", id: message.id, error: answer },
-        );
-      },
-      (error: unknown) => send({ type: "error", id: message.id, error: toLambdaError(error) }),
-    );
+    // While the handler runs, the IPC channel does not keep the runner alive, so that the event loop empties when
+    // the handler's own work is done (see invoke); between invocations it does, to wait for the next one.
+    process.channel?.unref();
+    invoke(handler, event, message.id, message.deadlineMs)
+      .then(
+        (result) => {
+          const answer = responseOf(result);
+          send(
+            typeof answer === "string"
+              ? { type: "result", id: message.id, body: answer }
+              : { type: "error", id: message.id, error: answer },
+          );
+        },
+        (error: unknown) =>
+          send({
+            type: "error",
+            id: message.id,
+            error: error === NEVER_SETTLED ? NEVER_SETTLED : toLambdaError(error),
+          }),
+      )
+      .finally(() => process.channel?.ref());
   });
+  process.on("beforeExit", () => onEmptyEventLoop?.());
   send({ type: "ready" });
 }

@@ -33,6 +33,15 @@ exports.handler = async (event, context) => {
   return { echo: event, calls, requestId: context.awsRequestId, remaining: context.getRemainingTimeInMillis() > 0 };
 };
 exports.callback = (event, context, callback) => setTimeout(() => callback(null, { via: "callback", event }), 5);
+exports.sync = (event) => ({ returned: event });
+exports.succeed = (event, context) => context.succeed({ via: "succeed" });
+exports.fail = (event, context) => context.fail();
+exports.open = (event, context, callback) => {
+  context.callbackWaitsForEmptyEventLoop = event.wait;
+  setTimeout(() => {}, 600);
+  callback(null, "answered");
+};
+exports.never = async () => new Promise(() => {});
 `,
   "broken.js": "throw new Error('cannot load');\n",
   "syntax.js": "exports.handler = async () => {;\n",
@@ -182,6 +191,40 @@ describe("worker host handlers and code", () => {
   it("runs callback-style handlers", async () => {
     const endpoint = await startHost(["--code", join(dir, "code"), "--handler", "index.callback"]);
     expect(JSON.parse((await invoke(endpoint, { n: 2 })).body)).toEqual({ via: "callback", event: { n: 2 } });
+  });
+
+  it("answers as the Node.js runtime does for what a handler returns: a plain function's value is not its answer", async () => {
+    const code = join(dir, "code");
+    // Nothing answered when nothing is left to run: null for a plain function, Runtime.NodeJsExit for an async one.
+    const sync = await startHost(["--code", code, "--handler", "index.sync"]);
+    expect(await invoke(sync, { n: 1 })).toEqual({ status: 200, body: "null" });
+    const never = await startHost(["--code", code, "--handler", "index.never"]);
+    expect(JSON.parse((await invoke(never, {})).body)).toMatchObject({ errorType: "Runtime.NodeJsExit" });
+    // context.succeed and context.fail answer (fail without an error: the string "handled").
+    const succeed = await startHost(["--code", code, "--handler", "index.succeed"]);
+    expect(JSON.parse((await invoke(succeed, {})).body)).toEqual({ via: "succeed" });
+    const fail = await startHost(["--code", code, "--handler", "index.fail"]);
+    expect(JSON.parse((await invoke(fail, {})).body)).toEqual({
+      errorType: "string",
+      errorMessage: "handled",
+      trace: [],
+    });
+    // Each runtime still serves the next call.
+    expect(await invoke(sync, { n: 2 })).toEqual({ status: 200, body: "null" });
+  });
+
+  it("answers a callback once the event loop is empty, unless callbackWaitsForEmptyEventLoop is false", async () => {
+    const open = await startHost(["--code", join(dir, "code"), "--handler", "index.open"]);
+    for (const [wait, atLeast, below] of [
+      [true, 550, 5_000],
+      [false, 0, 400],
+    ] as const) {
+      const started = Date.now();
+      expect(await invoke(open, { wait })).toEqual({ status: 200, body: '"answered"' });
+      const took = Date.now() - started;
+      expect(took, `callbackWaitsForEmptyEventLoop ${wait}`).toBeGreaterThanOrEqual(atLeast);
+      expect(took, `callbackWaitsForEmptyEventLoop ${wait}`).toBeLessThan(below);
+    }
   });
 
   it("answers 502 with the init error when the handler cannot be loaded, on every call", async () => {
