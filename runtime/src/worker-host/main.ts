@@ -144,8 +144,11 @@ class Runtime {
 
   private onMessage(message: RunnerToHost): void {
     if (message.type === "result" && message.id === this.pending?.id) this.answer(200, message.body);
-    else if (message.type === "error" && message.id === this.pending?.id)
+    else if (message.type === "error" && message.id === this.pending?.id) {
       this.answer(200, JSON.stringify(message.error));
+      // An uncaught exception: the runtime's state is unknown, so the next invocation gets a fresh one.
+      if (message.fatal) this.reset();
+    }
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

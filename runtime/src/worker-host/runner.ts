@@ -12,7 +12,7 @@ export type RunnerToHost =
   | { type: "ready" }
   | { type: "init-error"; error: LambdaError }
   | { type: "result"; id: string; body: string }
-  | { type: "error"; id: string; error: LambdaError };
+  | { type: "error"; id: string; error: LambdaError; fatal?: true };
 
 export interface LambdaError {
   errorType: string;
@@ -158,6 +158,26 @@ export async function runRunner(taskRoot: string, handlerName: string): Promise<
     send({ type: "init-error", error: toLambdaError(error) });
     return;
   }
+  // An exception nothing caught, or a promise rejected with no handler, while an invocation runs: as the Node.js
+  // runtime does, the invocation fails with it and the runtime is not used again (`fatal`: the host starts a fresh
+  // one). Outside an invocation the runner exits, and the next invocation starts a fresh one too.
+  let inFlight: string | undefined;
+  const fatal = (error: LambdaError) => {
+    if (inFlight === undefined) {
+      console.error(`${error.errorType}: ${error.errorMessage}`);
+      process.exit(129);
+    }
+    send({ type: "error", id: inFlight, error, fatal: true });
+    inFlight = undefined;
+  };
+  process.on("uncaughtException", (error) => fatal(toLambdaError(error)));
+  process.on("unhandledRejection", (reason) =>
+    fatal({
+      errorType: "Runtime.UnhandledPromiseRejection",
+      errorMessage: String(reason),
+      trace: reason instanceof Error ? (reason.stack ?? "").split("\n") : [],
+    }),
+  );
   process.on("message", (message: HostToRunner) => {
     if (message.type !== "invoke") return;
     let event: unknown;
@@ -174,23 +194,28 @@ export async function runRunner(taskRoot: string, handlerName: string): Promise<
     // While the handler runs, the IPC channel does not keep the runner alive, so that the event loop empties when
     // the handler's own work is done (see invoke); between invocations it does, to wait for the next one.
     process.channel?.unref();
+    inFlight = message.id;
     invoke(handler, event, message.id, message.deadlineMs)
       .then(
         (result) => {
           const answer = responseOf(result);
-          send(
-            typeof answer === "string"
-              ? { type: "result", id: message.id, body: answer }
-              : { type: "error", id: message.id, error: answer },
-          );
+          return typeof answer === "string"
+            ? ({ type: "result", id: message.id, body: answer } as const)
+            : ({ type: "error", id: message.id, error: answer } as const);
         },
         (error: unknown) =>
-          send({
+          ({
             type: "error",
             id: message.id,
             error: error === NEVER_SETTLED ? NEVER_SETTLED : toLambdaError(error),
-          }),
+          }) as const,
       )
+      .then((answer) => {
+        // Already failed by an uncaught exception: the host has its answer and replaces this runtime.
+        if (inFlight !== message.id) return;
+        inFlight = undefined;
+        send(answer);
+      })
       .finally(() => process.channel?.ref());
   });
   process.on("beforeExit", () => onEmptyEventLoop?.());

@@ -42,6 +42,14 @@ exports.open = (event, context, callback) => {
   callback(null, "answered");
 };
 exports.never = async () => new Promise(() => {});
+let served = 0;
+exports.detached = async (event) => {
+  served++;
+  if (event.mode === "reject") Promise.reject(new Error("nobody waits for me"));
+  if (event.mode === "throw") setTimeout(() => { throw new TypeError("thrown later"); }, 1);
+  await new Promise((r) => setTimeout(r, 100));
+  return { served };
+};
 `,
   "broken.js": "throw new Error('cannot load');\n",
   "syntax.js": "exports.handler = async () => {;\n",
@@ -225,6 +233,21 @@ describe("worker host handlers and code", () => {
       expect(took, `callbackWaitsForEmptyEventLoop ${wait}`).toBeGreaterThanOrEqual(atLeast);
       expect(took, `callbackWaitsForEmptyEventLoop ${wait}`).toBeLessThan(below);
     }
+  });
+
+  it("fails the invocation with an uncaught exception or unhandled rejection, then serves from a fresh runtime", async () => {
+    const host = await startHost(["--code", join(dir, "code"), "--handler", "index.detached"]);
+    expect(JSON.parse((await invoke(host, {})).body)).toEqual({ served: 1 });
+    expect(JSON.parse((await invoke(host, {})).body)).toEqual({ served: 2 });
+    expect(JSON.parse((await invoke(host, { mode: "reject" })).body)).toMatchObject({
+      errorType: "Runtime.UnhandledPromiseRejection",
+      errorMessage: "Error: nobody waits for me",
+    });
+    expect(JSON.parse((await invoke(host, {})).body)).toEqual({ served: 1 });
+    const thrown = await invoke(host, { mode: "throw" });
+    expect(thrown.status).toBe(200);
+    expect(JSON.parse(thrown.body)).toMatchObject({ errorType: "TypeError", errorMessage: "thrown later" });
+    expect(JSON.parse((await invoke(host, {})).body)).toEqual({ served: 1 });
   });
 
   it("answers 502 with the init error when the handler cannot be loaded, on every call", async () => {
