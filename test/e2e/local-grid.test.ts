@@ -17,6 +17,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { GridClient } from "../../runtime/src/client";
@@ -624,6 +625,66 @@ describe("npm run local runs the configuration's worker", () => {
       tasks: [{ output: { doubled: 2 } }, { output: { doubled: 42 } }],
     });
     expect(await grid.stop()).toBe(0);
+  });
+
+  it("worker code that requires the AWS SDK unbundled, as Lambda's Node.js runtime allows, and writes to S3 itself", async () => {
+    const dir = workDir();
+    mkdirSync(join(dir, "writer"));
+    writeFileSync(
+      join(dir, "writer", "index.js"),
+      'const { S3Client, PutObjectCommand } = require("@aws-sdk/client-s3");\n' +
+        "const s3 = new S3Client({});\n" +
+        "exports.handler = async (event) => {\n" +
+        "  await s3.send(\n" +
+        "    new PutObjectCommand({\n" +
+        "      ...{ Bucket: event.bucket, Key: event.key, Body: event.body },\n" +
+        '      ...{ ServerSideEncryption: "aws:kms", SSEKMSKeyId: event.kmsKey },\n' +
+        "    }),\n" +
+        "  );\n" +
+        "  return { stored: event.key };\n" +
+        "};\n",
+    );
+    // Nothing else of this project's node_modules resolves, as nothing else would in a pod.
+    writeFileSync(
+      join(dir, "writer", "other.js"),
+      'exports.handler = async () => require("ioredis") && "found";\n',
+    );
+    const grid = await startLocal(["--agents", "1", "--worker", join(dir, "writer")], {
+      HTCGRID_CONFIG: configFile(dir, { grid_storage_service: "S3" }),
+    });
+    // The bucket takes only objects under the grid's KMS key, as the deployed bucket policy does.
+    const agentConfig = JSON.parse(readFileSync(grid.configPath, "utf8")) as {
+      s3_bucket: string;
+      s3_kms_key_id: string;
+    };
+    const bucket = agentConfig.s3_bucket;
+    const task = { bucket, key: "big/0", body: "computed", kmsKey: agentConfig.s3_kms_key_id };
+    writeFileSync(join(grid.dir, "tasks.ndjson"), `${JSON.stringify(task)}\n`);
+    const run = await runHtc(["submit", "--local", "--file", "tasks.ndjson", "--wait"], grid.dir);
+    expect(run.code, run.stdout).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ finished: 1, tasks: [{ output: { stored: "big/0" } }] });
+    const s3 = new S3Client({
+      region: grid.env.AWS_REGION,
+      endpoint: grid.env.AWS_ENDPOINT_URL_S3,
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: grid.env.AWS_ACCESS_KEY_ID,
+        secretAccessKey: grid.env.AWS_SECRET_ACCESS_KEY,
+      },
+    });
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "big/0" }));
+    expect(await object.Body?.transformToString()).toBe("computed");
+    expect(await grid.stop()).toBe(0);
+    const other = await startLocal(
+      ["--agents", "1", "--worker", join(dir, "writer"), "--handler", "other.handler"],
+      {
+        HTCGRID_CONFIG: configFile(dir, { grid_storage_service: "S3", task_max_retries: 1 }),
+      },
+    );
+    const failed = await runHtc(["submit", "--local", "--count", "1", "--wait"], other.dir);
+    expect(failed.code).toBe(10);
+    expect(failed.stdout).toContain("Cannot find module 'ioredis'");
+    expect(await other.stop()).toBe(0);
   });
 
   it("the mock compute engine, saying why, when the configured worker is not a Node.js handler", async () => {

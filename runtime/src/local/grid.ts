@@ -7,8 +7,8 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
@@ -241,6 +241,22 @@ export function scheduleEvery(
 
 /** Name of the client configuration file `npm run local` writes in its directory. */
 export const LOCAL_CLIENT_FILE = "client.json";
+
+/**
+ * A folder for NODE_PATH holding only `@aws-sdk` (a link to this project's AWS SDK for JavaScript v3): Lambda's
+ * Node.js runtime has the SDK on its module path, so worker code may require it unbundled; here the clients this
+ * project installs (S3, DynamoDB, SQS, CloudWatch, CloudWatch Logs, Secrets Manager) resolve, and nothing else of
+ * this project's node_modules does, as nothing else would in a pod.
+ */
+function awsSdkForWorkers(dir: string): string {
+  const folder = join(dir, "worker-modules");
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(folder, { recursive: true });
+  let sdk = dirname(require.resolve("@aws-sdk/client-s3"));
+  while (basename(sdk) !== "@aws-sdk" && dirname(sdk) !== sdk) sdk = dirname(sdk);
+  symlinkSync(sdk, join(folder, "@aws-sdk"), "dir");
+  return folder;
+}
 
 export async function startGrid(options: LocalGridOptions): Promise<LocalGrid> {
   const { layout } = options;
@@ -520,6 +536,7 @@ async function start(
       if (/^local-agent-\d+\.log$/.test(file)) rmSync(join(options.dir, file), { force: true });
     }
   }
+  const workerModules = awsSdkForWorkers(options.dir);
   for (let i = 0; i < options.agents; i++) {
     const name = `local-agent-${i + 1}`;
     const env: NodeJS.ProcessEnv = {
@@ -533,6 +550,8 @@ async function start(
       HTC_WORKER_HOST: options.workerHostScript,
       HTC_WORKER_CODE: options.workerCode,
       HTC_WORKER_HANDLER: options.workerHandler,
+      // The worker host's runtime inherits it: worker code finds the AWS SDK as in Lambda's Node.js runtime.
+      NODE_PATH: workerModules,
       ...(options.workerTimeoutSec ? { HTC_WORKER_TIMEOUT_SEC: String(options.workerTimeoutSec) } : {}),
     };
     const log = join(options.dir, `${name}.log`);
