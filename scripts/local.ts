@@ -156,9 +156,11 @@ function chooseWorker(
   const why =
     where === undefined
       ? undefined
-      : !nodejs
-        ? `runs on ${lambda.image === undefined ? `runtime ${JSON.stringify(lambda.runtime)}` : `image ${lambda.image}`}, and the local worker host runs Node.js handlers only`
-        : "is in S3, which the local grid does not read";
+      : lambda.image !== undefined
+        ? `runs in the image ${lambda.image.repository}:${lambda.image.tag}, and the local grid runs no images`
+        : !nodejs
+          ? `runs on runtime ${JSON.stringify(lambda.runtime)}, and the local worker host runs Node.js handlers only`
+          : "is in S3, which the local grid does not read";
   return {
     handler: "index.handler",
     label: "mock-compute-engine",

@@ -708,6 +708,24 @@ describe("npm run local runs the configuration's worker", () => {
     );
     expect(JSON.parse(run.stdout)).toMatchObject({ finished: 1, tasks: [{ output: { mode: "sleep" } }] });
     expect(await grid.stop()).toBe(0);
+    // A worker image of one's own (upstream's runtime images) cannot run here either; nor can a worker in S3.
+    const lambda = { location: "worker.zip", image: "my/worker", runtime: "nodejs" };
+    const image = await startLocal(["--agents", "1"], {
+      HTCGRID_CONFIG: configFile(dir, { agent_configuration: { lambda } }),
+    });
+    expect(image.output()).toMatch(
+      /worker \(.*worker\.zip\) runs in the image \S*my\/worker:nodejs, and the local grid runs no images: /,
+    );
+    expect(await image.stop()).toBe(0);
+    const inS3 = await startLocal(["--agents", "1"], {
+      HTCGRID_CONFIG: configFile(dir, {
+        agent_configuration: { lambda: { location: "s3://my-bucket/worker.zip", runtime: "nodejs" } },
+      }),
+    });
+    expect(inS3.output()).toContain(
+      "the configuration's worker (s3://my-bucket/worker.zip) is in S3, which the local grid does not read: ",
+    );
+    expect(await inS3.stop()).toBe(0);
   });
 });
 

@@ -42,7 +42,7 @@ export function toLambdaError(error: unknown): LambdaError {
   return { errorType: typeof error, errorMessage: message, trace: [] };
 }
 
-/** Calls `listener` once the runner has nothing left to run (the Node.js runtime's `beforeExit` hook). */
+/** What the invocation in flight does once the runner has nothing left to run (the runtime's `beforeExit` hook). */
 let onEmptyEventLoop: (() => void) | undefined;
 
 /** An async handler whose promise never settled, with nothing left to run: the runtime ends the invocation. */
@@ -67,7 +67,7 @@ function invoke(handler: Handler, event: unknown, id: string, deadlineMs: number
       if (answered) return;
       answered = true;
       onEmptyEventLoop = undefined;
-      if (error === NEVER_SETTLED || (error !== undefined && error !== null)) reject(error);
+      if (error !== undefined && error !== null) reject(error);
       else resolve(result);
     };
     let waitForEmptyEventLoop = true;
