@@ -244,13 +244,14 @@ export const LOCAL_CLIENT_FILE = "client.json";
 
 /**
  * A folder for NODE_PATH holding only `@aws-sdk` (a link to this project's AWS SDK for JavaScript v3): Lambda's
- * Node.js runtime has the SDK on its module path, so worker code may require it unbundled; here the clients this
- * project installs (S3, DynamoDB, SQS, CloudWatch, CloudWatch Logs, Secrets Manager) resolve, and nothing else of
- * this project's node_modules does, as nothing else would in a pod.
+ * Node.js runtime has the SDK on its module path, so worker code may require or import it unbundled; here the clients
+ * this project installs (S3, DynamoDB, SQS, CloudWatch, CloudWatch Logs, Secrets Manager) resolve, and nothing else of
+ * this project's node_modules does, as nothing else would in a pod. It is `worker-modules/node_modules`: the worker
+ * host's runtime searches NODE_PATH for import() only in folders of that name (runner.ts).
  */
 function awsSdkForWorkers(dir: string): string {
-  const folder = join(dir, "worker-modules");
-  rmSync(folder, { recursive: true, force: true });
+  rmSync(join(dir, "worker-modules"), { recursive: true, force: true });
+  const folder = join(dir, "worker-modules", "node_modules");
   mkdirSync(folder, { recursive: true });
   let sdk = dirname(require.resolve("@aws-sdk/client-s3"));
   while (basename(sdk) !== "@aws-sdk" && dirname(sdk) !== sdk) sdk = dirname(sdk);

@@ -3,9 +3,12 @@
 // Lambda runtime: the handler is found and loaded as it does (handler.ts), answers come as it takes them (see
 // invoke), errors as {errorType, errorMessage, trace}.
 
+import { register } from "node:module";
+import { basename, delimiter, dirname, isAbsolute, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { types } from "node:util";
 import { MAX_WORKER_PAYLOAD_BYTES } from "../contract/api";
-import { loadHandler, type Handler } from "./handler";
+import { loadHandler, locateHandler, type Handler } from "./handler";
 
 export type HostToRunner = { type: "invoke"; id: string; payload: string; deadlineMs: number };
 export type RunnerToHost =
@@ -146,6 +149,48 @@ export function responseOf(result: unknown): string | LambdaError {
   return body;
 }
 
+// Node searches NODE_PATH for require() only; Lambda's Node.js runtime (18 and later) searches it for import too, so
+// an ES-module worker there imports the SDK the runtime ships. This resolve hook does the same: a bare specifier
+// nothing else resolves is looked up in each NODE_PATH folder that holds a package of that name (checked first, so
+// that the folder's ancestors are never searched). Resolving from a file beside the folder makes Node's own resolver
+// look in it, with the importer's conditions, so the folder must be named node_modules (the local grid's is).
+const NODE_PATH_HOOK = `
+import { existsSync } from "node:fs";
+let folders = [];
+export function initialize(data) { folders = data.folders; }
+export async function resolve(specifier, context, nextResolve) {
+  try {
+    return await nextResolve(specifier, context);
+  } catch (error) {
+    if (error?.code !== "ERR_MODULE_NOT_FOUND" || /^[./#]|^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(specifier)) throw error;
+    const parts = specifier.split("/");
+    const name = specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+    for (const { path, beside } of folders) {
+      if (existsSync(path + "/" + name)) return nextResolve(specifier, { ...context, parentURL: beside });
+    }
+    throw error;
+  }
+}`;
+
+/**
+ * Registers NODE_PATH_HOOK for a handler the runtime imports, when NODE_PATH names a node_modules folder. Hooks run on
+ * a thread of their own (about 11 MB), so a CommonJS handler, which finds NODE_PATH through require(), goes without:
+ * its dynamic import() of a package there fails here. module.register needs Node 20.6 or later.
+ */
+function importFromNodePath(taskRoot: string, handlerName: string): void {
+  try {
+    if (locateHandler(taskRoot, handlerName).load !== "import") return;
+  } catch {
+    return; // loadHandler reports it
+  }
+  const folders = (process.env.NODE_PATH ?? "")
+    .split(delimiter)
+    .filter((path) => isAbsolute(path) && basename(path) === "node_modules")
+    .map((path) => ({ path, beside: pathToFileURL(join(dirname(path), "importer.mjs")).href }));
+  if (folders.length === 0 || typeof register !== "function") return;
+  register(`data:text/javascript,${encodeURIComponent(NODE_PATH_HOOK)}`, { data: { folders } });
+}
+
 /** The runner's main loop (the worker host forks this file with --runner). */
 export async function runRunner(taskRoot: string, handlerName: string): Promise<void> {
   const send = (message: RunnerToHost) => process.send?.(message);
@@ -153,6 +198,7 @@ export async function runRunner(taskRoot: string, handlerName: string): Promise<
   process.on("disconnect", () => process.exit(0));
   let handler: Handler;
   try {
+    importFromNodePath(taskRoot, handlerName);
     handler = await loadHandler(taskRoot, handlerName);
   } catch (error) {
     send({ type: "init-error", error: toLambdaError(error) });

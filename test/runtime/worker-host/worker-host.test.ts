@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyResponse, waitForPort } from "../../../runtime/src/agent/worker";
 import { MAX_WORKER_PAYLOAD_BYTES } from "../../../runtime/src/contract";
@@ -275,6 +275,55 @@ describe("worker host handlers and code", () => {
     expect(await invoke(esm, { x: 7 })).toEqual({ status: 200, body: JSON.stringify({ scaled: 21 }) });
     const mjs = await startHost(["--code", join(dir, "code"), "--handler", "pricing.handlers.price"]);
     expect(await invoke(mjs, { spot: 4 })).toEqual({ status: 200, body: JSON.stringify({ price: 8 }) });
+  });
+
+  it("imports packages from NODE_PATH's node_modules folders, as Lambda's Node.js runtime does for ES modules", async () => {
+    // A package with CommonJS only, and one that exports different files to import and require.
+    const modules = join(dir, "path", "deep", "node_modules");
+    const files: Record<string, string> = {
+      "shared-lib/package.json": '{ "main": "lib.js" }\n',
+      "shared-lib/lib.js": 'exports.greet = (name) => "hello " + name;\n',
+      "@team/dual/package.json": '{ "exports": { "import": "./esm.mjs", "require": "./cjs.js" } }\n',
+      "@team/dual/esm.mjs": 'export const kind = "import";\n',
+      "@team/dual/cjs.js": 'exports.kind = "require";\n',
+      // In a node_modules above the folder, not on NODE_PATH: a lookup that climbed from the folder would find it.
+      "../../node_modules/leaky/index.js": "exports.found = true;\n",
+    };
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(modules, name)), { recursive: true });
+      writeFileSync(join(modules, name), text);
+    }
+    const worker = join(dir, "imports");
+    mkdirSync(worker);
+    writeFileSync(
+      join(worker, "index.mjs"),
+      'import { greet } from "shared-lib";\n' +
+        'import { kind } from "@team/dual";\n' +
+        'import { createRequire } from "node:module";\n' +
+        "export const handler = async (event) => ({\n" +
+        "  greeting: greet(event.name),\n" +
+        "  kind,\n" +
+        '  required: createRequire(import.meta.url)("@team/dual").kind,\n' +
+        '  leaky: await import("leaky").then(() => "found", (e) => e.code),\n' +
+        "});\n",
+    );
+    const env = { ...process.env, NODE_PATH: modules };
+    const host = await startHost(["--code", worker, "--handler", "index.handler"], env);
+    expect(await invoke(host, { name: "grid" })).toEqual({
+      status: 200,
+      body: JSON.stringify({
+        greeting: "hello grid",
+        kind: "import",
+        required: "require",
+        leaky: "ERR_MODULE_NOT_FOUND",
+      }),
+    });
+    // Without NODE_PATH the import fails as in Lambda: the module's own error.
+    const without = { ...env, NODE_PATH: "" };
+    const bare = await invoke(await startHost(["--code", worker, "--handler", "index.handler"], without), {});
+    expect(bare.status).toBe(502);
+    expect(JSON.parse(bare.body)).toMatchObject({ errorType: "Error" });
+    expect(JSON.parse(bare.body).errorMessage).toContain("Cannot find package 'shared-lib'");
   });
 
   it("runs a handler from a zip", async () => {
