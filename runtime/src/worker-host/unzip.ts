@@ -1,9 +1,20 @@
 // Extracts a Lambda deployment zip (stored or deflated entries) into a directory, with Node built-ins only.
 // Entries that would land outside the directory (`../`, absolute paths) are refused. Zip64 archives are read too:
 // zip tools write one for more than 65,535 entries (a worker with its node_modules), whose plain end record then
-// says 65,535 and the true count sits in the zip64 record.
+// says 65,535 and the true count sits in the zip64 record. Symbolic links (`zip --symlinks`, a pnpm node_modules) are
+// made links, as Lambda makes them; their targets may point anywhere, as there, but nothing is written through one.
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { inflateRawSync } from "node:zlib";
 
@@ -54,6 +65,13 @@ function entrySizes(
 
 export class ZipError extends Error {}
 
+/** The Unix file type bits of a symbolic link, in the high 16 bits of a central directory entry's attributes. */
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+/** Opens a file for writing, failing (ELOOP) rather than following a link in its place. */
+const WRITE_NO_FOLLOW =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0);
+
 /** Extracts `zipPath` into `dest`; returns the extracted file paths (relative, `/`-separated). */
 export function extractZip(zipPath: string, dest: string): string[] {
   const zip = readFileSync(zipPath);
@@ -77,7 +95,45 @@ export function extractZip(zipPath: string, dest: string): string[] {
     offset = uint64(zip, record + 48);
   }
   const root = resolve(dest);
+  mkdirSync(root, { recursive: true });
   const written: string[] = [];
+  // Nothing is written through a link. The archive's links are made after every file and folder: an entry under a
+  // link's path makes a real folder there, and the link then finds its path taken. A link under another is refused.
+  // A link already in `dest` (an earlier extraction's: a pod's fetch step that runs again) where the archive writes
+  // a file or a folder is replaced, as a fresh extraction would not have it.
+  const links: { name: string; target: string; linkTo: string }[] = [];
+  const folders = new Set<string>([root]);
+  const files = new Set<string>();
+  const made = new Set<string>();
+  const folder = (path: string, name: string): void => {
+    if (folders.has(path)) return;
+    folder(dirname(path), name);
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat?.isSymbolicLink()) {
+      if (made.has(path)) {
+        const link = JSON.stringify(relative(root, path));
+        throw new ZipError(`${zipPath}: entry ${JSON.stringify(name)} lies under the link ${link}`);
+      }
+      rmSync(path);
+    }
+    if (!stat?.isDirectory()) mkdirSync(path);
+    folders.add(path);
+  };
+  const writeFile = (path: string, data: Buffer, mode: number) => {
+    let fd: number;
+    try {
+      fd = openSync(path, WRITE_NO_FOLLOW, mode);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ELOOP") throw error;
+      rmSync(path);
+      fd = openSync(path, WRITE_NO_FOLLOW, mode);
+    }
+    try {
+      writeFileSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+  };
   for (let n = 0; n < entries; n++) {
     if (zip.readUInt32LE(offset) !== CENTRAL_DIRECTORY_ENTRY)
       throw new ZipError(`${zipPath}: corrupt central directory`);
@@ -106,7 +162,7 @@ export function extractZip(zipPath: string, dest: string): string[] {
       throw new ZipError(`${zipPath}: entry ${JSON.stringify(name)} would be written outside ${dest}`);
     }
     if (name.endsWith("/")) {
-      mkdirSync(target, { recursive: true });
+      folder(target, name);
       continue;
     }
     if (zip.readUInt32LE(localOffset) !== LOCAL_FILE_HEADER)
@@ -121,10 +177,16 @@ export function extractZip(zipPath: string, dest: string): string[] {
       throw new ZipError(
         `${zipPath}: entry ${name} uses compression method ${method}; only stored and deflate are supported`,
       );
-    mkdirSync(dirname(target), { recursive: true });
-    // Unix permission bits live in the high 16 bits of the external attributes (0 for archives made elsewhere).
+    // Unix file type and permission bits live in the high 16 bits of the external attributes (0 for archives made
+    // elsewhere).
+    if (((externalAttributes >>> 16) & S_IFMT) === S_IFLNK) {
+      links.push({ name, target, linkTo: data.toString("utf8") });
+      continue;
+    }
+    folder(dirname(target), name);
     const mode = (externalAttributes >>> 16) & 0o777;
-    writeFileSync(target, data, { mode: mode || 0o644 });
+    writeFile(target, data, mode || 0o644);
+    files.add(target);
     written.push(relative(root, target).split("\\").join("/"));
   }
   // More entries than the end record counts (a writer that capped the count without a zip64 record): refuse rather
@@ -133,6 +195,19 @@ export function extractZip(zipPath: string, dest: string): string[] {
     throw new ZipError(
       `${zipPath}: the central directory holds more entries than its end record counts (${entries})`,
     );
+  }
+  for (const { name, target, linkTo } of links) {
+    if (folders.has(target) || files.has(target)) {
+      throw new ZipError(
+        `${zipPath}: entry ${JSON.stringify(name)} is a link, and the archive also writes that path`,
+      );
+    }
+    folder(dirname(target), name);
+    // Whatever an earlier extraction left there (a pod's fetch step that runs again), as a fresh one would not have it.
+    rmSync(target, { recursive: true, force: true });
+    symlinkSync(linkTo, target);
+    made.add(target);
+    written.push(relative(root, target).split("\\").join("/"));
   }
   return written;
 }
