@@ -209,7 +209,10 @@ async function podWorker(title: string, kubelet = true) {
   let restarts = 0;
   let worker: ChildProcess | undefined;
   let stopped = false;
+  let restart: NodeJS.Timeout | undefined;
   const start = () => {
+    // A restart scheduled before stop() (an agent that kills the worker as it stops) must not outlive the test.
+    if (stopped) return;
     const child = nodeSpawn(
       process.execPath,
       [h.bundles.workerHost, "--code", h.bundles.mock, "--port", String(port), "--title", title],
@@ -219,7 +222,7 @@ async function podWorker(title: string, kubelet = true) {
     child.once("exit", () => {
       if (stopped || !kubelet) return;
       restarts++;
-      setTimeout(start, 300);
+      restart = setTimeout(start, 300);
     });
   };
   start();
@@ -242,7 +245,13 @@ async function podWorker(title: string, kubelet = true) {
       }),
     stop() {
       stopped = true;
+      clearTimeout(restart);
       worker?.kill("SIGKILL");
+    },
+    /** After stop(): nothing of this pod's name is left once a restart would have come. */
+    async expectGone() {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(processes().filter((p) => p.comm === title)).toEqual([]);
     },
   };
 }
@@ -270,6 +279,8 @@ describe("a worker in its own container (the pod layout)", () => {
       expect(pod.restarts()).toBe(1);
       expect(await states(long.taskIds)).toEqual(["cancelled"]);
       expect(await stopAgent(agent)).toBe(0);
+      pod.stop();
+      await pod.expectGone();
     } finally {
       pod.stop();
     }
@@ -391,6 +402,8 @@ describe("an agent restarted in its pod after a crash (the worker container live
       await h.waitFor("the long task finished", () => allIn("finished")(long.taskIds), 60_000);
       expectFinalOnce([...long.taskIds, ...short.taskIds], "finished");
       expect(await stopAgent(second)).toBe(0);
+      pod.stop();
+      await pod.expectGone();
     } finally {
       pod.stop();
     }
