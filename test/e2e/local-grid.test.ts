@@ -352,7 +352,7 @@ describe("npm run local", () => {
       'exports.handler = async () => { throw new Error("always fails"); };\n',
     );
     const grid = await startLocal(["--agents", "2"], {
-      HTCGRID_CONFIG: configFile(dir, { grid_storage_service: "S3" }),
+      HTCGRID_CONFIG: configFile(dir, { grid_storage_service: "S3", task_max_retries: 1 }),
     });
     const client = grid.client();
     const running = await client.submit(
@@ -385,7 +385,7 @@ describe("npm run local", () => {
     expect(await grid.stop()).toBe(0);
 
     const failing = await startLocal(["--agents", "1", "--worker", worker], {
-      HTCGRID_CONFIG: configFile(dir, { grid_storage_service: "S3" }),
+      HTCGRID_CONFIG: configFile(dir, { grid_storage_service: "S3", task_max_retries: 1 }),
     });
     const failClient = failing.client();
     const doomed = await failClient.submit([{ worker_arguments: ["0", "1", "1"] }]);
