@@ -47,8 +47,11 @@ interface Result extends Scenario {
   readonly tasksPerSecond: number;
   readonly latency: { p50: number; p95: number; p99: number };
   readonly overheadP50: number;
-  /** Medians of the overhead's steps (ms): agent until the output write, the write, agent until the finish, the finish. */
-  readonly steps?: { toWrite: number; write: number; toFinish: number; finish: number };
+  /**
+   * Medians of the overhead's steps (ms): agent until the output write, the write, agent until the finish, the
+   * finish; without the write steps when every output travelled in its finish (inline outputs).
+   */
+  readonly steps?: { toWrite?: number; write?: number; toFinish: number; finish: number };
   /** Billing units by operation (DynamoDB batch writes count items; `lambda` invocations). */
   readonly usage: Map<string, number>;
   /** Requests by operation, as sent (a batch write is one request). */
@@ -259,11 +262,18 @@ async function run(scenario: Scenario): Promise<Result> {
     const toWrite = step((t) => (t.outputSent ?? NaN) - (t.claimed ?? NaN));
     const write = step((t) => (t.outputWritten ?? NaN) - (t.outputSent ?? NaN));
     const toFinish = step((t) => (t.endSent ?? NaN) - (t.outputWritten ?? NaN));
+    const toInlineFinish = step((t) =>
+      t.outputSent === undefined ? (t.endSent ?? NaN) - (t.claimed ?? NaN) : NaN,
+    );
     const finish = step((t) => (t.ended ?? NaN) - (t.endSent ?? NaN));
     const steps =
-      toWrite === undefined || write === undefined || toFinish === undefined || finish === undefined
+      finish === undefined
         ? undefined
-        : { toWrite, write, toFinish, finish };
+        : toWrite !== undefined && write !== undefined && toFinish !== undefined
+          ? { toWrite, write, toFinish, finish }
+          : toInlineFinish !== undefined
+            ? { toFinish: toInlineFinish, finish }
+            : undefined;
     let workerShare: number | undefined;
     if (scenario.worker === "monte-carlo") {
       const workerMs = results.results.reduce(
@@ -357,7 +367,9 @@ function mix(result: Result): string {
     .join(", ");
   const s = result.steps;
   const steps = s
-    ? `; overhead steps (medians): agent ${s.toWrite.toFixed(1)} ms, output write ${s.write.toFixed(1)} ms, agent ${s.toFinish.toFixed(1)} ms, finish ${s.finish.toFixed(1)} ms`
+    ? s.toWrite !== undefined && s.write !== undefined
+      ? `; overhead steps (medians): agent ${s.toWrite.toFixed(1)} ms, output write ${s.write.toFixed(1)} ms, agent ${s.toFinish.toFixed(1)} ms, finish ${s.finish.toFixed(1)} ms`
+      : `; overhead steps (medians): agent ${s.toFinish.toFixed(1)} ms (outputs in the finish), finish ${s.finish.toFixed(1)} ms`
     : "";
   const redis = [...(result.redisCommands ?? [])].sort(([a], [b]) => a.localeCompare(b));
   if (redis.length === 0) return `${aws}${steps}`;

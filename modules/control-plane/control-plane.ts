@@ -284,6 +284,13 @@ export class ControlPlane extends Construct {
           Action: ["dynamodb:Query"],
           Resource: indexArn(SESSION_INDEX),
         },
+        {
+          // A `task_ids` request reads those rows (their states and the outputs kept in them).
+          Sid: "ReadTaskOutputs",
+          Effect: "Allow",
+          Action: ["dynamodb:BatchGetItem"],
+          Resource: tableArn,
+        },
         tableKey,
         writeErrorLog,
       ],

@@ -390,8 +390,11 @@ async function coreScenarios(): Promise<void> {
   injectFault("SendMessageBatch", 8);
   expect((await submit("core", inline(newSessionId(), 1))).statusCode).not.toBe(200);
 
-  // get_results: success; a failing query is reported to the error log.
+  // get_results: success (the listing, and a task_ids request for outputs kept in the rows); a failing query is
+  // reported to the error log.
   expect((await getResults("core", apiEvent(b64({ session_id: sessionId })))).statusCode).toBe(200);
+  const outputsOf = b64({ session_id: sessionId, task_ids: [`${sessionId}_0`, `${sessionId}_1`] });
+  expect((await getResults("core", apiEvent(outputsOf))).statusCode).toBe(200);
   injectFault("Query");
   expect((await getResults("core", apiEvent(b64({ session_id: sessionId })))).statusCode).not.toBe(200);
 

@@ -13,6 +13,8 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import {
   DEFINITION_IN_DATA_PLANE,
+  INLINE_OUTPUTS_ATTRIBUTE,
+  MAX_INLINE_OUTPUT_BYTES,
   MAX_WORKER_PAYLOAD_BYTES,
   TASK_ID_PATTERN,
   errorKey,
@@ -89,11 +91,18 @@ interface Claimed {
   lost?: Lost;
   /** Claimed while another task ran (prefetched): given back rather than run when the agent stops. */
   prefetched: boolean;
+  /** The task's row allows a small output in it (INLINE_OUTPUTS_ATTRIBUTE). */
+  readonly inlineOutputs: boolean;
   readonly abort: AbortController;
 }
 
-/** What a queue message carries that the agent needs: the task id and, for inline input, its definition. */
-export function parseTaskMessage(body: string): { taskId: string; definition?: string } | { error: string } {
+/**
+ * What a queue message carries that the agent needs: the task id, for inline input its definition, and whether
+ * its output may be kept in its row.
+ */
+export function parseTaskMessage(
+  body: string,
+): { taskId: string; definition?: string; inlineOutputs: boolean } | { error: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -103,14 +112,18 @@ export function parseTaskMessage(body: string): { taskId: string; definition?: s
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     return { error: "message body is not a JSON object" };
   }
-  const { task_id: taskId, task_definition: definition } = parsed as Record<string, unknown>;
+  const {
+    task_id: taskId,
+    task_definition: definition,
+    [INLINE_OUTPUTS_ATTRIBUTE]: inlineOutputs,
+  } = parsed as Record<string, unknown>;
   if (typeof taskId !== "string" || !TASK_ID_PATTERN.test(taskId) || !taskId.includes("_")) {
     return { error: `task_id ${JSON.stringify(taskId)?.slice(0, 90)} is not a task id <session>_<n>` };
   }
   if (definition !== undefined && typeof definition !== "string") {
     return { error: "task_definition must be a string" };
   }
-  return { taskId, definition };
+  return { taskId, definition, inlineOutputs: inlineOutputs === 1 };
 }
 
 export class Agent {
@@ -286,7 +299,7 @@ export class Agent {
       await this.deadLetter(message, `malformed task message (${parsed.error})`);
       return undefined;
     }
-    const { taskId, definition } = parsed;
+    const { taskId, definition, inlineOutputs } = parsed;
     let outcome: LeaseOutcome;
     try {
       outcome = await this.lease.claim(taskId, message.receiptHandle, this.expiry());
@@ -320,6 +333,7 @@ export class Agent {
       extending: false,
       completing: false,
       prefetched,
+      inlineOutputs,
       abort: new AbortController(),
     };
     this.owned.set(taskId, claimed);
@@ -398,8 +412,12 @@ export class Agent {
         else this.endAfterConflict(claimed, outcome);
         return;
       }
-      await this.writeWithRetry(outputKey(taskId), toBase64(result.body));
-      const outcome = await this.lease.finish(taskId, Date.now());
+      // A small output of a task whose client reads outputs from the rows travels in the finish itself: one
+      // request, and the task is finished with its output or not at all.
+      const output = toBase64(result.body);
+      const inline = claimed.inlineOutputs && output.length <= MAX_INLINE_OUTPUT_BYTES;
+      if (!inline) await this.writeWithRetry(outputKey(taskId), output);
+      const outcome = await this.lease.finish(taskId, Date.now(), inline ? output : undefined);
       if (outcome.ok) {
         this.counters.finished++;
         this.failuresInRow = 0;

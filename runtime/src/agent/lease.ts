@@ -13,6 +13,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import {
   NONE,
+  OUTPUT_ATTRIBUTE,
   STATE_TABLE_KEY,
   TRANSITION_ID_ATTRIBUTE,
   stateKeyForTask,
@@ -84,11 +85,16 @@ export class TaskLease {
     });
   }
 
-  /** processing -> finished, with the completion time in milliseconds. */
-  finish(taskId: string, nowMs: number): Promise<LeaseOutcome> {
-    return this.whileOwned(taskId, "task_status = :to, task_completion_timestamp = :done", {
+  /**
+   * processing -> finished, with the completion time in milliseconds and, when given, the output (stored form)
+   * kept in the row (OUTPUT_ATTRIBUTE).
+   */
+  finish(taskId: string, nowMs: number, output?: string): Promise<LeaseOutcome> {
+    const withOutput = output === undefined ? "" : `, ${OUTPUT_ATTRIBUTE} = :output`;
+    return this.whileOwned(taskId, `task_status = :to, task_completion_timestamp = :done${withOutput}`, {
       ":to": { S: stateKeyForTask("finished", taskId) },
       ":done": { N: String(nowMs) },
+      ...(output === undefined ? {} : { ":output": { S: output } }),
     });
   }
 

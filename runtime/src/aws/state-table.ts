@@ -3,6 +3,7 @@
 
 import { randomUUID } from "node:crypto";
 import {
+  BatchGetItemCommand,
   BatchWriteItemCommand,
   DeleteItemCommand,
   GetItemCommand,
@@ -14,7 +15,9 @@ import {
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
 import {
+  INLINE_OUTPUTS_ATTRIBUTE,
   NONE,
+  OUTPUT_ATTRIBUTE,
   SESSION_INDEX,
   SUBMISSION_SIZE_ATTRIBUTE,
   TRANSITION_ID_ATTRIBUTE,
@@ -34,6 +37,8 @@ const BATCH_WRITE_CONCURRENCY = 8;
 /** Attempts per batch before a submission is reported failed (UnprocessedItems are retried): with
  * back-off capped at 1 s this gives a throttled table about 6 s, well inside API Gateway's 29 s. */
 const BATCH_WRITE_ATTEMPTS = 12;
+/** BatchGetItem calls per read of task outputs before giving up on unprocessed keys (back-off capped at 1 s). */
+const BATCH_GET_ATTEMPTS = 8;
 /** Parallel single-item transitions (cancel, TTL). */
 export const UPDATE_CONCURRENCY = 16;
 
@@ -53,6 +58,7 @@ export function rowToItem(row: TaskRow): Item {
     sqs_handler_id: { S: row.sqs_handler_id },
     heartbeat_expiration_timestamp: { N: String(row.heartbeat_expiration_timestamp) },
     task_priority: { N: String(row.task_priority) },
+    ...(row.inline_outputs === 1 ? { [INLINE_OUTPUTS_ATTRIBUTE]: { N: "1" } } : {}),
   };
 }
 
@@ -72,6 +78,7 @@ export function itemToRow(item: Item): TaskRow {
     sqs_handler_id: s("sqs_handler_id"),
     heartbeat_expiration_timestamp: n("heartbeat_expiration_timestamp"),
     task_priority: n("task_priority"),
+    ...(item[INLINE_OUTPUTS_ATTRIBUTE]?.N === "1" ? { inline_outputs: 1 as const } : {}),
   };
 }
 
@@ -285,6 +292,49 @@ export class StateTable {
       input.ExclusiveStartKey = out.LastEvaluatedKey;
     } while (input.ExclusiveStartKey);
     return ids;
+  }
+
+  /**
+   * The final tasks among `taskIds` that belong to the session, each with its state and the output kept in its
+   * row (undefined when its output is in the data plane, or it has none), read consistently with BatchGetItem
+   * (at most 100 ids), unprocessed keys retried. Tasks not found, of another session, or not final are left out.
+   */
+  async finalTasksOf(
+    sessionId: string,
+    taskIds: readonly string[],
+  ): Promise<Map<string, { state: "finished" | "failed" | "cancelled"; output?: string }>> {
+    const found = new Map<string, { state: "finished" | "failed" | "cancelled"; output?: string }>();
+    let keys: Item[] = [...new Set(taskIds)].map((taskId) => ({ task_id: { S: taskId } }));
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt >= BATCH_GET_ATTEMPTS) {
+        throw new Error(`BatchGetItem left ${keys.length} keys unprocessed after ${attempt} attempts`);
+      }
+      if (attempt > 0) await sleep(backoffMs(attempt, 50, 1_000));
+      const request = keys;
+      const out = await retryOnThrottling(() =>
+        this.ddb.send(
+          new BatchGetItemCommand({
+            RequestItems: {
+              [this.tableName]: {
+                Keys: request,
+                ConsistentRead: true,
+                ProjectionExpression: "task_id, session_id, task_status, #output",
+                ExpressionAttributeNames: { "#output": OUTPUT_ATTRIBUTE },
+              },
+            },
+          }),
+        ),
+      );
+      for (const item of out.Responses?.[this.tableName] ?? []) {
+        const taskId = item.task_id?.S;
+        const state = stateOf(item.task_status?.S ?? "");
+        if (taskId === undefined || item.session_id?.S !== sessionId) continue;
+        if (state !== "finished" && state !== "failed" && state !== "cancelled") continue;
+        found.set(taskId, { state, output: item[OUTPUT_ATTRIBUTE]?.S });
+      }
+      keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    return found;
   }
 
   /** True if the session has at least one row in any state. */

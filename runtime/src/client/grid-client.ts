@@ -24,6 +24,8 @@ import {
   MAX_SESSIONS_PER_REQUEST,
   MAX_TASKS_PER_SESSION,
   MAX_TASKS_PER_SUBMISSION,
+  MAX_TASK_IDS_PER_RESULTS_REQUEST,
+  OUTPUT_PLACEHOLDER,
   SESSION_ID_PATTERN,
   encodeSubmissionContent,
   errorKey,
@@ -31,10 +33,12 @@ import {
   inputKey,
   outputKey,
   payloadKey,
+  sessionOfTask,
   toBase64,
   type AgentConfigDocument,
   type CancelResponse,
   type GridStorageService,
+  type ResultsRequest,
   type ResultsResponse,
   type SubmissionPayload,
   type SubmitResponse,
@@ -113,6 +117,13 @@ export interface SubmitOptions {
   readonly onProgress?: (submitted: number, total: number) => void;
   /** With inputs in the data plane: called after each input is written, with the inputs written so far. */
   readonly onUpload?: (written: number, total: number) => void;
+  /**
+   * `scheduler_data.inline_outputs`: agents keep an output of up to MAX_INLINE_OUTPUT_BYTES (base64) in the
+   * task's row, written with its finish, instead of the data plane; results read it through get_results. Turn it
+   * off when another client (upstream's, which reads every output from the data plane) reads this session.
+   * @default true
+   */
+  readonly inlineOutputs?: boolean;
 }
 
 export interface Submission {
@@ -244,6 +255,8 @@ export class GridClient {
   private readonly transport: ApiTransport;
   private readonly env: Env;
   private dataPlaneHandle: DataPlaneHandle | undefined;
+  /** The control plane answered a `task_ids` request with the whole session (it is not this project's). */
+  private rowOutputsUnsupported = false;
 
   /** From a configuration file: `path`, else AGENT_CONFIG_FILE, generated/agent_config.json or /etc/agent. */
   static fromFile(path?: string, options: GridClientOptions = {}): GridClient {
@@ -429,6 +442,7 @@ export class GridClient {
         task_timeout_sec: DEFAULTS.taskTimeoutSec,
         retry_count: DEFAULTS.retryCount,
         tasks_in_session: tasks.length,
+        ...(options.inlineOutputs === false ? {} : { inline_outputs: true }),
       },
       stats: initialStats(now),
       tasks_list: tasksList,
@@ -638,10 +652,11 @@ export class GridClient {
       .map(({ taskId, status }) => ({ taskId, status }));
   }
 
-  /** Reads outputs of finished tasks and errors of failed and cancelled ones, with bounded concurrency. */
+  /** Reads outputs of finished tasks and errors of failed and cancelled ones (see eachResult). */
   private async readResults(lists: Record<TaskStatus, string[]>): Promise<TaskResult[]> {
-    const concurrency = this.options.dataPlaneConcurrency ?? DEFAULTS.dataPlaneConcurrency;
-    return mapLimit(this.bare(lists), concurrency, (task) => this.readResult(task));
+    const results: TaskResult[] = [];
+    for await (const result of this.eachResult(this.bare(lists))) results.push(result);
+    return results;
   }
 
   /**
@@ -651,12 +666,71 @@ export class GridClient {
    * holds only the reads in flight, so a session's outputs can be larger than the process's memory (`htc` prints
    * results this way).
    */
-  eachResult(tasks: readonly Pick<TaskResult, "taskId" | "status">[]): AsyncIterable<TaskResult> {
+  async *eachResult(tasks: readonly Pick<TaskResult, "taskId" | "status">[]): AsyncIterable<TaskResult> {
+    // Tasks come in parts of MAX_TASK_IDS_PER_RESULTS_REQUEST: one get_results call gives the outputs kept in the
+    // rows of a part's finished tasks (asked for when the reads reach the part, and for the next part halfway
+    // through it); the rest come from the data plane. Only the calls' answers (at most 100 small outputs each, two
+    // parts kept) and the reads in flight are held.
+    const size = MAX_TASK_IDS_PER_RESULTS_REQUEST;
+    const parts = new Map<number, Promise<Map<string, string>>>();
+    const part = (k: number): Promise<Map<string, string>> => {
+      let outputs = parts.get(k);
+      if (!outputs) {
+        const finished = tasks.slice(k * size, (k + 1) * size).filter((task) => task.status === "finished");
+        outputs = this.rowOutputs(finished);
+        // A failed call is thrown by the reads that wait for it; until then it is not an unhandled rejection.
+        outputs.catch(() => undefined);
+        parts.set(k, outputs);
+        parts.delete(k - 2);
+      }
+      return outputs;
+    };
     const concurrency = this.options.dataPlaneConcurrency ?? DEFAULTS.dataPlaneConcurrency;
-    return mapOrdered(tasks, concurrency, (task) => this.readResult(task));
+    yield* mapOrdered(tasks, concurrency, async (task, i) => {
+      const k = Math.floor(i / size);
+      if (i % size === size / 2 && (k + 1) * size < tasks.length) void part(k + 1);
+      const inRows = task.status === "finished" ? (await part(k)).get(task.taskId) : undefined;
+      return this.readResult(task, inRows);
+    });
   }
 
-  private async readResult({ taskId, status }: Pick<TaskResult, "taskId" | "status">): Promise<TaskResult> {
+  /**
+   * The outputs kept in the rows of finished `tasks` (scheduler_data.inline_outputs), by task id, from get_results
+   * calls with `task_ids` (one per session among them). A control plane that ignores `task_ids` (upstream's)
+   * answers the whole session with placeholders: then every output is read from the data plane.
+   */
+  private async rowOutputs(tasks: readonly Pick<TaskResult, "taskId">[]): Promise<Map<string, string>> {
+    const outputs = new Map<string, string>();
+    if (this.rowOutputsUnsupported || tasks.length === 0) return outputs;
+    const bySession = new Map<string, string[]>();
+    for (const { taskId } of tasks) {
+      const sessionId = sessionOfTask(taskId);
+      bySession.set(sessionId, [...(bySession.get(sessionId) ?? []), taskId]);
+    }
+    for (const [sessionId, taskIds] of bySession) {
+      const body = await this.transport.call<ResultsResponse>(
+        "results",
+        encodeSubmissionContent({ session_id: sessionId, task_ids: taskIds } satisfies ResultsRequest),
+      );
+      const asked = new Set(taskIds);
+      const finished = Array.isArray(body.finished) ? body.finished : [];
+      if (finished.some((taskId) => !asked.has(taskId))) {
+        this.rowOutputsUnsupported = true;
+        return new Map();
+      }
+      finished.forEach((taskId, i) => {
+        const output = body.finished_OUTPUT?.[i];
+        if (typeof output === "string" && output !== OUTPUT_PLACEHOLDER) outputs.set(taskId, output);
+      });
+    }
+    return outputs;
+  }
+
+  private async readResult(
+    { taskId, status }: Pick<TaskResult, "taskId" | "status">,
+    inRow?: string,
+  ): Promise<TaskResult> {
+    if (status === "finished" && inRow !== undefined) return { taskId, status, output: decodeOutput(inRow) };
     const data = this.dataPlane();
     if (status === "finished") {
       const stored = await data.get(outputKey(taskId));

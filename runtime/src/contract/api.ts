@@ -80,6 +80,11 @@ export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 
 /** What the `*_OUTPUT` lists of get_results hold: the client reads `<task_id>-output` itself. */
 export const OUTPUT_PLACEHOLDER = "read_from_dataplane";
+/**
+ * Most task ids in one get_results request for outputs (`{"session_id", "task_ids"}`): one BatchGetItem reads
+ * them, and 100 outputs of MAX_INLINE_OUTPUT_BYTES fit its answer and Lambda's response many times over.
+ */
+export const MAX_TASK_IDS_PER_RESULTS_REQUEST = 100;
 
 /** The submission JSON (before base64). */
 export interface SubmissionPayload {
@@ -89,7 +94,16 @@ export interface SubmissionPayload {
    * `<session_id>_<first_index + i>` (first_index defaults to 0; ignored with external storage).
    */
   tasks_list: { tasks: (string | Record<string, unknown>)[]; first_index?: number };
-  scheduler_data?: { task_timeout_sec?: number; retry_count?: number; tasks_in_session?: number };
+  scheduler_data?: {
+    task_timeout_sec?: number;
+    retry_count?: number;
+    tasks_in_session?: number;
+    /**
+     * The client reads outputs through get_results' `task_ids` request, so agents may keep an output of up to
+     * MAX_INLINE_OUTPUT_BYTES in the task's row instead of the data plane (OUTPUT_ATTRIBUTE).
+     */
+    inline_outputs?: boolean;
+  };
   stats?: Record<string, unknown>;
   context?: { tasks_priority?: number };
 }
@@ -103,6 +117,16 @@ export interface SubmitResponse {
    * concurrent) copy of a submission the grid already took. Absent otherwise.
    */
   duplicate?: true;
+}
+
+/**
+ * The JSON of GET /result: a session's final tasks, or, with `task_ids`, which of those tasks (of that session)
+ * are final, with the outputs kept in their rows: `finished_OUTPUT[i]` is then the stored output (base64) of
+ * `finished[i]`, or OUTPUT_PLACEHOLDER when it is in the data plane. Upstream's get_results ignores `task_ids`.
+ */
+export interface ResultsRequest {
+  session_id: string;
+  task_ids?: string[];
 }
 
 /** 200 answer of GET /result. */

@@ -4,8 +4,10 @@
 import {
   MAX_DECODED_BYTES,
   MAX_SESSIONS_PER_REQUEST,
+  MAX_TASK_IDS_PER_RESULTS_REQUEST,
   SESSION_ID_PATTERN,
   SUBMISSION_CONTENT,
+  TASK_ID_PATTERN,
 } from "../contract";
 import type { ApiGatewayEvent } from "./types";
 
@@ -72,10 +74,30 @@ export function validSessionId(value: unknown, field: string): string {
   return value;
 }
 
-/** `{"session_id": ...}` for get_results. */
-export function parseResultsRequest(event: ApiGatewayEvent): string {
+/**
+ * `{"session_id": ...}` for get_results, optionally with `task_ids` (a non-empty list of at most
+ * MAX_TASK_IDS_PER_RESULTS_REQUEST task ids of that session: answer those, with outputs kept in their rows).
+ */
+export function parseResultsRequest(event: ApiGatewayEvent): { sessionId: string; taskIds?: string[] } {
   const body = decodeBase64JsonObject(submissionContent(event));
-  return validSessionId(body.session_id, "session_id");
+  const sessionId = validSessionId(body.session_id, "session_id");
+  const taskIds = body.task_ids;
+  if (taskIds === undefined || taskIds === null) return { sessionId };
+  if (!Array.isArray(taskIds) || taskIds.length === 0 || taskIds.length > MAX_TASK_IDS_PER_RESULTS_REQUEST) {
+    throw new RequestError(
+      `Invalid request: task_ids must be a list of 1 to ${MAX_TASK_IDS_PER_RESULTS_REQUEST} task ids, got ` +
+        (Array.isArray(taskIds) ? `${taskIds.length}` : JSON.stringify(taskIds)?.slice(0, 80)),
+    );
+  }
+  taskIds.forEach((taskId, i) => {
+    if (typeof taskId !== "string" || !TASK_ID_PATTERN.test(taskId) || !taskId.startsWith(`${sessionId}_`)) {
+      throw new RequestError(
+        `Invalid request: task_ids[${i}] must be a task id "${sessionId}_<suffix>" ([A-Za-z0-9_-], max 80), got ` +
+          JSON.stringify(taskId)?.slice(0, 90),
+      );
+    }
+  });
+  return { sessionId, taskIds: taskIds as string[] };
 }
 
 /** `{"session_ids_to_cancel": [...]}` for cancel_tasks (duplicates removed, order kept). */

@@ -62,6 +62,20 @@ function parsePriority(payload: Record<string, unknown>, options: SubmissionOpti
   return requested;
 }
 
+/** `scheduler_data.inline_outputs`: whether agents may keep this session's small outputs in the rows. */
+function parseInlineOutputs(payload: Record<string, unknown>): boolean {
+  const schedulerData = payload.scheduler_data;
+  if (typeof schedulerData !== "object" || schedulerData === null) return false;
+  const requested = (schedulerData as Record<string, unknown>).inline_outputs;
+  if (requested === undefined || requested === null) return false;
+  if (typeof requested !== "boolean") {
+    throw new RequestError(
+      `Invalid submission: scheduler_data.inline_outputs must be true or false, got ${JSON.stringify(requested)?.slice(0, 80)}`,
+    );
+  }
+  return requested;
+}
+
 export function parseSubmission(payload: Record<string, unknown>, options: SubmissionOptions): Submission {
   const tasksList = payload.tasks_list as { tasks?: unknown } | undefined;
   const tasks = tasksList && typeof tasksList === "object" ? tasksList.tasks : undefined;
@@ -73,6 +87,7 @@ export function parseSubmission(payload: Record<string, unknown>, options: Submi
     );
   }
   const priority = parsePriority(payload, options);
+  const inlineOutputs = parseInlineOutputs(payload);
   const stats =
     payload.stats && typeof payload.stats === "object" && !Array.isArray(payload.stats)
       ? (payload.stats as Record<string, unknown>)
@@ -145,6 +160,7 @@ export function parseSubmission(payload: Record<string, unknown>, options: Submi
     sqs_handler_id: NONE,
     heartbeat_expiration_timestamp: 0,
     task_priority: priority,
+    ...(inlineOutputs ? { inline_outputs: 1 as const } : {}),
   }));
   return { sessionId, priority, rows, stats };
 }

@@ -362,6 +362,7 @@ async function start(
   const finals = new Map<string, string[]>();
   const counts = { finished: 0, failed: 0, cancelled: 0, duplicateFinals: 0 };
   let batchWriteItems = 0;
+  let batchGetItems = 0;
   const taskTimes = new Map<string, TaskTimes>();
   const requests = () => {
     const counted = new Map<string, number>();
@@ -389,6 +390,14 @@ async function start(
           (JSON.parse(text) as Record<string, Record<string, unknown[]> | undefined>)[field] ?? {},
         ).reduce((sum, list) => sum + list.length, 0);
       batchWriteItems += written(body, "RequestItems") - written(response, "UnprocessedItems");
+    }
+    if (operation === "BatchGetItem" && status === 200) {
+      // Billed per key read (a consistent read of an item up to 4 KB is one read unit).
+      const keys = (text: string, field: string) =>
+        Object.values(
+          (JSON.parse(text) as Record<string, Record<string, { Keys?: unknown[] }> | undefined>)[field] ?? {},
+        ).reduce((sum, table) => sum + (table.Keys?.length ?? 0), 0);
+      batchGetItems += keys(body, "RequestItems") - keys(response, "UnprocessedKeys");
     }
     if (operation !== "UpdateItem" || status !== 200) return undefined;
     const input = JSON.parse(body) as {
@@ -666,6 +675,7 @@ async function start(
     usage() {
       const usage = requests();
       if (usage.has("dynamodb:BatchWriteItem")) usage.set("dynamodb:BatchWriteItem", batchWriteItems);
+      if (usage.has("dynamodb:BatchGetItem")) usage.set("dynamodb:BatchGetItem", batchGetItems);
       usage.set("lambda", usage.get("apigateway") ?? 0);
       return usage;
     },
@@ -681,6 +691,7 @@ async function start(
     resetUsage() {
       for (const proxy of Object.values(proxies)) proxy?.reset();
       batchWriteItems = 0;
+      batchGetItems = 0;
       apiBaseline = Object.values(api.invocations).reduce((a, b) => a + b, 0);
     },
     async status() {

@@ -91,7 +91,7 @@ export interface Harness {
   /** Submits one session through submit_tasks; returns its id and task ids. */
   submit(
     tasks: readonly unknown[],
-    options?: { priority?: number; inputs?: "store" | "skip" },
+    options?: { priority?: number; inputs?: "store" | "skip"; inlineOutputs?: boolean },
   ): Promise<{ sessionId: string; taskIds: string[] }>;
   row(taskId: string): Promise<TaskRow | undefined>;
   rows(taskIds: readonly string[]): Promise<TaskRow[]>;
@@ -218,7 +218,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       const sessionId = newSessionId();
       const payload: Record<string, unknown> = {
         session_id: sessionId,
-        scheduler_data: { task_timeout_sec: 3600, retry_count: 5 },
+        scheduler_data: {
+          task_timeout_sec: 3600,
+          retry_count: 5,
+          ...(submitOptions.inlineOutputs ? { inline_outputs: true } : {}),
+        },
         stats: {},
         context: { tasks_priority: submitOptions.priority ?? 0 },
       };

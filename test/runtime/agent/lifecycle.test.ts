@@ -3,7 +3,13 @@
 // agent-configuration document.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateKeyForSession, type GridStorageService } from "../../../runtime/src/contract";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  OUTPUT_ATTRIBUTE,
+  fromBase64,
+  stateKeyForSession,
+  type GridStorageService,
+} from "../../../runtime/src/contract";
 import { buildAgentConfig, mergeAgentConfig } from "../../../modules/agent/agent-config";
 import { seedGridConfig } from "../../agent/fixtures/seed-grid-config";
 import {
@@ -51,6 +57,42 @@ describe.each<GridStorageService>(["S3", "REDIS", "S3+REDIS"])("with %s storage"
     await h.waitFor("an empty queue", async () => (await h.grid.visibleCount(0)) === 0, 10_000);
     expect(await stopAgent(agent)).toBe(0);
     expect(await h.drain(0)).toEqual([]);
+  });
+
+  it("keeps a small output in the finished row when the session asks (inline_outputs), a larger one in the data plane", async () => {
+    // The fourth argument is echoed into the output: 4,000 characters make it larger than MAX_INLINE_OUTPUT_BYTES.
+    const tasks = [
+      { worker_arguments: ["3", "1", "1"] },
+      { worker_arguments: ["0", "1", "1", "x".repeat(4000)] },
+    ];
+    const asking = await h.submit(tasks, { inlineOutputs: true });
+    const plain = await h.submit(tasks);
+    const agent = h.spawnAgent(`agent-inline-${storage}`);
+    await h.waitFor(
+      "every task finished",
+      async () =>
+        (await finishedAll(h, asking.sessionId, asking.taskIds)) &&
+        (await finishedAll(h, plain.sessionId, plain.taskIds)),
+    );
+    expect(await stopAgent(agent)).toBe(0);
+    const kept = async (taskId: string) => {
+      const out = await h.grid.ddb.send(
+        new GetItemCommand({ TableName: TABLE, Key: { task_id: { S: taskId } }, ConsistentRead: true }),
+      );
+      const stored = out.Item?.[OUTPUT_ATTRIBUTE]?.S;
+      return stored === undefined ? undefined : fromBase64(stored).toString("utf8");
+    };
+    const small = JSON.stringify({ worker_arguments: ["3", "1", "1"], result: 3, mode: "sleep" });
+    expect(await kept(asking.taskIds[0])).toBe(small);
+    expect(await h.output(asking.taskIds[0])).toBeUndefined();
+    expect(await kept(asking.taskIds[1])).toBeUndefined();
+    expect(JSON.parse((await h.output(asking.taskIds[1])) ?? "null")).toMatchObject({ result: 0 });
+    // A session that did not ask (upstream's clients) gets every output in the data plane.
+    for (const taskId of plain.taskIds) {
+      expect(await kept(taskId), taskId).toBeUndefined();
+      expect(await h.output(taskId), taskId).toBeDefined();
+    }
+    expect(await h.output(plain.taskIds[0])).toBe(small);
   });
 });
 

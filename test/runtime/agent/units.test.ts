@@ -70,6 +70,14 @@ describe("task messages", () => {
     expect(parseTaskMessage(JSON.stringify({ task_id: "s-1_0", task_definition: "none" }))).toEqual({
       taskId: "s-1_0",
       definition: "none",
+      inlineOutputs: false,
+    });
+    // Only the number 1 that submit_tasks writes asks for inline outputs.
+    expect(parseTaskMessage('{"task_id": "s-1_0", "inline_outputs": 1}')).toMatchObject({
+      inlineOutputs: true,
+    });
+    expect(parseTaskMessage('{"task_id": "s-1_0", "inline_outputs": "1"}')).toMatchObject({
+      inlineOutputs: false,
     });
     expect(parseTaskMessage("not json")).toEqual({ error: "message body is not JSON" });
     expect(parseTaskMessage("[]")).toEqual({ error: "message body is not a JSON object" });

@@ -138,7 +138,7 @@ describe("GridClient data plane", () => {
       session_id: sessionId,
       tasks_list: { tasks: [`${sessionId}_0`, `${sessionId}_1`] },
       context: { tasks_priority: 2 },
-      scheduler_data: { tasks_in_session: 2 },
+      scheduler_data: { tasks_in_session: 2, inline_outputs: true },
     });
     expect(Object.keys(payload.stats)).toHaveLength(8);
     // Priority 2 tasks are queued on queue __2.
@@ -162,6 +162,84 @@ describe("GridClient data plane", () => {
     // One byte less is a task like any other.
     const fits = { pad: "x".repeat(MAX_WORKER_PAYLOAD_BYTES - 10) };
     expect((await client.submit([fits])).taskIds).toHaveLength(1);
+  });
+});
+
+describe("GridClient outputs kept in the task rows (inline_outputs)", () => {
+  const mode: Mode = { storage: "S3", external: true };
+  const inS3 = async (key: string) =>
+    h.grid.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })).then(
+      () => true,
+      (error: { name?: string }) => {
+        if (error.name === "NoSuchKey") return false;
+        throw error;
+      },
+    );
+  // 4,000 characters echoed back: above MAX_INLINE_OUTPUT_BYTES once base64-encoded.
+  const big = "y".repeat(4000);
+  const mixed = (n: number) => Array.from({ length: n }, (_, i) => (i % 50 === 7 ? { x: i, big } : { x: i }));
+
+  it("reads small outputs from the rows (one get_results call per 100 tasks) and large ones from the data plane", async () => {
+    const client = await h.client(mode);
+    const agent = h.agent(mode);
+    try {
+      const submission = await client.submit(mixed(250));
+      const results = await client.wait(submission, { timeoutMs: 45_000, readOutputs: false });
+      const before = client.requestsSent.results;
+      const read: TaskResult[] = [];
+      for await (const r of client.eachResult(results.results)) read.push(r);
+      expect(client.requestsSent.results - before).toBe(3);
+      expect(read.map((r) => r.output)).toEqual(mixed(250).map((task) => ({ echo: task })));
+      expect(await inS3(`${submission.sessionId}_0-output`)).toBe(false);
+      expect(await inS3(`${submission.sessionId}_7-output`)).toBe(true);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it("puts every output in the data plane for a session submitted with inlineOutputs: false", async () => {
+    const client = await h.client(mode);
+    const agent = h.agent(mode);
+    try {
+      const submission = await client.submit(tasks(3), { inlineOutputs: false });
+      const results = await client.wait(submission, { timeoutMs: 45_000 });
+      expect(results.results.map((r) => r.output)).toEqual(tasks(3).map((task) => ({ echo: task })));
+      for (const taskId of submission.taskIds) expect(await inS3(`${taskId}-output`), taskId).toBe(true);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it("reads every output from the data plane when the control plane ignores task_ids (upstream's)", async () => {
+    // Upstream's get_results reads only session_id: it answers the whole session, with placeholders.
+    const front = await h.front({
+      auth: { kind: "apiKey", apiKeys: [API_KEY] },
+      handlers: {
+        results: (event) => {
+          const content = event.queryStringParameters?.submission_content ?? "";
+          const { session_id } = JSON.parse(Buffer.from(content, "base64url").toString()) as {
+            session_id: string;
+          };
+          const sessionOnly = Buffer.from(JSON.stringify({ session_id })).toString("base64url");
+          return realResults({ ...event, queryStringParameters: { submission_content: sessionOnly } });
+        },
+      },
+    });
+    const client = await h.client(mode, { apiUrl: front.url });
+    const agent = h.agent(mode);
+    try {
+      // Upstream's agents write every output to the data plane, as ours do for a session that did not ask.
+      const submission = await client.submit(tasks(250), { inlineOutputs: false });
+      const results = await client.wait(submission, { timeoutMs: 45_000, readOutputs: false });
+      const before = client.requestsSent.results;
+      const read: TaskResult[] = [];
+      for await (const r of client.eachResult(results.results)) read.push(r);
+      // The first answer named tasks it was not asked for: the client asked for no other part.
+      expect(client.requestsSent.results - before).toBe(1);
+      expect(read.map((r) => r.output)).toEqual(tasks(250).map((task) => ({ echo: task })));
+    } finally {
+      await agent.stop();
+    }
   });
 });
 

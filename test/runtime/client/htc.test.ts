@@ -105,10 +105,17 @@ function htc(
 }
 
 /** A session of `count` tasks run to its end by a stand-in agent, through `htc submit` and `htc watch`. */
+/**
+ * A session of `count` tasks (those `htc submit --count` makes) run to the end, with every output in the data plane
+ * (submitted through the library without inline outputs, which htc asks for), so each output is a key a test can
+ * break.
+ */
 async function ranSession(count: number): Promise<string> {
   const agent = h.agent(MODE);
   const session = newSessionId();
-  expect((await htc(["submit", "--count", String(count), "--session", session])).code).toBe(EXIT.ok);
+  const client = await h.client(MODE);
+  const tasks = Array.from({ length: count }, () => ({ worker_arguments: [] }));
+  await client.submit(tasks, { sessionId: session, inlineOutputs: false });
   const watched = await htc(["watch", session, "--timeout", "30"]);
   await agent.stop();
   expect(watched.code, watched.stderr).toBe(EXIT.ok);

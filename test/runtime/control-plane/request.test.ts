@@ -71,7 +71,12 @@ describe("base64 handling", () => {
 
 describe("get_results and cancel_tasks requests", () => {
   it("parses the session of a results request and rejects bad ids", () => {
-    expect(parseResultsRequest(event(encodeBase64Json({ session_id: "abc-123" })))).toBe("abc-123");
+    expect(parseResultsRequest(event(encodeBase64Json({ session_id: "abc-123" })))).toEqual({
+      sessionId: "abc-123",
+    });
+    expect(
+      parseResultsRequest(event(encodeBase64Json({ session_id: "abc-123", task_ids: ["abc-123_0"] }))),
+    ).toEqual({ sessionId: "abc-123", taskIds: ["abc-123_0"] });
     expect(() => parseResultsRequest(event(encodeBase64Json({ session_id: "a_b" })))).toThrow(RequestError);
     expect(() => parseResultsRequest(event(encodeBase64Json({})))).toThrow(RequestError);
   });

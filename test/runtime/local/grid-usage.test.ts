@@ -69,8 +69,15 @@ describe("local grid usage counts", () => {
     expect(usage.get("dynamodb:BatchWriteItem")).toBe(TASKS - 1);
     expect(batchRequests).toBe(Math.ceil((TASKS - 1) / 25));
     expect(batchRequests).toBeLessThan(TASKS);
+    // The client read the outputs kept in the rows: one BatchGetItem per 100 tasks, billed per key read.
+    expect(usage.get("dynamodb:BatchGetItem")).toBe(TASKS);
+    expect(requests.get("dynamodb:BatchGetItem")).toBe(Math.ceil(TASKS / 100));
+    // S3 writes: the inputs and the session's payload; no output (each travelled in its finish).
+    expect(requests.get("s3:PutObject")).toBe(TASKS + 1);
     // Everything else is the same in both views.
-    for (const [key, n] of requests) if (key !== "dynamodb:BatchWriteItem") expect(usage.get(key)).toBe(n);
+    for (const [key, n] of requests)
+      if (key !== "dynamodb:BatchWriteItem" && key !== "dynamodb:BatchGetItem")
+        expect(usage.get(key)).toBe(n);
     expect(requests.get("apigateway")).toBeGreaterThan(0);
     expect(usage.get("lambda")).toBe(requests.get("apigateway"));
     expect(requests.has("lambda")).toBe(false);
@@ -91,8 +98,10 @@ describe("local grid usage counts", () => {
     try {
       grid.resetUsage();
       expect(grid.serverMs().size).toBe(0);
+      // Outputs in the data plane: the output write is a step of its own.
       const submission = await client.submit(
         Array.from({ length: 5 }, (_, i) => ({ worker_arguments: ["0", "1", String(i)] })),
+        { inlineOutputs: false },
       );
       expect((await client.wait(submission, { timeoutMs: 60_000 })).finished).toBe(5);
       // Each task's steps from claim to finish, in order; the two requests after the claim each waited the delay.
@@ -109,6 +118,13 @@ describe("local grid usage counts", () => {
         expect(outputWritten).toBeLessThanOrEqual(endSent);
         expect(ended - endSent).toBeGreaterThanOrEqual(delayMs - 1);
       }
+      // Outputs kept in the rows: the finish that carries the output is the one request after the claim.
+      const inline = await client.submit([{ worker_arguments: ["0", "1", "1"] }]);
+      expect((await client.wait(inline, { timeoutMs: 60_000 })).finished).toBe(1);
+      const t = grid.taskTimes.get(inline.taskIds[0]);
+      expect(t?.outputSent).toBeUndefined();
+      expect((t?.ended ?? 0) - (t?.endSent ?? Infinity)).toBeGreaterThanOrEqual(delayMs - 1);
+      expect(t?.claimed).toBeLessThanOrEqual(t?.endSent ?? -1);
       const serverMs = grid.serverMs();
       // (ReceiveMessage long-polls: the server holds it until a message arrives or the poll ends.)
       const timed = [...grid.requests()]

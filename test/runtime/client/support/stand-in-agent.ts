@@ -5,7 +5,9 @@
 //   (status pending<p> AND owner "None" -> processing, owner, heartbeat, receipt handle) -> read the input
 //   (`<task_id>-input`, base64 JSON, or the row's inline task_definition) -> run a tiny built-in worker ->
 //   write `<task_id>-output` or `<task_id>-error` (base64 text) -> mark the row finished or failed, conditional on
-//   still owning it -> delete the message. A message whose claim fails (cancelled task) is deleted.
+//   still owning it -> delete the message. A message whose claim fails (cancelled task) is deleted. A task whose
+//   message says `inline_outputs: 1` has an output of up to MAX_INLINE_OUTPUT_BYTES kept in its row instead, set
+//   by the finish (`task_output`).
 // The worker: `{"fail": "<message>"}` fails with that message; `{"sleep_ms": n}` waits first; anything else
 // answers `{"echo": <input>}`. No heartbeats, no retries, no TTL: the tests that need those use the real pieces.
 
@@ -23,6 +25,7 @@ import { buildSync } from "esbuild";
 import { findRepoRoot } from "../../../../modules/runtime-bundle/bundle";
 import type { DataPlane } from "../../../../runtime/src/aws/data-plane";
 import {
+  MAX_INLINE_OUTPUT_BYTES,
   errorKey,
   fromBase64,
   inputKey,
@@ -102,7 +105,11 @@ export function startStandInAgent(options: StandInAgentOptions): StandInAgent {
     (error as { name?: string }).name === "ConditionalCheckFailedException";
 
   async function handle(message: Message): Promise<void> {
-    const body = JSON.parse(message.Body ?? "{}") as { task_id: string; task_definition?: string };
+    const body = JSON.parse(message.Body ?? "{}") as {
+      task_id: string;
+      task_definition?: string;
+      inline_outputs?: number;
+    };
     const taskId = body.task_id;
     try {
       await update(
@@ -128,19 +135,23 @@ export function startStandInAgent(options: StandInAgentOptions): StandInAgent {
       : toBase64(body.task_definition ?? "null");
     const input = stored === undefined ? null : (JSON.parse(fromBase64(stored).toString("utf8")) as unknown);
     const result = await work(input);
+    const output = toBase64(result.output ?? "");
+    const inline =
+      result.error === undefined && body.inline_outputs === 1 && output.length <= MAX_INLINE_OUTPUT_BYTES;
     if (result.error !== undefined) await options.dataPlane.put(errorKey(taskId), toBase64(result.error));
-    else await options.dataPlane.put(outputKey(taskId), toBase64(result.output ?? ""));
+    else if (!inline) await options.dataPlane.put(outputKey(taskId), output);
     const state = result.error !== undefined ? "failed" : "finished";
     try {
       await update(
         taskId,
-        "task_status = :done, task_completion_timestamp = :now",
+        `task_status = :done, task_completion_timestamp = :now${inline ? ", task_output = :output" : ""}`,
         "task_status = :processing AND task_owner = :me",
         {
           ":done": stateKeyForTask(state, taskId),
           ":now": Date.now(),
           ":processing": stateKeyForTask("processing", taskId),
           ":me": agentId,
+          ...(inline ? { ":output": output } : {}),
         },
       );
       stats[state]++;

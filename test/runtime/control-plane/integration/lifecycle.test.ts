@@ -24,7 +24,7 @@ import {
   handler as ttlChecker,
   resetColdStart as resetTtl,
 } from "../../../../runtime/src/control-plane/handlers/ttl-checker";
-import { stateKeyForSession, type ResultsResponse } from "../../../../runtime/src/contract";
+import { stateKeyForSession, toBase64, type ResultsResponse } from "../../../../runtime/src/contract";
 import {
   dynamoClient,
   errorLogger,
@@ -32,6 +32,7 @@ import {
   taskQueue,
 } from "../../../../runtime/src/control-plane/runtime";
 import { StateTable } from "../../../../runtime/src/aws/state-table";
+import { TaskLease } from "../../../../runtime/src/agent/lease";
 import {
   apiEvent,
   applyEnv,
@@ -111,6 +112,53 @@ describe("get_results", () => {
     expect(body.cancelled.sort()).toEqual([t(3), t(4), t(5)]);
     expect(body.cancelled_OUTPUT).toHaveLength(3);
     expect(body.metadata.tasks_in_response).toBe(6);
+  });
+
+  it("answers task_ids with their final states and the outputs kept in their rows, in the order asked", async () => {
+    const sessionId = await submitSession(5);
+    const t = (i: number) => `${sessionId}_${i}`;
+    const lease = new TaskLease(grid.ddb, TABLE, "agent-1");
+    for (const i of [0, 1, 2, 3])
+      expect(await lease.claim(t(i), "handle", Math.floor(Date.now() / 1000) + 60)).toEqual({ ok: true });
+    const kept = toBase64(JSON.stringify({ value: 42 }));
+    expect(await lease.finish(t(0), Date.now(), kept)).toEqual({ ok: true });
+    expect(await lease.finish(t(1), Date.now())).toEqual({ ok: true });
+    expect(await lease.fail(t(2), Date.now())).toEqual({ ok: true });
+    // t(3) is processing and t(4) pending: neither is answered; nor is an id with no row.
+    const asked = [t(4), t(3), t(2), t(1), t(0), t(0), `${sessionId}_99`];
+    const response = await getResults(apiEvent(b64({ session_id: sessionId, task_ids: asked })));
+    expect(response.statusCode, response.body).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({
+      finished: [t(1), t(0)],
+      finished_OUTPUT: ["read_from_dataplane", kept],
+      cancelled: [],
+      cancelled_OUTPUT: [],
+      failed: [t(2)],
+      failed_OUTPUT: ["read_from_dataplane"],
+      metadata: { tasks_in_response: 3 },
+    });
+    // The listing without task_ids is unchanged: placeholders only.
+    const listing = JSON.parse(
+      (await getResults(apiEvent(b64({ session_id: sessionId })))).body,
+    ) as ResultsResponse;
+    expect(listing.finished_OUTPUT).toEqual(["read_from_dataplane", "read_from_dataplane"]);
+  });
+
+  it.each([
+    ["an empty list", () => [], /task_ids must be a list of 1 to 100 task ids, got 0/],
+    ["101 ids", (s: string) => taskIds(s, 101), /task_ids must be a list of 1 to 100 task ids, got 101/],
+    ["a string", () => "all", /task_ids must be a list of 1 to 100 task ids, got "all"/],
+    [
+      "another session's task",
+      () => [`${newSessionId()}_0`],
+      /task_ids\[0\] must be a task id "[^"]+_<suffix>"/,
+    ],
+  ])("refuses task_ids that are %s with 542 and a one-line message", async (_name, ids, message) => {
+    const sessionId = newSessionId();
+    const response = await getResults(apiEvent(b64({ session_id: sessionId, task_ids: ids(sessionId) })));
+    expect(response.statusCode).toBe(542);
+    expect(response.body).toMatch(message);
+    expect(response.body).not.toContain("\n");
   });
 
   it("pages through the session index until every task is listed", async () => {

@@ -134,6 +134,11 @@ describe("submit_tasks with external storage (S3)", () => {
       "duplicate task ids",
       (s: string) => b64({ ...submissionPayload(s, 1), tasks_list: { tasks: [`${s}_1`, `${s}_1`] } }),
     ],
+    [
+      "an inline_outputs that is not a boolean",
+      (s: string) =>
+        b64({ ...submissionPayload(s, 2), scheduler_data: { retry_count: 5, inline_outputs: "yes" } }),
+    ],
   ])("rejects %s with 543 and writes nothing", async (_name, makePayload) => {
     const sessionId = newSessionId();
     await grid.s3.send(
@@ -144,6 +149,27 @@ describe("submit_tasks with external storage (S3)", () => {
     expect(response.body.length).toBeGreaterThan(0);
     expect(await rowCount(grid.ddb, sessionId)).toBe(0);
     expect(await messagesOf(sessionId, 0)).toHaveLength(0);
+  });
+
+  it("marks the rows and messages of a session that asks for inline outputs, and only those", async () => {
+    const asking = newSessionId();
+    await putPayloadS3(grid.s3, asking, {
+      ...submissionPayload(asking, 2),
+      scheduler_data: { task_timeout_sec: 3600, retry_count: 5, inline_outputs: true },
+    });
+    const plain = newSessionId();
+    await putPayloadS3(grid.s3, plain, submissionPayload(plain, 2));
+    expect((await handler(apiEvent(asking))).statusCode).toBe(200);
+    expect((await handler(apiEvent(plain))).statusCode).toBe(200);
+    expect((await getRow(grid.ddb, `${asking}_1`))?.inline_outputs).toBe(1);
+    expect((await getRow(grid.ddb, `${plain}_1`))?.inline_outputs).toBeUndefined();
+    const bodies = (await grid.drain(0)).map((m) => JSON.parse(m.Body ?? "{}") as Record<string, unknown>);
+    expect(bodies).toHaveLength(4);
+    for (const body of bodies) {
+      expect(body.inline_outputs, String(body.task_id)).toBe(
+        String(body.task_id).startsWith(asking) ? 1 : undefined,
+      );
+    }
   });
 
   it("refuses, before writing anything, a submission whose queue messages would exceed SQS's 256 KiB", async () => {
