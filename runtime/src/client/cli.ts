@@ -71,7 +71,8 @@ const USAGE = `usage: htc <command> [options]
 
 commands:
   submit   --file FILE | --count N --worker-args "ARGS"   submit a session of tasks (FILE: JSON array or NDJSON, - = stdin)
-             [--priority P] [--session ID] [--wait [--timeout SEC] [--format json|ndjson]]
+             [--priority P] [--session ID] [--outputs-in-data-plane]
+             [--wait [--timeout SEC] [--format json|ndjson]]
   watch    SESSION [--tasks N] [--timeout SEC]               follow a session until every task is done
   results  SESSION [--tasks N] [--format json|ndjson]        print what a session produced so far
   cancel   SESSION...                                         cancel every pending and running task
@@ -100,6 +101,7 @@ export const OPTIONS = {
   "worker-args": { type: "string" },
   priority: { type: "string", short: "p" },
   session: { type: "string" },
+  "outputs-in-data-plane": { type: "boolean" },
   wait: { type: "boolean", short: "w" },
   timeout: { type: "string", short: "t" },
   format: { type: "string" },
@@ -612,6 +614,8 @@ const COMMANDS: Record<string, (ctx: Context) => Promise<number>> = {
         submission = await client.submit(tasks, {
           priority,
           sessionId: values.session,
+          // Small outputs otherwise travel in the task rows, which upstream's client does not read.
+          inlineOutputs: values["outputs-in-data-plane"] !== true,
           onUpload: (written, total) => uploads.update(written, total),
         });
       } finally {

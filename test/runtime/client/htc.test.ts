@@ -104,21 +104,26 @@ function htc(
   });
 }
 
-/** A session of `count` tasks run to its end by a stand-in agent, through `htc submit` and `htc watch`. */
 /**
- * A session of `count` tasks (those `htc submit --count` makes) run to the end, with every output in the data plane
- * (submitted through the library without inline outputs, which htc asks for), so each output is a key a test can
- * break.
+ * A session of `count` tasks run to its end by a stand-in agent, through `htc submit --outputs-in-data-plane` and
+ * `htc watch`: every output is a key in the data plane (as upstream's client reads them), which a test can break.
  */
 async function ranSession(count: number): Promise<string> {
   const agent = h.agent(MODE);
   const session = newSessionId();
-  const client = await h.client(MODE);
-  const tasks = Array.from({ length: count }, () => ({ worker_arguments: [] }));
-  await client.submit(tasks, { sessionId: session, inlineOutputs: false });
+  const submitted = await htc([
+    "submit",
+    "--count",
+    String(count),
+    "--session",
+    session,
+    "--outputs-in-data-plane",
+  ]);
+  expect(submitted.code, submitted.stderr).toBe(EXIT.ok);
   const watched = await htc(["watch", session, "--timeout", "30"]);
   await agent.stop();
   expect(watched.code, watched.stderr).toBe(EXIT.ok);
+  for (let i = 0; i < count; i++) expect(await h.grid.redis!.exists(`${session}_${i}-output`)).toBe(1);
   return session;
 }
 
@@ -193,6 +198,8 @@ describe("htc submit, watch, results, cancel", () => {
     const out = JSON.parse(run.stdout);
     expect(out).toMatchObject({ session_id: session, total: 5, finished: 5, failed: 0, complete: true });
     expect(out.tasks[0].output).toEqual({ echo: { worker_arguments: ["1000", "1", "1"] } });
+    // By default small outputs travel in the task rows, not through the data plane.
+    for (let i = 0; i < 5; i++) expect(await h.grid.redis!.exists(`${session}_${i}-output`)).toBe(0);
     expect(run.stderr).toMatch(/submitted 5 tasks as session .* \(priority 0, 1 call\)/);
     // Not a terminal: plain progress lines, no bar.
     expect(run.stderr.match(/5\/5 tasks done/g)).toHaveLength(1);
